@@ -1,0 +1,1 @@
+//! Binary codes: sign packing, Hamming kernels, BinaryIndex.
