@@ -1,0 +1,523 @@
+//! `BinaryIndex`: 1 bit per dimension for candidate generation by Hamming distance, then
+//! rescoring of the candidates with the float query (BPR / binary embedding retrieval).
+
+use super::{hamming, pack};
+use crate::ids::{ExternalId, IdMap};
+use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
+use crate::topk::{sort_hits, Scored};
+use crate::{parallel, simd, validate, Error, Result};
+use rayon::prelude::*;
+
+/// Where each dimension is cut into a bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threshold {
+  /// bit = x > 0 (sentence-transformers' `ubinary`).
+  Zero,
+  /// bit = x > mean of the dimension (learned by `fit` or from the first batch; saved).
+  Mean,
+}
+
+/// How Hamming candidates are re-ranked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rescore {
+  /// Hamming order; score = dim − 2·hamming (the ±1 inner product).
+  None,
+  /// float query · (±1 code): better order at no extra memory.
+  Asymmetric,
+  /// float query · stored int8 vector (per-dimension scale): dim extra bytes per vector.
+  Int8,
+  /// float query · stored float32 vector: exact, 4·dim extra bytes per vector.
+  Float32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+  /// Raw inner product.
+  InnerProduct,
+  /// Vectors and queries are L2-normalised; scores are cosines (for float32 rescoring).
+  Cosine,
+}
+
+#[derive(Clone, Debug)]
+pub struct BinaryIndexOptions {
+  pub dim: usize,
+  pub threshold: Threshold,
+  pub rescore: Rescore,
+  pub metric: Metric,
+}
+
+/// Upper bound on dim: codes and rescoring buffers are sized from it.
+const MAX_DIM: usize = 1 << 20;
+
+#[derive(Clone, Debug)]
+pub struct BinaryIndex {
+  opts: BinaryIndexOptions,
+  code_bytes: usize,
+  /// Per-dimension thresholds when `Threshold::Mean` has been fitted.
+  means: Option<Vec<f32>>,
+  /// Per-dimension int8 scales (value = q · scale) once calibrated.
+  int8_scales: Option<Vec<f32>>,
+  codes: Vec<u8>,
+  int8: Vec<i8>,
+  floats: Vec<f32>,
+  ids: IdMap,
+}
+
+impl BinaryIndex {
+  pub fn new(opts: BinaryIndexOptions) -> Result<Self> {
+    if opts.dim == 0 || opts.dim > MAX_DIM {
+      return Err(Error::InvalidArg(format!("dim must be an integer in [1, {MAX_DIM}] (got {})", opts.dim)));
+    }
+    Ok(BinaryIndex {
+      code_bytes: pack::code_bytes(opts.dim),
+      opts,
+      means: None,
+      int8_scales: None,
+      codes: Vec::new(),
+      int8: Vec::new(),
+      floats: Vec::new(),
+      ids: IdMap::new(),
+    })
+  }
+
+  pub fn options(&self) -> &BinaryIndexOptions {
+    &self.opts
+  }
+  pub fn dim(&self) -> usize {
+    self.opts.dim
+  }
+  pub fn len(&self) -> usize {
+    self.ids.len()
+  }
+  pub fn is_empty(&self) -> bool {
+    self.ids.is_empty()
+  }
+  pub fn ids(&self) -> &IdMap {
+    &self.ids
+  }
+  pub fn code_bytes(&self) -> usize {
+    self.code_bytes
+  }
+  /// Packed codes of every vector, `len() × code_bytes()` bytes.
+  pub fn codes(&self) -> &[u8] {
+    &self.codes
+  }
+  pub fn means(&self) -> Option<&[f32]> {
+    self.means.as_deref()
+  }
+  pub fn is_fitted(&self) -> bool {
+    (self.opts.threshold == Threshold::Zero || self.means.is_some())
+      && (self.opts.rescore != Rescore::Int8 || self.int8_scales.is_some())
+  }
+
+  /// Validates a batch and applies the metric (cosine: L2-normalise). Returns owned vectors.
+  fn prepare(&self, vectors: &[f32], what: &str) -> Result<(usize, Vec<f32>)> {
+    let n = validate::vector_count(vectors.len(), self.opts.dim, what)?;
+    validate::finite(vectors, self.opts.dim, what)?;
+    let mut v = vectors.to_vec();
+    if self.opts.metric == Metric::Cosine {
+      for (i, row) in v.chunks_exact_mut(self.opts.dim).enumerate() {
+        normalize(row).map_err(|_| {
+          Error::InvalidArg(format!("{what}: vector {i} has zero norm and cannot be used with metric 'cosine'"))
+        })?;
+      }
+    }
+    Ok((n, v))
+  }
+
+  /// Learns the per-dimension means (threshold 'mean') and int8 scales (rescore 'int8') from a
+  /// sample. Only allowed while the index is empty: codes already stored depend on them.
+  pub fn fit(&mut self, sample: &[f32]) -> Result<()> {
+    if !self.is_empty() {
+      return Err(Error::InvalidState("fit() must be called before the first add()".into()));
+    }
+    let (n, v) = self.prepare(sample, "sample")?;
+    if n == 0 {
+      return Err(Error::invalid("fit() needs at least one vector"));
+    }
+    self.fit_prepared(n, &v);
+    Ok(())
+  }
+
+  fn fit_prepared(&mut self, n: usize, v: &[f32]) {
+    let dim = self.opts.dim;
+    if self.opts.threshold == Threshold::Mean {
+      let mut sums = vec![0f64; dim];
+      for row in v.chunks_exact(dim) {
+        for (s, &x) in sums.iter_mut().zip(row) {
+          *s += x as f64;
+        }
+      }
+      self.means = Some(sums.into_iter().map(|s| (s / n as f64) as f32).collect());
+    }
+    if self.opts.rescore == Rescore::Int8 {
+      let mut absmax = vec![0f32; dim];
+      for row in v.chunks_exact(dim) {
+        for (m, &x) in absmax.iter_mut().zip(row) {
+          *m = m.max(x.abs());
+        }
+      }
+      // A dimension that is all zero in the sample gets the natural range of normalised
+      // embeddings ([-1, 1]) so later non-zero values still quantise sensibly.
+      self.int8_scales = Some(absmax.into_iter().map(|m| if m > 0.0 { m / 127.0 } else { 1.0 / 127.0 }).collect());
+    }
+  }
+
+  /// Adds vectors with their ids. All-or-nothing: on any error the index is unchanged.
+  /// The first batch fits the means / int8 scales when `fit` was not called.
+  pub fn add(&mut self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<()> {
+    let (n, v) = self.prepare(vectors, "vectors")?;
+    if ids.len() != n {
+      return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
+    }
+    if n == 0 {
+      return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
+    }
+    self.ids.check_new(&ids)?;
+    let fresh_fit = !self.is_fitted();
+    if fresh_fit {
+      self.fit_prepared(n, &v);
+    }
+    let dim = self.opts.dim;
+    let cb = self.code_bytes;
+    let old_codes = self.codes.len();
+    self.codes.resize(old_codes + n * cb, 0);
+    let means = self.means.as_deref();
+    self.codes[old_codes..]
+      .par_chunks_mut(cb)
+      .zip(v.par_chunks(dim))
+      .for_each(|(out, row)| pack::pack_signs_into(row, means, out));
+    match self.opts.rescore {
+      Rescore::Int8 => {
+        let scales = self.int8_scales.as_deref().expect("fitted above");
+        self.int8.reserve(n * dim);
+        for row in v.chunks_exact(dim) {
+          self.int8.extend(row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s)));
+        }
+      }
+      Rescore::Float32 => self.floats.extend_from_slice(&v),
+      Rescore::None | Rescore::Asymmetric => {}
+    }
+    self.ids.push_checked(ids);
+    Ok(())
+  }
+
+  /// Top `k` for one query. `candidates` (default 10·k, at least k) is how many Hamming
+  /// neighbours are rescored; it is ignored for `Rescore::None`.
+  pub fn search(&self, query: &[f32], k: usize, candidates: Option<usize>) -> Result<Vec<Scored<f32>>> {
+    validate::k(k)?;
+    validate::query_dim(query.len(), self.opts.dim)?;
+    let (_, q) = self.prepare(query, "query")?;
+    Ok(self.search_prepared(&q, k, candidates))
+  }
+
+  fn search_prepared(&self, q: &[f32], k: usize, candidates: Option<usize>) -> Vec<Scored<f32>> {
+    let dim = self.opts.dim;
+    let mut qcode = vec![0u8; self.code_bytes];
+    pack::pack_signs_into(q, self.means.as_deref(), &mut qcode);
+    let tier = simd::tier();
+    if self.opts.rescore == Rescore::None {
+      return hamming::topk_scan_with(tier, &qcode, &self.codes, k)
+        .into_iter()
+        .map(|s| Scored { id: s.id, score: dim as f32 - 2.0 * s.score as f32 })
+        .collect();
+    }
+    let c = candidates.unwrap_or_else(|| k.saturating_mul(10)).max(k);
+    let cands = hamming::topk_scan_with(tier, &qcode, &self.codes, c);
+    let mut hits: Vec<Scored<f32>> = cands
+      .into_iter()
+      .map(|s| Scored { id: s.id, score: self.rescore(q, s.id as usize) })
+      .collect();
+    sort_hits(&mut hits, true);
+    hits.truncate(k);
+    hits
+  }
+
+  fn rescore(&self, q: &[f32], i: usize) -> f32 {
+    let dim = self.opts.dim;
+    match self.opts.rescore {
+      Rescore::Asymmetric => {
+        let code = &self.codes[i * self.code_bytes..(i + 1) * self.code_bytes];
+        let mut s = 0f32;
+        for (j, &x) in q.iter().enumerate() {
+          let bit = (code[j >> 3] >> (7 - (j & 7))) & 1;
+          s += if bit == 1 { x } else { -x };
+        }
+        s
+      }
+      Rescore::Int8 => {
+        let scales = self.int8_scales.as_deref().expect("int8 index is fitted once it has vectors");
+        let row = &self.int8[i * dim..(i + 1) * dim];
+        q.iter().zip(row).zip(scales).map(|((&x, &v), &s)| x * (v as f32 * s)).sum()
+      }
+      Rescore::Float32 => dot(q, &self.floats[i * dim..(i + 1) * dim]),
+      Rescore::None => unreachable!("handled by the caller"),
+    }
+  }
+
+  /// Searches many queries (flat `nq × dim`) in parallel on at most `threads` threads.
+  pub fn search_batch(
+    &self,
+    queries: &[f32],
+    k: usize,
+    candidates: Option<usize>,
+    threads: Option<usize>,
+  ) -> Result<Vec<Vec<Scored<f32>>>> {
+    validate::k(k)?;
+    let (_, q) = self.prepare(queries, "queries")?;
+    let dim = self.opts.dim;
+    Ok(parallel::with_threads(threads, || {
+      q.par_chunks(dim).map(|row| self.search_prepared(row, k, candidates)).collect()
+    }))
+  }
+
+  /// Bytes held, by component.
+  pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
+    vec![
+      ("codes", self.codes.capacity()),
+      ("ids", self.ids.memory_bytes()),
+      ("int8", self.int8.capacity() + self.int8_scales.as_ref().map_or(0, |s| s.len() * 4)),
+      ("float32", self.floats.capacity() * 4),
+      ("means", self.means.as_ref().map_or(0, |m| m.len() * 4)),
+    ]
+  }
+
+  /// Releases spare capacity (after the last add) so memory matches the data.
+  pub fn shrink_to_fit(&mut self) {
+    self.codes.shrink_to_fit();
+    self.int8.shrink_to_fit();
+    self.floats.shrink_to_fit();
+  }
+
+  pub fn to_bytes(&self) -> Vec<u8> {
+    let mut p = ByteWriter::new();
+    p.put(self.opts.dim as u64)
+      .put(threshold_code(self.opts.threshold))
+      .put(rescore_code(self.opts.rescore))
+      .put(metric_code(self.opts.metric))
+      .put(self.len() as u64);
+    let mut w = ContainerWriter::new(Kind::BinaryIndex, p.into_bytes());
+    w.section(b"CODE", self.codes.clone());
+    let mut ids = ByteWriter::new();
+    self.ids.write(&mut ids);
+    w.section(b"IDS_", ids.into_bytes());
+    if let Some(m) = &self.means {
+      let mut b = ByteWriter::new();
+      b.put_raw(m);
+      w.section(b"MEAN", b.into_bytes());
+    }
+    if let Some(s) = &self.int8_scales {
+      let mut b = ByteWriter::new();
+      b.put_raw(s);
+      w.section(b"I8SC", b.into_bytes());
+      w.section(b"I8VC", self.int8.iter().map(|&x| x as u8).collect());
+    }
+    if self.opts.rescore == Rescore::Float32 {
+      let mut b = ByteWriter::new();
+      b.put_raw(&self.floats);
+      w.section(b"F32V", b.into_bytes());
+    }
+    w.to_bytes()
+  }
+
+  pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    let c = Container::parse(bytes, Kind::BinaryIndex)?;
+    let mut p = ByteReader::new(c.params());
+    let dim = usize::try_from(p.get::<u64>("dim")?).map_err(|_| Error::corrupt("dim overflows"))?;
+    let threshold = match p.get::<u8>("threshold")? {
+      0 => Threshold::Zero,
+      1 => Threshold::Mean,
+      t => return Err(Error::corrupt(format!("unknown threshold {t}"))),
+    };
+    let rescore = match p.get::<u8>("rescore")? {
+      0 => Rescore::None,
+      1 => Rescore::Asymmetric,
+      2 => Rescore::Int8,
+      3 => Rescore::Float32,
+      r => return Err(Error::corrupt(format!("unknown rescore mode {r}"))),
+    };
+    let metric = match p.get::<u8>("metric")? {
+      0 => Metric::InnerProduct,
+      1 => Metric::Cosine,
+      m => return Err(Error::corrupt(format!("unknown metric {m}"))),
+    };
+    let n = usize::try_from(p.get::<u64>("count")?).map_err(|_| Error::corrupt("count overflows"))?;
+    p.finish("parameters")?;
+    let mut idx = BinaryIndex::new(BinaryIndexOptions { dim, threshold, rescore, metric })
+      .map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
+    let expect = |what: &str, got: usize, want: Option<usize>| -> Result<()> {
+      match want {
+        Some(w) if w == got => Ok(()),
+        _ => Err(Error::corrupt(format!("{what} has {got} bytes, expected {want:?} for {n} vectors of dim {dim}"))),
+      }
+    };
+    let codes = c.section(b"CODE")?;
+    expect("codes", codes.len(), n.checked_mul(idx.code_bytes))?;
+    idx.codes = codes.to_vec();
+    let mut r = ByteReader::new(c.section(b"IDS_")?);
+    idx.ids = crate::ids::IdMap::read(&mut r)?;
+    r.finish("ids")?;
+    if idx.ids.len() != n {
+      return Err(Error::corrupt(format!("{} ids for {n} vectors", idx.ids.len())));
+    }
+    if let Some(m) = c.optional_section(b"MEAN") {
+      expect("means", m.len(), Some(dim * 4))?;
+      idx.means = Some(ByteReader::new(m).get_raw::<f32>(dim, "means")?);
+    }
+    if threshold == Threshold::Mean && idx.means.is_none() && n > 0 {
+      return Err(Error::corrupt("threshold 'mean' index has vectors but no means"));
+    }
+    if rescore == Rescore::Int8 {
+      if let Some(s) = c.optional_section(b"I8SC") {
+        expect("int8 scales", s.len(), Some(dim * 4))?;
+        idx.int8_scales = Some(ByteReader::new(s).get_raw::<f32>(dim, "int8 scales")?);
+        let v = c.section(b"I8VC")?;
+        expect("int8 vectors", v.len(), n.checked_mul(dim))?;
+        idx.int8 = v.iter().map(|&x| x as i8).collect();
+      } else if n > 0 {
+        return Err(Error::corrupt("int8 index has vectors but no scales"));
+      }
+    }
+    if rescore == Rescore::Float32 {
+      let f = c.section(b"F32V")?;
+      expect("float32 vectors", f.len(), n.checked_mul(dim).and_then(|x| x.checked_mul(4)))?;
+      idx.floats = ByteReader::new(f).get_raw::<f32>(n * dim, "float32 vectors")?;
+    }
+    for (what, v) in [("means", idx.means.as_deref()), ("int8 scales", idx.int8_scales.as_deref()), ("float32 vectors", Some(&idx.floats[..]))] {
+      if let Some(v) = v {
+        if v.iter().any(|x| !x.is_finite()) {
+          return Err(Error::corrupt(format!("{what} contain non-finite values")));
+        }
+      }
+    }
+    Ok(idx)
+  }
+}
+
+fn threshold_code(t: Threshold) -> u8 {
+  match t {
+    Threshold::Zero => 0,
+    Threshold::Mean => 1,
+  }
+}
+fn rescore_code(r: Rescore) -> u8 {
+  match r {
+    Rescore::None => 0,
+    Rescore::Asymmetric => 1,
+    Rescore::Int8 => 2,
+    Rescore::Float32 => 3,
+  }
+}
+fn metric_code(m: Metric) -> u8 {
+  match m {
+    Metric::InnerProduct => 0,
+    Metric::Cosine => 1,
+  }
+}
+
+/// Round to nearest, saturating at ±127 (symmetric range, so −128 is never produced).
+fn quantize_i8(x: f32, scale: f32) -> i8 {
+  (x / scale).round().clamp(-127.0, 127.0) as i8
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+  a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalize(v: &mut [f32]) -> std::result::Result<(), ()> {
+  let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+  if norm == 0.0 || !norm.is_finite() {
+    return Err(());
+  }
+  for x in v.iter_mut() {
+    *x = (*x as f64 / norm) as f32;
+  }
+  Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::rng::Rng;
+
+  fn clustered(rng: &mut Rng, n: usize, dim: usize, clusters: usize) -> Vec<f32> {
+    let centers: Vec<f32> = (0..clusters * dim).map(|_| rng.normal() as f32).collect();
+    let mut out = Vec::with_capacity(n * dim);
+    for _ in 0..n {
+      let c = rng.below(clusters as u64) as usize;
+      for j in 0..dim {
+        out.push(centers[c * dim + j] + 0.3 * rng.normal() as f32);
+      }
+    }
+    out
+  }
+
+  fn exact_topk(data: &[f32], q: &[f32], dim: usize, k: usize) -> Vec<u32> {
+    let mut all: Vec<Scored<f32>> =
+      data.chunks_exact(dim).enumerate().map(|(i, v)| Scored { id: i as u32, score: dot(q, v) }).collect();
+    sort_hits(&mut all, true);
+    all.into_iter().take(k).map(|s| s.id).collect()
+  }
+
+  fn ids(n: usize) -> Vec<ExternalId> {
+    (0..n as i64).map(ExternalId::Int).collect()
+  }
+
+  #[test]
+  fn float32_rescoring_with_all_candidates_is_exact() {
+    let mut rng = Rng::new(3);
+    let (n, dim) = (500, 64);
+    let data = clustered(&mut rng, n, dim, 10);
+    let mut idx = BinaryIndex::new(BinaryIndexOptions {
+      dim,
+      threshold: Threshold::Zero,
+      rescore: Rescore::Float32,
+      metric: Metric::InnerProduct,
+    })
+    .unwrap();
+    idx.add(ids(n), &data).unwrap();
+    for qi in 0..20 {
+      let q = &data[qi * dim..(qi + 1) * dim];
+      let got: Vec<u32> = idx.search(q, 10, Some(n)).unwrap().into_iter().map(|s| s.id).collect();
+      assert_eq!(got, exact_topk(&data, q, dim, 10));
+    }
+  }
+
+  #[test]
+  fn persistence_round_trip_is_bit_identical() {
+    let mut rng = Rng::new(4);
+    for rescore in [Rescore::None, Rescore::Asymmetric, Rescore::Int8, Rescore::Float32] {
+      let (n, dim) = (50, 37);
+      let data = clustered(&mut rng, n, dim, 3);
+      let mut idx =
+        BinaryIndex::new(BinaryIndexOptions { dim, threshold: Threshold::Mean, rescore, metric: Metric::Cosine })
+          .unwrap();
+      idx.add(ids(n), &data).unwrap();
+      let bytes = idx.to_bytes();
+      let back = BinaryIndex::from_bytes(&bytes).unwrap();
+      assert_eq!(back.to_bytes(), bytes);
+      let q = &data[..dim];
+      let a = idx.search(q, 5, None).unwrap();
+      let b = back.search(q, 5, None).unwrap();
+      assert_eq!(a, b);
+    }
+  }
+
+  #[test]
+  fn rejected_add_leaves_index_unchanged() {
+    let mut idx = BinaryIndex::new(BinaryIndexOptions {
+      dim: 4,
+      threshold: Threshold::Zero,
+      rescore: Rescore::Float32,
+      metric: Metric::InnerProduct,
+    })
+    .unwrap();
+    idx.add(ids(2), &[1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0]).unwrap();
+    let before = idx.to_bytes();
+    assert!(idx.add(vec![ExternalId::Int(5)], &[1.0, f32::NAN, 0.0, 0.0]).is_err());
+    assert!(idx.add(vec![ExternalId::Int(1)], &[1.0, 1.0, 0.0, 0.0]).is_err());
+    assert!(idx.add(vec![ExternalId::Int(7), ExternalId::Int(8)], &[1.0, 1.0, 0.0, 0.0]).is_err());
+    assert!(idx.add(vec![], &[]).is_err());
+    assert_eq!(idx.to_bytes(), before);
+  }
+}
