@@ -70,7 +70,7 @@ impl Default for IdMap {
 }
 
 fn hash_int(v: i64) -> u64 {
-  crate::rng::mix64(v as u64 ^ 0x5EED_1D5)
+  crate::rng::mix64(v as u64 ^ 0x05EE_D1D5)
 }
 fn hash_str(s: &str) -> u64 {
   xxhash_rust::xxh3::xxh3_64(s.as_bytes())

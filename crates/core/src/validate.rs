@@ -8,7 +8,7 @@ pub fn vector_count(values_len: usize, dim: usize, what: &str) -> Result<usize> 
   if dim == 0 {
     return Err(Error::invalid("dim must be a positive integer"));
   }
-  if values_len % dim != 0 {
+  if !values_len.is_multiple_of(dim) {
     return Err(Error::InvalidArg(format!(
       "{what}: length {values_len} is not a multiple of dim {dim}"
     )));
