@@ -46,6 +46,19 @@ pub struct BinaryIndexOptions {
   pub metric: Metric,
 }
 
+/// A batch validated and encoded by [`BinaryIndex::prepare_add`], ready to append.
+pub struct PreparedAdd {
+  ids: Vec<ExternalId>,
+  codes: Vec<u8>,
+  int8: Vec<i8>,
+  floats: Vec<f32>,
+  /// Means / int8 scales fitted from this batch (first batch of an unfitted index).
+  fit: Option<Fit>,
+}
+
+/// Per-dimension means (threshold 'mean') and int8 scales (rescore 'int8'), when they apply.
+type Fit = (Option<Vec<f32>>, Option<Vec<f32>>);
+
 /// Upper bound on dim: codes and rescoring buffers are sized from it.
 const MAX_DIM: usize = 1 << 20;
 
@@ -166,6 +179,13 @@ impl BinaryIndex {
   /// Adds vectors with their ids. All-or-nothing: on any error the index is unchanged.
   /// The first batch fits the means / int8 scales when `fit` was not called.
   pub fn add(&mut self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<()> {
+    let batch = self.prepare_add(ids, vectors)?;
+    self.commit_add(batch)
+  }
+
+  /// The expensive half of `add` (validation, normalisation, packing), done under a shared
+  /// borrow so concurrent searches keep running; [`commit_add`](Self::commit_add) appends.
+  pub fn prepare_add(&self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<PreparedAdd> {
     let (n, v) = self.prepare(vectors, "vectors")?;
     if ids.len() != n {
       return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
@@ -174,31 +194,52 @@ impl BinaryIndex {
       return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
     }
     self.ids.check_new(&ids)?;
-    let fresh_fit = !self.is_fitted();
-    if fresh_fit {
-      self.fit_prepared(n, &v);
-    }
+    // Fit on a scratch copy when needed so `self` stays untouched until commit.
+    let fitted_here = !self.is_fitted();
+    let mut scratch;
+    let fitted: &BinaryIndex = if fitted_here {
+      scratch = BinaryIndex::new(self.opts.clone())?;
+      scratch.fit_prepared(n, &v);
+      &scratch
+    } else {
+      self
+    };
     let dim = self.opts.dim;
     let cb = self.code_bytes;
-    let old_codes = self.codes.len();
-    self.codes.resize(old_codes + n * cb, 0);
-    let means = self.means.as_deref();
-    self.codes[old_codes..]
-      .par_chunks_mut(cb)
-      .zip(v.par_chunks(dim))
-      .for_each(|(out, row)| pack::pack_signs_into(row, means, out));
-    match self.opts.rescore {
-      Rescore::Int8 => {
-        let scales = self.int8_scales.as_deref().expect("fitted above");
-        self.int8.reserve(n * dim);
-        for row in v.chunks_exact(dim) {
-          self.int8.extend(row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s)));
-        }
+    let mut codes = vec![0u8; n * cb];
+    let means = fitted.means.as_deref();
+    codes.par_chunks_mut(cb).zip(v.par_chunks(dim)).for_each(|(out, row)| pack::pack_signs_into(row, means, out));
+    let int8 = match (self.opts.rescore, fitted.int8_scales.as_deref()) {
+      (Rescore::Int8, Some(scales)) => {
+        v.chunks_exact(dim).flat_map(|row| row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s))).collect()
       }
-      Rescore::Float32 => self.floats.extend_from_slice(&v),
-      Rescore::None | Rescore::Asymmetric => {}
+      _ => Vec::new(),
+    };
+    let fit = fitted_here.then(|| (fitted.means.clone(), fitted.int8_scales.clone()));
+    let floats = if self.opts.rescore == Rescore::Float32 { v } else { Vec::new() };
+    Ok(PreparedAdd { ids, codes, int8, floats, fit })
+  }
+
+  /// Appends a prepared batch. Re-checks the ids (another add may have committed since the
+  /// batch was prepared); on error nothing changes.
+  pub fn commit_add(&mut self, batch: PreparedAdd) -> Result<()> {
+    self.ids.check_new(&batch.ids)?;
+    match (&batch.fit, self.is_fitted()) {
+      (Some((means, scales)), false) => {
+        self.means = means.clone();
+        self.int8_scales = scales.clone();
+      }
+      (Some(_), true) => {
+        return Err(Error::InvalidState(
+          "another add() fitted the index while this batch was being prepared; add it again".into(),
+        ))
+      }
+      (None, _) => {}
     }
-    self.ids.push_checked(ids);
+    self.codes.extend_from_slice(&batch.codes);
+    self.int8.extend_from_slice(&batch.int8);
+    self.floats.extend_from_slice(&batch.floats);
+    self.ids.push_checked(batch.ids);
     Ok(())
   }
 
