@@ -17,10 +17,17 @@ export declare class NativeBinaryIndex {
   fit(sample: Float32Array): void
   addSync(ids: IdsInput, vectors: Float32Array): void
   add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
-  /** One query, on the calling thread (a scan of N codes: fast enough to stay synchronous). */
-  search(query: Float32Array, k: number, candidates?: number | undefined | null): Array<Hit>
-  searchBatchSync(queries: Float32Array, k: number, candidates?: number | undefined | null, threads?: number | undefined | null): Array<Array<Hit>>
-  searchBatch(queries: Float32Array, k: number, candidates?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Hit[][]>
+  /** Adds packed codes (rescore 'none' / 'asymmetric' only). */
+  addCodesSync(ids: IdsInput, codes: Uint8Array): void
+  /** Hamming top-k for a packed query code. */
+  searchCode(code: Uint8Array, k: number, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  /**
+   * One query, on the calling thread (a scan of N codes: fast enough to stay synchronous).
+   * Results go into `idsOut` / `scoresOut` (at least `k` entries each); see `hits_into`.
+   */
+  search(query: Float32Array, k: number, candidates: number | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: Float32Array, k: number, candidates?: number | undefined | null, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, k: number, candidates?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
   memoryUsage(): Array<MemoryComponent>
   /** Packed codes of every vector (`size × ceil(dim/8)` bytes), a copy. */
   codes(): Uint8Array
@@ -53,13 +60,22 @@ export interface BinaryIndexOptionsOut {
 
 export declare function hammingDistance(a: Uint8Array, b: Uint8Array): number
 
-/** One search result. */
-export interface Hit {
-  /** The id given to `add`. */
-  id: string | number
-  /** Larger is better. */
-  score: number
+/**
+ * Results of a batch as columns (one object per hit costs ≈ 350 ns to create through N-API;
+ * columns cost one allocation each). Query q's hits are `[offsets[q], offsets[q + 1])` of the columns.
+ */
+export interface HitBatch {
+  ids: Float64Array | Array<string>
+  scores: Float64Array
+  /** nq + 1 offsets into `ids` / `scores`. */
+  offsets: Uint32Array
 }
+
+/**
+ * Benchmark helper (not part of the public API): single-core sequential read bandwidth in
+ * GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
+ */
+export declare function measureReadBandwidth(megabytes: number, repetitions: number): number
 
 /** One component of `memoryUsage()`. */
 export interface MemoryComponent {

@@ -333,3 +333,22 @@ test('memoryUsage reports codes at dim/8 bytes per vector and each rescore mode 
   t.true(usage.float32 >= dim / 8 + 4 * dim && usage.float32 < dim / 8 + 4 * dim + 8)
   t.log(`bytes per vector at dim ${dim} (float32 = ${4 * dim}): ${JSON.stringify(usage)}`)
 })
+
+test('addCodes/searchCode on packed codes give the same results as adding the float vectors', (t) => {
+  const dim = 100
+  const data = clustered({ n: 300, dim, seed: 41 })
+  const fromFloats = new BinaryIndex({ dim, rescore: 'none' })
+  fromFloats.addSync(undefined, data)
+  const fromCodes = new BinaryIndex({ dim, rescore: 'none' })
+  fromCodes.addCodesSync(undefined, packSigns(data, dim))
+  t.deepEqual(fromCodes.toBuffer(), fromFloats.toBuffer())
+  const q = clustered({ n: 1, dim, seed: 42 })
+  t.deepEqual(fromCodes.searchCode(packSigns(q, dim), { k: 7 }), fromFloats.search(q, { k: 7 }))
+  const badPadding = packSigns(q, dim)
+  badPadding[12] |= 1 // bit 103 of a 100-bit code
+  t.throws(() => fromCodes.addCodesSync([1000], badPadding), { code: 'ERR_SLIMDEX_INVALID_ARG', message: /padding/ })
+  t.throws(() => fromCodes.searchCode(new Uint8Array(12), { k: 1 }), { code: 'ERR_SLIMDEX_DIM_MISMATCH' })
+  t.throws(() => new BinaryIndex({ dim, rescore: 'float32' }).addCodesSync(undefined, packSigns(q, dim)), {
+    code: 'ERR_SLIMDEX_INVALID_STATE',
+  })
+})

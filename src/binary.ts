@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { NativeBinaryIndex } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
-import { toMemoryUsage } from './types'
+import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
 import { checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Options of {@link BinaryIndex}. */
@@ -63,6 +63,8 @@ const searchSchema = z.strictObject({
   candidates: positiveInt().optional(),
 })
 
+const codeSearchSchema = z.strictObject({ k: positiveInt() })
+
 const batchSchema = searchSchema.extend({
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
@@ -80,6 +82,7 @@ const batchSchema = searchSchema.extend({
  */
 export class BinaryIndex {
   #native: NativeBinaryIndex
+  readonly #buffers = new ResultBuffers()
   readonly #options: Required<BinaryIndexOptions>
 
   constructor(options: BinaryIndexOptions) {
@@ -132,11 +135,33 @@ export class BinaryIndex {
     return this
   }
 
+  /**
+   * Adds already-packed codes: `n × ceil(dim/8)` bytes, most significant bit first (NumPy
+   * `packbits`, sentence-transformers `ubinary`), padding bits zero. Only with `rescore: 'none'`
+   * or `'asymmetric'`, which need nothing but the codes.
+   */
+  addCodesSync(ids: readonly Id[] | undefined, codes: Uint8Array): this {
+    if (!(codes instanceof Uint8Array)) throw invalidType('codes must be a Uint8Array')
+    const bytes = Math.ceil(this.dim / 8)
+    const nativeIds = toIds(ids, Math.floor(codes.length / bytes), this.size)
+    callNative(() => this.#native.addCodesSync(nativeIds, codes))
+    return this
+  }
+
+  /** Hamming top-k for a packed query code (score = dim − 2·hamming), on the calling thread. */
+  searchCode(code: Uint8Array, options: { k: number }): Hit[] {
+    if (!(code instanceof Uint8Array)) throw invalidType('code must be a Uint8Array')
+    const o = parseOptions(codeSearchSchema, options, 'searchCode options')
+    const out = this.#buffers.reserve(Math.min(o.k, this.size))
+    return out.hits(callNative(() => this.#native.searchCode(code, o.k, out.ids, out.scores)))
+  }
+
   /** The `k` best vectors for one query, on the calling thread. */
   search(query: VectorInput, options: BinarySearchOptions): Hit[] {
     const o = parseOptions(searchSchema, options, 'search options')
     const q = toVector(query, this.dim)
-    return callNative(() => this.#native.search(q, o.k, o.candidates))
+    const out = this.#buffers.reserve(Math.min(o.k, this.size))
+    return out.hits(callNative(() => this.#native.search(q, o.k, o.candidates, out.ids, out.scores)))
   }
 
   /** Searches many queries in parallel on the libuv pool; one result list per query. */
@@ -144,14 +169,14 @@ export class BinaryIndex {
     const o = parseOptions(batchSchema, options, 'searchBatch options')
     const { data } = toBatch(queries, this.dim, 'queries')
     const signal = checkSignal(o.signal)
-    return callNativeAsync(() => this.#native.searchBatch(data, o.k, o.candidates, o.threads, signal))
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(data, o.k, o.candidates, o.threads, signal)))
   }
 
   /** Synchronous twin of {@link BinaryIndex.searchBatch} (still parallel across queries). */
   searchBatchSync(queries: VectorsInput, options: Omit<BinaryBatchOptions, 'signal'>): Hit[][] {
     const o = parseOptions(batchSchema, options, 'searchBatch options')
     const { data } = toBatch(queries, this.dim, 'queries')
-    return callNative(() => this.#native.searchBatchSync(data, o.k, o.candidates, o.threads))
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(data, o.k, o.candidates, o.threads)))
   }
 
   /** Bytes held in memory, by component (`codes`, `ids`, `int8`, `float32`, `means`). */

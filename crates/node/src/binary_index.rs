@@ -1,6 +1,6 @@
 //! `BinaryIndex` binding: binary codes with Hamming candidates and float rescoring.
 
-use crate::convert::{hits_to_js, ids_from_js, memory_to_js, to_k, to_usize_opt, Hit, IdsInput, MemoryComponent};
+use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
@@ -85,7 +85,7 @@ fn search_batch_job(
   k: f64,
   candidates: Option<f64>,
   threads: Option<f64>,
-) -> napi::Result<Job<Vec<Vec<Hit>>>> {
+) -> napi::Result<Job<HitBatch>> {
   let k = to_k(k)?;
   let candidates = to_usize_opt(candidates, "candidates")?;
   let threads = to_usize_opt(threads, "threads")?;
@@ -93,7 +93,7 @@ fn search_batch_job(
   Ok(Job::new(move || {
     let idx = read(&inner);
     let results = guard(|| idx.search_batch(&queries, k, candidates, threads))?;
-    Ok(results.into_iter().map(|hits| hits_to_js(idx.ids(), hits)).collect())
+    Ok(hit_batch_out(idx.ids(), &results))
   }))
 }
 
@@ -168,14 +168,50 @@ impl NativeBinaryIndex {
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
+  /// Adds packed codes (rescore 'none' / 'asymmetric' only).
+  #[napi]
+  pub fn add_codes_sync(&self, ids: IdsInput, codes: &[u8]) -> napi::Result<()> {
+    let ids = ids_from_js(ids)?;
+    guard(|| write(&self.inner).add_codes(ids, codes))
+  }
+
+  /// Hamming top-k for a packed query code.
+  #[napi]
+  pub fn search_code(
+    &self,
+    code: &[u8],
+    k: f64,
+    mut ids_out: Float64ArraySlice,
+    mut scores_out: Float64ArraySlice,
+  ) -> napi::Result<Either<u32, Vec<String>>> {
+    let k = to_k(k)?;
+    let idx = read(&self.inner);
+    let hits = guard(|| idx.search_code(code, k))?;
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+  }
+
   /// One query, on the calling thread (a scan of N codes: fast enough to stay synchronous).
   #[napi]
-  pub fn search(&self, query: &[f32], k: f64, candidates: Option<f64>) -> napi::Result<Vec<Hit>> {
+  /// Results go into `idsOut` / `scoresOut` (at least `k` entries each); see `hits_into`.
+  pub fn search(
+    &self,
+    query: &[f32],
+    k: f64,
+    candidates: Option<f64>,
+    mut ids_out: Float64ArraySlice,
+    mut scores_out: Float64ArraySlice,
+  ) -> napi::Result<Either<u32, Vec<String>>> {
     let k = to_k(k)?;
     let candidates = to_usize_opt(candidates, "candidates")?;
     let idx = read(&self.inner);
     let hits = guard(|| idx.search(query, k, candidates))?;
-    Ok(hits_to_js(idx.ids(), hits))
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
   }
 
   #[napi]
@@ -185,11 +221,11 @@ impl NativeBinaryIndex {
     k: f64,
     candidates: Option<f64>,
     threads: Option<f64>,
-  ) -> napi::Result<Vec<Vec<Hit>>> {
+) -> napi::Result<HitBatch> {
     search_batch_job(self.inner.clone(), queries, k, candidates, threads)?.run_sync()
   }
 
-  #[napi(ts_return_type = "Promise<Hit[][]>")]
+  #[napi(ts_return_type = "Promise<HitBatch>")]
   pub fn search_batch(
     &self,
     queries: &[f32],
@@ -197,7 +233,7 @@ impl NativeBinaryIndex {
     candidates: Option<f64>,
     threads: Option<f64>,
     signal: Option<AbortSignal>,
-  ) -> napi::Result<AsyncTask<Job<Vec<Vec<Hit>>>>> {
+  ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
     let job = search_batch_job(self.inner.clone(), queries, k, candidates, threads)?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }

@@ -47,3 +47,24 @@ pub fn hamming_distance(a: &[u8], b: &[u8]) -> napi::Result<u32> {
 pub fn pack_signs(vectors: &[f32], dim: u32) -> napi::Result<Uint8Array> {
   guard(|| binary::pack_signs(vectors, dim as usize)).map(Uint8Array::from)
 }
+
+/// Benchmark helper (not part of the public API): single-core sequential read bandwidth in
+/// GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
+#[napi]
+pub fn measure_read_bandwidth(megabytes: u32, repetitions: u32) -> napi::Result<f64> {
+  if megabytes == 0 || megabytes > 16384 || repetitions == 0 {
+    return Err(invalid("megabytes must be in [1, 16384] and repetitions ≥ 1"));
+  }
+  let words = megabytes as usize * (1 << 20) / 8;
+  // Non-constant contents so the pages are really allocated and read.
+  let buf: Vec<u64> = (0..words as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+  let mut best = f64::INFINITY;
+  let mut sink = 0u64;
+  for _ in 0..repetitions {
+    let t = std::time::Instant::now();
+    sink = sink.wrapping_add(simd::stream_sum(std::hint::black_box(&buf)));
+    best = best.min(t.elapsed().as_secs_f64());
+  }
+  std::hint::black_box(sink);
+  Ok((words * 8) as f64 / best / 1e9)
+}

@@ -243,6 +243,49 @@ impl BinaryIndex {
     Ok(())
   }
 
+  /// Adds already-packed codes (`n × code_bytes`, NumPy `packbits` order, padding bits zero),
+  /// e.g. sentence-transformers `ubinary` output. Only for rescore 'none' and 'asymmetric',
+  /// which need nothing but the codes. All-or-nothing.
+  pub fn add_codes(&mut self, ids: Vec<ExternalId>, codes: &[u8]) -> Result<()> {
+    if !matches!(self.opts.rescore, Rescore::None | Rescore::Asymmetric) {
+      return Err(Error::InvalidState(
+        "addCodes needs rescore 'none' or 'asymmetric' (the other modes store float data)".into(),
+      ));
+    }
+    let cb = self.code_bytes;
+    if codes.len() % cb != 0 {
+      return Err(Error::InvalidArg(format!("codes: length {} is not a multiple of {cb} bytes", codes.len())));
+    }
+    let n = codes.len() / cb;
+    if ids.len() != n {
+      return Err(Error::InvalidArg(format!("ids has {} entries but codes holds {n} codes", ids.len())));
+    }
+    if n == 0 {
+      return Err(Error::invalid("addCodes() needs at least one code (got an empty batch)"));
+    }
+    check_padding(codes, cb, self.opts.dim)?;
+    self.ids.check_new(&ids)?;
+    self.codes.extend_from_slice(codes);
+    self.ids.push_checked(ids);
+    Ok(())
+  }
+
+  /// Hamming top-k for a packed query code; score = dim − 2·hamming.
+  pub fn search_code(&self, code: &[u8], k: usize) -> Result<Vec<Scored<f32>>> {
+    validate::k(k)?;
+    if code.len() != self.code_bytes {
+      return Err(Error::DimMismatch { expected: self.code_bytes * 8, got: code.len() * 8 });
+    }
+    check_padding(code, self.code_bytes, self.opts.dim)?;
+    let dim = self.opts.dim as f32;
+    Ok(
+      hamming::topk_scan(code, &self.codes, k)
+        .into_iter()
+        .map(|s| Scored { id: s.id, score: dim - 2.0 * s.score as f32 })
+        .collect(),
+    )
+  }
+
   /// Top `k` for one query. `candidates` (default 10·k, at least k) is how many Hamming
   /// neighbours are rescored; it is ignored for `Rescore::None`.
   pub fn search(&self, query: &[f32], k: usize, candidates: Option<usize>) -> Result<Vec<Scored<f32>>> {
@@ -433,6 +476,20 @@ impl BinaryIndex {
     }
     Ok(idx)
   }
+}
+
+/// Padding bits (beyond `dim` in the last byte of each code) must be zero, or they would
+/// silently add to Hamming distances.
+fn check_padding(codes: &[u8], cb: usize, dim: usize) -> Result<()> {
+  let pad = cb * 8 - dim;
+  if pad == 0 {
+    return Ok(());
+  }
+  let mask = (1u8 << pad) - 1;
+  if let Some(i) = codes.chunks_exact(cb).position(|c| c[cb - 1] & mask != 0) {
+    return Err(Error::InvalidArg(format!("code {i} has bits set beyond dim {dim} (padding bits must be zero)")));
+  }
+  Ok(())
 }
 
 fn threshold_code(t: Threshold) -> u8 {
