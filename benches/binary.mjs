@@ -57,7 +57,7 @@ export async function run({ smoke }) {
   const bytes = bits / 8
   const n = smoke ? 20_000 : 1_000_000
   const nq = smoke ? 3 : 20
-  const reps = smoke ? 2 : 5
+  const reps = smoke ? 2 : 9
   const k = 10
   const codes = randomBytes(n * bytes, 1)
   const queries = randomBytes(nq * bytes, 2)
