@@ -71,6 +71,25 @@ export interface HitBatch {
   offsets: Uint32Array
 }
 
+/** What a saved index holds (from its validated header). */
+export interface IndexFileInfo {
+  /** The index kind, e.g. `BinaryIndex`. */
+  kind: string
+  /** Container format version. */
+  formatVersion: number
+  /** Total size in bytes. */
+  bytes: number
+  /** Size of the kind-specific parameter block. */
+  paramsBytes: number
+  sections: Array<SectionInfo>
+}
+
+/** Validates a saved index (every checksum) and describes it, from a buffer. */
+export declare function inspectIndexBuffer(buffer: Uint8Array): IndexFileInfo
+
+/** Validates a saved index file (every checksum) and describes it. */
+export declare function inspectIndexFile(path: string): IndexFileInfo
+
 /**
  * Benchmark helper (not part of the public API): single-core sequential read bandwidth in
  * GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
@@ -98,6 +117,14 @@ export interface NativeInfo {
 }
 
 export declare function packSigns(vectors: Float32Array, dim: number): Uint8Array
+
+/** One section of a saved index. */
+export interface SectionInfo {
+  /** Four-character section tag, e.g. `CODE`. */
+  tag: string
+  /** Payload size in bytes. */
+  bytes: number
+}
 
 /** Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use. */
 export declare function setSimdTier(tier: string): string

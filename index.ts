@@ -6,7 +6,7 @@
  */
 export { BinaryIndex } from './src/binary'
 export type { BinaryIndexOptions, BinarySearchOptions, BinaryBatchOptions } from './src/binary'
-export { hammingDistance, packSigns, nativeInfo, setSimdTier } from './src/kernels'
-export type { NativeInfo } from './src/kernels'
+export { hammingDistance, packSigns, nativeInfo, setSimdTier, inspectIndex } from './src/kernels'
+export type { NativeInfo, IndexFileInfo } from './src/kernels'
 export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } from './src/types'
 export type { SlimdexError, SlimdexErrorCode } from './src/errors'

@@ -2,7 +2,7 @@ import test from 'ava'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BinaryIndex, hammingDistance, nativeInfo, packSigns, setSimdTier } from '../index.ts'
+import { BinaryIndex, hammingDistance, inspectIndex, nativeInfo, packSigns, setSimdTier } from '../index.ts'
 import type { Hit } from '../index.ts'
 import { clustered, randomBytes, rng } from '../benches/lib/data.mjs'
 
@@ -351,4 +351,21 @@ test('addCodes/searchCode on packed codes give the same results as adding the fl
   t.throws(() => new BinaryIndex({ dim, rescore: 'float32' }).addCodesSync(undefined, packSigns(q, dim)), {
     code: 'ERR_SLIMDEX_INVALID_STATE',
   })
+})
+
+test('inspectIndex describes a saved index and rejects garbage', (t) => {
+  const index = new BinaryIndex({ dim: 64, rescore: 'float32' })
+  index.addSync(undefined, clustered({ n: 10, dim: 64, seed: 1 }))
+  const buf = index.toBuffer()
+  const info = inspectIndex(buf)
+  t.is(info.kind, 'BinaryIndex')
+  t.is(info.formatVersion, 1)
+  t.is(info.bytes, buf.length)
+  const sizes = Object.fromEntries(info.sections.map((s) => [s.tag, s.bytes]))
+  t.is(sizes.CODE, 10 * 8)
+  t.is(sizes.F32V, 10 * 64 * 4)
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-inspect-'))
+  index.saveSync(join(dir, 'x.slmdx'))
+  t.deepEqual(inspectIndex(join(dir, 'x.slmdx')), info)
+  t.throws(() => inspectIndex(Buffer.from('not an index at all, definitely not')), { code: 'ERR_SLIMDEX_CORRUPT_FILE' })
 })

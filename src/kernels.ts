@@ -65,3 +65,28 @@ export function packSigns(vectors: Float32Array, dim: number): Uint8Array {
   checkInt(dim, 'dim', 1, 2 ** 31)
   return callNative(() => native.packSigns(vectors, dim))
 }
+
+/** What a saved index holds: its kind, format version and the size of each section. */
+export interface IndexFileInfo {
+  /** The index class that wrote it, e.g. `'BinaryIndex'`. */
+  kind: string
+  /** Container format version. */
+  formatVersion: number
+  /** Total size in bytes. */
+  bytes: number
+  /** Size of the kind-specific parameter block, in bytes. */
+  paramsBytes: number
+  /** Every section with its payload size in bytes (e.g. `CODE` for binary codes). */
+  sections: Array<{ tag: string; bytes: number }>
+}
+
+/**
+ * Validates a saved index (magic, version, every length and checksum) without loading it,
+ * and describes it. Accepts a path or the bytes of `toBuffer()`. Throws
+ * `ERR_SLIMDEX_CORRUPT_FILE` for anything that is not a valid slimdex file.
+ */
+export function inspectIndex(source: string | Uint8Array): IndexFileInfo {
+  if (typeof source === 'string') return callNative(() => native.inspectIndexFile(source))
+  if (source instanceof Uint8Array) return callNative(() => native.inspectIndexBuffer(source))
+  throw invalidType('inspectIndex takes a path or a Uint8Array')
+}

@@ -68,3 +68,52 @@ pub fn measure_read_bandwidth(megabytes: u32, repetitions: u32) -> napi::Result<
   std::hint::black_box(sink);
   Ok((words * 8) as f64 / best / 1e9)
 }
+
+/// One section of a saved index.
+#[napi(object)]
+pub struct SectionInfo {
+  /// Four-character section tag, e.g. `CODE`.
+  pub tag: String,
+  /// Payload size in bytes.
+  pub bytes: f64,
+}
+
+/// What a saved index holds (from its validated header).
+#[napi(object)]
+pub struct IndexFileInfo {
+  /// The index kind, e.g. `BinaryIndex`.
+  pub kind: String,
+  /// Container format version.
+  pub format_version: u32,
+  /// Total size in bytes.
+  pub bytes: f64,
+  /// Size of the kind-specific parameter block.
+  pub params_bytes: f64,
+  pub sections: Vec<SectionInfo>,
+}
+
+fn file_info(bytes: &[u8]) -> slimdex_core::Result<IndexFileInfo> {
+  let c = slimdex_core::io::Container::parse_any(bytes)?;
+  Ok(IndexFileInfo {
+    kind: c.kind.name().to_string(),
+    format_version: c.version as u32,
+    bytes: bytes.len() as f64,
+    params_bytes: c.params().len() as f64,
+    sections: c.section_sizes().into_iter().map(|(tag, n)| SectionInfo { tag, bytes: n as f64 }).collect(),
+  })
+}
+
+/// Validates a saved index (every checksum) and describes it, from a buffer.
+#[napi]
+pub fn inspect_index_buffer(buffer: &[u8]) -> napi::Result<IndexFileInfo> {
+  guard(|| file_info(buffer))
+}
+
+/// Validates a saved index file (every checksum) and describes it.
+#[napi]
+pub fn inspect_index_file(path: String) -> napi::Result<IndexFileInfo> {
+  guard(|| {
+    let bytes = slimdex_core::io::read_file(std::path::Path::new(&path), true)?;
+    file_info(&bytes)
+  })
+}
