@@ -253,7 +253,7 @@ impl BinaryIndex {
       ));
     }
     let cb = self.code_bytes;
-    if codes.len() % cb != 0 {
+    if !codes.len().is_multiple_of(cb) {
       return Err(Error::InvalidArg(format!("codes: length {} is not a multiple of {cb} bytes", codes.len())));
     }
     let n = codes.len() / cb;
