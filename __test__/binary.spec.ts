@@ -369,3 +369,15 @@ test('inspectIndex describes a saved index and rejects garbage', (t) => {
   t.deepEqual(inspectIndex(join(dir, 'x.slmdx')), info)
   t.throws(() => inspectIndex(Buffer.from('not an index at all, definitely not')), { code: 'ERR_SLIMDEX_CORRUPT_FILE' })
 })
+
+test('an empty index returns no hits; searchBatch with a bounded thread count equals single searches', async (t) => {
+  const empty = new BinaryIndex({ dim: 32, rescore: 'int8' })
+  t.deepEqual(empty.search(new Float32Array(32).fill(1), { k: 5 }), [])
+  t.deepEqual(await empty.searchBatch(new Float32Array(64).fill(1), { k: 5 }), [[], []])
+  const dim = 48
+  const index = new BinaryIndex({ dim, rescore: 'float32' })
+  index.addSync(undefined, clustered({ n: 500, dim, seed: 6 }))
+  const queries = clustered({ n: 9, dim, seed: 7 })
+  const one = Array.from({ length: 9 }, (_, i) => index.search(queries.subarray(i * dim, (i + 1) * dim), { k: 4 }))
+  for (const threads of [1, 2, 3]) t.deepEqual(await index.searchBatch(queries, { k: 4, threads }), one)
+})
