@@ -10,6 +10,8 @@ import { clustered, randomBytes } from './lib/data.mjs'
 import { alternate, fmt, loadBinding, loadSlimdex, ratios, stats, writeResults } from './lib/report.mjs'
 import { ensureVenv, PyWorker } from './lib/python.mjs'
 import { ensureNpmPeers } from './lib/npm-peers.mjs'
+import { lineChart } from './lib/svg.mjs'
+import { resultsDir } from './lib/report.mjs'
 
 const FAISS = 'faiss-cpu==1.15.1'
 const NUMPY = 'numpy==2.2.6'
@@ -185,6 +187,46 @@ export async function run({ smoke }) {
   stringIds.addSync(Array.from({ length: memN }, (_, i) => `doc-${String(i).padStart(8, '0')}`), floats)
   const perStr = stringIds.memoryUsage().total / memN
 
+  // Quality vs speed: recall@10 against exact cosine search for each rescore mode and candidate count.
+  const qDim = 384
+  const qN = smoke ? 5_000 : 100_000
+  const qQueries = smoke ? 20 : 200
+  const pool = clustered({ n: qN + qQueries, dim: qDim, clusters: smoke ? 50 : 1000, spread: 0.6, seed: 17 })
+  const qData = pool.subarray(0, qN * qDim)
+  const qQ = pool.subarray(qN * qDim)
+  const exactIndex = new BinaryIndex({ dim: qDim, rescore: 'float32', metric: 'cosine' })
+  exactIndex.addSync(undefined, qData)
+  const truth = exactIndex.searchBatchSync(qQ, { k, candidates: qN }).map((hits) => new Set(hits.map((h) => h.id)))
+  const curves = []
+  const curveRows = []
+  for (const rescore of ['none', 'asymmetric', 'int8', 'float32']) {
+    const idx = rescore === 'float32' ? exactIndex : new BinaryIndex({ dim: qDim, rescore, metric: 'cosine' })
+    if (idx !== exactIndex) idx.addSync(undefined, qData)
+    const points = []
+    for (const candidates of rescore === 'none' ? [k] : [20, 50, 100, 200, 500, 1000]) {
+      const t = process.hrtime.bigint()
+      const res = idx.searchBatchSync(qQ, { k, candidates, threads: 1 })
+      const seconds = Number(process.hrtime.bigint() - t) / 1e9
+      let found = 0
+      res.forEach((hits, qi) => (found += hits.filter((h) => truth[qi].has(h.id)).length))
+      const recall = found / (k * qQueries)
+      points.push([recall, qQueries / seconds])
+      curveRows.push([rescore, String(candidates), fmt(recall, 3), fmt(qQueries / seconds, 0), fmt(idx.memoryUsage().total / qN, 0)])
+    }
+    curves.push({ name: rescore, points })
+  }
+  if (!smoke) {
+    writeFileSync(
+      join(resultsDir, 'binary-recall.svg'),
+      lineChart(curves, {
+        title: `Binary codes: recall@10 vs queries/s (${qN / 1000}k × ${qDim}, synthetic, 1 thread)`,
+        xLabel: 'recall@10 against exact cosine',
+        yLabel: 'queries/s (log)',
+        logY: true,
+      }),
+    )
+  }
+
   writeResults(
     'binary',
     {
@@ -202,8 +244,10 @@ export async function run({ smoke }) {
         `bytes per vector at dim ${memDim} (float32: ${4 * memDim}): ${memRows.map((r) => `${r[0]} ${r[1]} (${r[2]} smaller, +${r[3]} over dim/8)`).join('; ')}; with 17-char string ids: ${fmt(perStr, 1)}`,
         'all contenders returned the same top-10 (distances, and ids below the k-th distance) before timing',
         'time vs slimdex: per-repetition ratio of the contender\'s time to slimdex\'s (> 1 means slimdex is faster), median (min–max)',
+        `recall@10 vs speed (synthetic clustered ${qN} × ${qDim}, ${qQueries} queries, cosine, 1 thread; chart: binary-recall.svg): ` +
+          curveRows.map((r) => `${r[0]}@${r[1]} recall ${r[2]} at ${r[3]} q/s (${r[4]} B/vector)`).join('; '),
       ],
-      measurements: { times, bandwidthGBps: bandwidth, perCall, memory: memRows, stringIdBytesPerVector: perStr },
+      measurements: { times, bandwidthGBps: bandwidth, perCall, memory: memRows, stringIdBytesPerVector: perStr, recallCurves: curves },
     },
     { smoke },
   )
