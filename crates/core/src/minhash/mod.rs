@@ -5,6 +5,7 @@
 mod bloom;
 mod cluster;
 mod estimate;
+mod exact;
 mod lsh;
 mod numpy_rng;
 mod shingle;
@@ -12,6 +13,7 @@ mod sketch;
 
 pub use bloom::{blocked_fpr, size_filter, BloomOptions, LshBloom};
 pub use cluster::{DedupMode, DedupOptions, DedupResult, Deduper};
+pub use exact::{exact_jaccard_sorted, exact_pairs, shingle_sets};
 pub use estimate::{bbit_bytes, bbit_compact, bbit_jaccard, jaccard, jaccard_unchecked};
 pub use lsh::{
   band_keys, band_keys_into, check_bands, check_threshold, collision_probability, fp_fn_areas,
