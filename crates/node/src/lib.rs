@@ -4,6 +4,10 @@
 
 mod binary_index;
 mod convert;
+mod dedup;
 mod error;
 mod kernels;
+mod lsh_bloom;
+mod min_hasher;
+mod minhash_lsh;
 mod tasks;
