@@ -16,6 +16,7 @@ pub mod binary;
 pub mod error;
 pub mod ids;
 pub mod io;
+pub mod multivec;
 pub mod parallel;
 pub mod rng;
 pub mod simd;
