@@ -99,6 +99,19 @@ impl IdMap {
     self.len() == 0
   }
 
+  /// Whether the ids are strings (otherwise integers).
+  pub fn holds_strings(&self) -> bool {
+    matches!(self.column, Column::Strs { .. })
+  }
+
+  /// The integer id of an internal id, when the ids are integers.
+  pub fn get_int(&self, internal: u32) -> Option<i64> {
+    match self.at(internal) {
+      IdRef::Int(v) => Some(v),
+      IdRef::Str(_) => None,
+    }
+  }
+
   fn at(&self, internal: u32) -> IdRef<'_> {
     match &self.column {
       Column::Sequential(_) => IdRef::Int(internal as i64),

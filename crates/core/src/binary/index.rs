@@ -46,6 +46,19 @@ pub struct BinaryIndexOptions {
   pub metric: Metric,
 }
 
+/// A batch validated and encoded by [`BinaryIndex::prepare_add`], ready to append.
+pub struct PreparedAdd {
+  ids: Vec<ExternalId>,
+  codes: Vec<u8>,
+  int8: Vec<i8>,
+  floats: Vec<f32>,
+  /// Means / int8 scales fitted from this batch (first batch of an unfitted index).
+  fit: Option<Fit>,
+}
+
+/// Per-dimension means (threshold 'mean') and int8 scales (rescore 'int8'), when they apply.
+type Fit = (Option<Vec<f32>>, Option<Vec<f32>>);
+
 /// Upper bound on dim: codes and rescoring buffers are sized from it.
 const MAX_DIM: usize = 1 << 20;
 
@@ -166,6 +179,13 @@ impl BinaryIndex {
   /// Adds vectors with their ids. All-or-nothing: on any error the index is unchanged.
   /// The first batch fits the means / int8 scales when `fit` was not called.
   pub fn add(&mut self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<()> {
+    let batch = self.prepare_add(ids, vectors)?;
+    self.commit_add(batch)
+  }
+
+  /// The expensive half of `add` (validation, normalisation, packing), done under a shared
+  /// borrow so concurrent searches keep running; [`commit_add`](Self::commit_add) appends.
+  pub fn prepare_add(&self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<PreparedAdd> {
     let (n, v) = self.prepare(vectors, "vectors")?;
     if ids.len() != n {
       return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
@@ -174,32 +194,96 @@ impl BinaryIndex {
       return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
     }
     self.ids.check_new(&ids)?;
-    let fresh_fit = !self.is_fitted();
-    if fresh_fit {
-      self.fit_prepared(n, &v);
-    }
+    // Fit on a scratch copy when needed so `self` stays untouched until commit.
+    let fitted_here = !self.is_fitted();
+    let mut scratch;
+    let fitted: &BinaryIndex = if fitted_here {
+      scratch = BinaryIndex::new(self.opts.clone())?;
+      scratch.fit_prepared(n, &v);
+      &scratch
+    } else {
+      self
+    };
     let dim = self.opts.dim;
     let cb = self.code_bytes;
-    let old_codes = self.codes.len();
-    self.codes.resize(old_codes + n * cb, 0);
-    let means = self.means.as_deref();
-    self.codes[old_codes..]
-      .par_chunks_mut(cb)
-      .zip(v.par_chunks(dim))
-      .for_each(|(out, row)| pack::pack_signs_into(row, means, out));
-    match self.opts.rescore {
-      Rescore::Int8 => {
-        let scales = self.int8_scales.as_deref().expect("fitted above");
-        self.int8.reserve(n * dim);
-        for row in v.chunks_exact(dim) {
-          self.int8.extend(row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s)));
-        }
+    let mut codes = vec![0u8; n * cb];
+    let means = fitted.means.as_deref();
+    codes.par_chunks_mut(cb).zip(v.par_chunks(dim)).for_each(|(out, row)| pack::pack_signs_into(row, means, out));
+    let int8 = match (self.opts.rescore, fitted.int8_scales.as_deref()) {
+      (Rescore::Int8, Some(scales)) => {
+        v.chunks_exact(dim).flat_map(|row| row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s))).collect()
       }
-      Rescore::Float32 => self.floats.extend_from_slice(&v),
-      Rescore::None | Rescore::Asymmetric => {}
+      _ => Vec::new(),
+    };
+    let fit = fitted_here.then(|| (fitted.means.clone(), fitted.int8_scales.clone()));
+    let floats = if self.opts.rescore == Rescore::Float32 { v } else { Vec::new() };
+    Ok(PreparedAdd { ids, codes, int8, floats, fit })
+  }
+
+  /// Appends a prepared batch. Re-checks the ids (another add may have committed since the
+  /// batch was prepared); on error nothing changes.
+  pub fn commit_add(&mut self, batch: PreparedAdd) -> Result<()> {
+    self.ids.check_new(&batch.ids)?;
+    match (&batch.fit, self.is_fitted()) {
+      (Some((means, scales)), false) => {
+        self.means = means.clone();
+        self.int8_scales = scales.clone();
+      }
+      (Some(_), true) => {
+        return Err(Error::InvalidState(
+          "another add() fitted the index while this batch was being prepared; add it again".into(),
+        ))
+      }
+      (None, _) => {}
     }
+    self.codes.extend_from_slice(&batch.codes);
+    self.int8.extend_from_slice(&batch.int8);
+    self.floats.extend_from_slice(&batch.floats);
+    self.ids.push_checked(batch.ids);
+    Ok(())
+  }
+
+  /// Adds already-packed codes (`n × code_bytes`, NumPy `packbits` order, padding bits zero),
+  /// e.g. sentence-transformers `ubinary` output. Only for rescore 'none' and 'asymmetric',
+  /// which need nothing but the codes. All-or-nothing.
+  pub fn add_codes(&mut self, ids: Vec<ExternalId>, codes: &[u8]) -> Result<()> {
+    if !matches!(self.opts.rescore, Rescore::None | Rescore::Asymmetric) {
+      return Err(Error::InvalidState(
+        "addCodes needs rescore 'none' or 'asymmetric' (the other modes store float data)".into(),
+      ));
+    }
+    let cb = self.code_bytes;
+    if codes.len() % cb != 0 {
+      return Err(Error::InvalidArg(format!("codes: length {} is not a multiple of {cb} bytes", codes.len())));
+    }
+    let n = codes.len() / cb;
+    if ids.len() != n {
+      return Err(Error::InvalidArg(format!("ids has {} entries but codes holds {n} codes", ids.len())));
+    }
+    if n == 0 {
+      return Err(Error::invalid("addCodes() needs at least one code (got an empty batch)"));
+    }
+    check_padding(codes, cb, self.opts.dim)?;
+    self.ids.check_new(&ids)?;
+    self.codes.extend_from_slice(codes);
     self.ids.push_checked(ids);
     Ok(())
+  }
+
+  /// Hamming top-k for a packed query code; score = dim − 2·hamming.
+  pub fn search_code(&self, code: &[u8], k: usize) -> Result<Vec<Scored<f32>>> {
+    validate::k(k)?;
+    if code.len() != self.code_bytes {
+      return Err(Error::DimMismatch { expected: self.code_bytes * 8, got: code.len() * 8 });
+    }
+    check_padding(code, self.code_bytes, self.opts.dim)?;
+    let dim = self.opts.dim as f32;
+    Ok(
+      hamming::topk_scan(code, &self.codes, k)
+        .into_iter()
+        .map(|s| Scored { id: s.id, score: dim - 2.0 * s.score as f32 })
+        .collect(),
+    )
   }
 
   /// Top `k` for one query. `candidates` (default 10·k, at least k) is how many Hamming
@@ -224,26 +308,22 @@ impl BinaryIndex {
     }
     let c = candidates.unwrap_or_else(|| k.saturating_mul(10)).max(k);
     let cands = hamming::topk_scan_with(tier, &qcode, &self.codes, c);
+    let table = (self.opts.rescore == Rescore::Asymmetric).then(|| NibbleTable::new(q));
     let mut hits: Vec<Scored<f32>> = cands
       .into_iter()
-      .map(|s| Scored { id: s.id, score: self.rescore(q, s.id as usize) })
+      .map(|s| Scored { id: s.id, score: self.rescore(q, table.as_ref(), s.id as usize) })
       .collect();
     sort_hits(&mut hits, true);
     hits.truncate(k);
     hits
   }
 
-  fn rescore(&self, q: &[f32], i: usize) -> f32 {
+  fn rescore(&self, q: &[f32], table: Option<&NibbleTable>, i: usize) -> f32 {
     let dim = self.opts.dim;
     match self.opts.rescore {
       Rescore::Asymmetric => {
         let code = &self.codes[i * self.code_bytes..(i + 1) * self.code_bytes];
-        let mut s = 0f32;
-        for (j, &x) in q.iter().enumerate() {
-          let bit = (code[j >> 3] >> (7 - (j & 7))) & 1;
-          s += if bit == 1 { x } else { -x };
-        }
-        s
+        table.expect("built for asymmetric rescoring").score(code)
       }
       Rescore::Int8 => {
         let scales = self.int8_scales.as_deref().expect("int8 index is fitted once it has vectors");
@@ -394,6 +474,20 @@ impl BinaryIndex {
   }
 }
 
+/// Padding bits (beyond `dim` in the last byte of each code) must be zero, or they would
+/// silently add to Hamming distances.
+fn check_padding(codes: &[u8], cb: usize, dim: usize) -> Result<()> {
+  let pad = cb * 8 - dim;
+  if pad == 0 {
+    return Ok(());
+  }
+  let mask = (1u8 << pad) - 1;
+  if let Some(i) = codes.chunks_exact(cb).position(|c| c[cb - 1] & mask != 0) {
+    return Err(Error::InvalidArg(format!("code {i} has bits set beyond dim {dim} (padding bits must be zero)")));
+  }
+  Ok(())
+}
+
 fn threshold_code(t: Threshold) -> u8 {
   match t {
     Threshold::Zero => 0,
@@ -412,6 +506,48 @@ fn metric_code(m: Metric) -> u8 {
   match m {
     Metric::InnerProduct => 0,
     Metric::Cosine => 1,
+  }
+}
+
+/// Asymmetric scoring table: for each nibble (4 code bits) of the code, the 16 possible values
+/// of Σ q_i·(±1) over its bits. Scoring a code is then 2·code_bytes lookups instead of dim
+/// bit extractions; building it costs 16 adds per 4 dimensions.
+struct NibbleTable {
+  sums: Vec<f32>,
+}
+
+impl NibbleTable {
+  fn new(q: &[f32]) -> Self {
+    let nibbles = q.len().div_ceil(4);
+    let mut sums = vec![0f32; nibbles * 16];
+    for n in 0..nibbles {
+      for value in 0..16usize {
+        // Bit 3 of the nibble is the first of its four dimensions (MSB-first packing); the
+        // sum runs in dimension order so the result equals the sequential ±q_i sum exactly
+        // when those partial sums are exact, and is within f32 rounding otherwise.
+        let mut s = 0f32;
+        for b in 0..4 {
+          let d = n * 4 + b;
+          if d < q.len() {
+            s += if (value >> (3 - b)) & 1 == 1 { q[d] } else { -q[d] };
+          }
+        }
+        sums[n * 16 + value] = s;
+      }
+    }
+    NibbleTable { sums }
+  }
+
+  #[inline]
+  fn score(&self, code: &[u8]) -> f32 {
+    let mut s = 0f32;
+    for (j, &byte) in code.iter().enumerate() {
+      s += self.sums[j * 32 + (byte >> 4) as usize];
+      if let Some(low) = self.sums.get(j * 32 + 16 + (byte & 15) as usize) {
+        s += low;
+      }
+    }
+    s
   }
 }
 

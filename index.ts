@@ -1,0 +1,12 @@
+/**
+ * slimdex: memory-efficient retrieval for Node.js with a Rust core.
+ *
+ * This file owns the public names; everything else is internal.
+ * @module
+ */
+export { BinaryIndex } from './src/binary'
+export type { BinaryIndexOptions, BinarySearchOptions, BinaryBatchOptions } from './src/binary'
+export { hammingDistance, packSigns, nativeInfo, setSimdTier } from './src/kernels'
+export type { NativeInfo } from './src/kernels'
+export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } from './src/types'
+export type { SlimdexError, SlimdexErrorCode } from './src/errors'

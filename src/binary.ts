@@ -1,0 +1,245 @@
+/**
+ * Binary codes: one bit per dimension, Hamming-distance candidates, float rescoring
+ * (BPR / binary embedding retrieval). 32× smaller than float32 with `rescore: 'none'` or
+ * `'asymmetric'`.
+ * @module
+ */
+import { z } from 'zod'
+import { NativeBinaryIndex } from '../binding'
+import { callNative, callNativeAsync, invalidType } from './errors'
+import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
+import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
+import { checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
+
+/** Options of {@link BinaryIndex}. */
+export interface BinaryIndexOptions {
+  /** Vector dimension (bits per code), 1 … 1,048,576. */
+  dim: number
+  /**
+   * Where a dimension becomes a bit. `'zero'` (default): bit = x > 0, identical to
+   * sentence-transformers' `ubinary`. `'mean'`: bit = x > the dimension's mean, learned by
+   * {@link BinaryIndex.fit} or from the first `add` batch and saved with the index.
+   */
+  threshold?: 'zero' | 'mean'
+  /**
+   * How the Hamming candidates are re-ranked (default `'asymmetric'`):
+   * - `'none'`: Hamming order; score = dim − 2·hamming. dim/8 bytes per vector.
+   * - `'asymmetric'`: float query · (±1 code). No extra memory.
+   * - `'int8'`: float query · int8 vector (per-dimension scale from the first batch or `fit`;
+   *   later values beyond that range saturate). dim extra bytes per vector.
+   * - `'float32'`: float query · stored float vector, exact. 4·dim extra bytes per vector.
+   */
+  rescore?: 'none' | 'asymmetric' | 'int8' | 'float32'
+  /** `'ip'` (default): inner product. `'cosine'`: vectors and queries are L2-normalised on the way in. */
+  metric?: 'ip' | 'cosine'
+}
+
+/** Options of {@link BinaryIndex.search}. */
+export interface BinarySearchOptions {
+  /** Number of results, 1 … 2^32 − 1. Fewer are returned when the index is smaller. */
+  k: number
+  /**
+   * Hamming candidates that are rescored (default 10·k, at least k). Larger is slower and
+   * closer to exact. Ignored with `rescore: 'none'`.
+   */
+  candidates?: number
+}
+
+/** Options of {@link BinaryIndex.searchBatch}. */
+export interface BinaryBatchOptions extends BinarySearchOptions, AsyncOptions {
+  /** Worker threads for the batch (default: one per core). */
+  threads?: number
+}
+
+const optionsSchema = z.strictObject({
+  dim: positiveInt(1 << 20),
+  threshold: z.enum(['zero', 'mean']).default('zero'),
+  rescore: z.enum(['none', 'asymmetric', 'int8', 'float32']).default('asymmetric'),
+  metric: z.enum(['ip', 'cosine']).default('ip'),
+})
+
+const searchSchema = z.strictObject({
+  k: positiveInt(),
+  candidates: positiveInt().optional(),
+})
+
+const codeSearchSchema = z.strictObject({ k: positiveInt() })
+
+const batchSchema = searchSchema.extend({
+  threads: positiveInt(1024).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+})
+
+/**
+ * An index of binary codes with rescoring.
+ *
+ * @example
+ * ```ts
+ * const index = new BinaryIndex({ dim: 384, rescore: 'float32', metric: 'cosine' })
+ * await index.add(ids, embeddings)           // Float32Array of n × 384
+ * const hits = index.search(query, { k: 10 }) // [{ id, score }, …]
+ * ```
+ */
+export class BinaryIndex {
+  #native: NativeBinaryIndex
+  readonly #buffers = new ResultBuffers()
+  readonly #options: Required<BinaryIndexOptions>
+
+  constructor(options: BinaryIndexOptions) {
+    this.#options = parseOptions(optionsSchema, options, 'BinaryIndex options')
+    this.#native = adopted ?? callNative(() => new NativeBinaryIndex(this.#options))
+  }
+
+  /** Vector dimension. */
+  get dim(): number {
+    return this.#options.dim
+  }
+
+  /** Number of vectors in the index. */
+  get size(): number {
+    return this.#native.size
+  }
+
+  /** The options the index was built with (defaults filled in). */
+  get options(): Readonly<Required<BinaryIndexOptions>> {
+    return this.#options
+  }
+
+  /**
+   * Learns the per-dimension means (`threshold: 'mean'`) and int8 scales (`rescore: 'int8'`)
+   * from a sample. Must be called before the first `add`; without it the first batch is used.
+   */
+  fit(sample: VectorsInput): this {
+    const { data } = toBatch(sample, this.dim, 'sample')
+    callNative(() => this.#native.fit(data))
+    return this
+  }
+
+  /**
+   * Adds vectors on the libuv pool. `ids` (numbers or strings, unique; `undefined` for
+   * 0, 1, 2, … continuing from `size`) must match the number of vectors. All-or-nothing:
+   * a rejected batch leaves the index unchanged. The vectors are copied before the call returns.
+   */
+  async add(ids: readonly Id[] | undefined, vectors: VectorsInput, options: AsyncOptions = {}): Promise<void> {
+    const { data, count } = toBatch(vectors, this.dim)
+    const nativeIds = toIds(ids, count, this.size)
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.add(nativeIds, data, signal))
+  }
+
+  /** Synchronous twin of {@link BinaryIndex.add}. */
+  addSync(ids: readonly Id[] | undefined, vectors: VectorsInput): this {
+    const { data, count } = toBatch(vectors, this.dim)
+    const nativeIds = toIds(ids, count, this.size)
+    callNative(() => this.#native.addSync(nativeIds, data))
+    return this
+  }
+
+  /**
+   * Adds already-packed codes: `n × ceil(dim/8)` bytes, most significant bit first (NumPy
+   * `packbits`, sentence-transformers `ubinary`), padding bits zero. Only with `rescore: 'none'`
+   * or `'asymmetric'`, which need nothing but the codes.
+   */
+  addCodesSync(ids: readonly Id[] | undefined, codes: Uint8Array): this {
+    if (!(codes instanceof Uint8Array)) throw invalidType('codes must be a Uint8Array')
+    const bytes = Math.ceil(this.dim / 8)
+    const nativeIds = toIds(ids, Math.floor(codes.length / bytes), this.size)
+    callNative(() => this.#native.addCodesSync(nativeIds, codes))
+    return this
+  }
+
+  /** Hamming top-k for a packed query code (score = dim − 2·hamming), on the calling thread. */
+  searchCode(code: Uint8Array, options: { k: number }): Hit[] {
+    if (!(code instanceof Uint8Array)) throw invalidType('code must be a Uint8Array')
+    const o = parseOptions(codeSearchSchema, options, 'searchCode options')
+    const out = this.#buffers.reserve(Math.min(o.k, this.size))
+    return out.hits(callNative(() => this.#native.searchCode(code, o.k, out.ids, out.scores)))
+  }
+
+  /** The `k` best vectors for one query, on the calling thread. */
+  search(query: VectorInput, options: BinarySearchOptions): Hit[] {
+    const o = parseOptions(searchSchema, options, 'search options')
+    const q = toVector(query, this.dim)
+    const out = this.#buffers.reserve(Math.min(o.k, this.size))
+    return out.hits(callNative(() => this.#native.search(q, o.k, o.candidates, out.ids, out.scores)))
+  }
+
+  /** Searches many queries in parallel on the libuv pool; one result list per query. */
+  async searchBatch(queries: VectorsInput, options: BinaryBatchOptions): Promise<Hit[][]> {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    const { data } = toBatch(queries, this.dim, 'queries')
+    const signal = checkSignal(o.signal)
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(data, o.k, o.candidates, o.threads, signal)))
+  }
+
+  /** Synchronous twin of {@link BinaryIndex.searchBatch} (still parallel across queries). */
+  searchBatchSync(queries: VectorsInput, options: Omit<BinaryBatchOptions, 'signal'>): Hit[][] {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    const { data } = toBatch(queries, this.dim, 'queries')
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(data, o.k, o.candidates, o.threads)))
+  }
+
+  /** Bytes held in memory, by component (`codes`, `ids`, `int8`, `float32`, `means`). */
+  memoryUsage(): MemoryUsage {
+    return toMemoryUsage(this.#native.memoryUsage())
+  }
+
+  /** A copy of the packed codes, `size × ceil(dim/8)` bytes (NumPy `packbits` bit order). */
+  codes(): Uint8Array {
+    return this.#native.codes()
+  }
+
+  /** Serialises the index (the same bytes `save` writes). */
+  toBuffer(): Buffer {
+    return callNative(() => this.#native.toBuffer())
+  }
+
+  /** Restores an index from {@link BinaryIndex.toBuffer} bytes, validating every byte. */
+  static fromBuffer(buffer: Uint8Array): BinaryIndex {
+    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
+    return BinaryIndex.#wrap(callNative(() => NativeBinaryIndex.fromBuffer(buffer)))
+  }
+
+  /** Writes the index to `path` atomically (temp file, fsync, rename) on the libuv pool. */
+  async save(path: string, options: AsyncOptions = {}): Promise<void> {
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+  }
+
+  /** Synchronous twin of {@link BinaryIndex.save}. */
+  saveSync(path: string): void {
+    callNative(() => this.#native.saveSync(checkPath(path)))
+  }
+
+  /**
+   * Loads an index saved with {@link BinaryIndex.save}. Truncated, corrupted, wrong-kind or
+   * newer-version files throw `ERR_SLIMDEX_CORRUPT_FILE`.
+   */
+  static async load(path: string, options: AsyncOptions = {}): Promise<BinaryIndex> {
+    const signal = checkSignal(options.signal)
+    const native = await callNativeAsync(() => NativeBinaryIndex.load(checkPath(path), false, signal))
+    return BinaryIndex.#wrap(native)
+  }
+
+  /** Synchronous twin of {@link BinaryIndex.load}. */
+  static loadSync(path: string): BinaryIndex {
+    return BinaryIndex.#wrap(callNative(() => NativeBinaryIndex.loadSync(checkPath(path), false)))
+  }
+
+  static #wrap(native: NativeBinaryIndex): BinaryIndex {
+    adopted = native
+    try {
+      return new BinaryIndex(native.options() as BinaryIndexOptions)
+    } finally {
+      adopted = undefined
+    }
+  }
+}
+
+/** A native index being wrapped by `load`/`fromBuffer` (read once by the constructor). */
+let adopted: NativeBinaryIndex | undefined
+
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0) throw invalidType('path must be a non-empty string')
+  return path
+}
