@@ -3,7 +3,10 @@
 #![deny(clippy::all)]
 
 mod binary_index;
+mod chamfer;
 mod convert;
 mod error;
+mod fde_encoder;
 mod kernels;
+mod multi_vector_index;
 mod tasks;

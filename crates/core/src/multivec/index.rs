@@ -112,6 +112,20 @@ const ADD_CHUNK: usize = 512;
 /// Documents scored per step of a scan (scores buffer stays in L1/L2).
 const SCAN_CHUNK: usize = 1024;
 
+/// A batch validated, encoded and converted by [`MultiVectorIndex::prepare_add`].
+#[derive(Default)]
+pub struct PreparedAdd {
+  ids: Vec<ExternalId>,
+  /// Token end offsets relative to the batch.
+  ends: Vec<u64>,
+  tok_f32: Vec<f32>,
+  tok_f16: Vec<u16>,
+  tok_i8: Vec<i8>,
+  tok_scales: Vec<f32>,
+  fde_f32: Vec<f32>,
+  fde_f16: Vec<u16>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MultiVectorIndex {
   dim: usize,
@@ -235,6 +249,19 @@ impl MultiVectorIndex {
   /// Adds documents (CSR: `tokens` of `offsets[n]·dim` floats) with their ids, encoding their
   /// FDEs on at most `threads` threads. All-or-nothing: on error the index is unchanged.
   pub fn add(&mut self, ids: Vec<ExternalId>, tokens: &[f32], offsets: &[usize], threads: Option<usize>) -> Result<()> {
+    let batch = self.prepare_add(ids, tokens, offsets, threads)?;
+    self.commit_add(batch)
+  }
+
+  /// The expensive half of `add` (validation, FDE encoding, token conversion), done under a
+  /// shared borrow so concurrent searches keep running; [`commit_add`](Self::commit_add) appends.
+  pub fn prepare_add(
+    &self,
+    ids: Vec<ExternalId>,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+  ) -> Result<PreparedAdd> {
     let n = check_csr(tokens, self.dim, offsets, "tokens")?;
     if n == 0 {
       return Err(Error::invalid("add() needs at least one document (got an empty batch)"));
@@ -245,19 +272,17 @@ impl MultiVectorIndex {
     }
     self.ids.check_new(&ids)?;
     let dim = self.dim;
-    // Everything below is infallible, so the index cannot be left half-updated.
-    let base = self.token_count() as u64;
-    self.offsets.extend(offsets[1..].iter().map(|&o| base + o as u64));
+    let mut b = PreparedAdd { ids, ends: offsets[1..].iter().map(|&o| o as u64).collect(), ..Default::default() };
     match self.storage {
-      TokenStorage::F32 => self.tok_f32.extend_from_slice(tokens),
-      TokenStorage::F16 => self.tok_f16.extend(tokens.iter().map(|&x| to_f16_bits(x))),
+      TokenStorage::F32 => b.tok_f32 = tokens.to_vec(),
+      TokenStorage::F16 => b.tok_f16 = tokens.iter().map(|&x| to_f16_bits(x)).collect(),
       TokenStorage::Int8 => {
-        self.tok_i8.reserve(tokens.len());
+        b.tok_i8.reserve(tokens.len());
         for t in tokens.chunks_exact(dim) {
           let m = t.iter().fold(0f32, |a, x| a.max(x.abs()));
           let s = if m > 0.0 { m / 127.0 } else { 0.0 };
-          self.tok_scales.push(s);
-          self.tok_i8.extend(t.iter().map(|&x| if s > 0.0 { (x / s).round().clamp(-127.0, 127.0) as i8 } else { 0 }));
+          b.tok_scales.push(s);
+          b.tok_i8.extend(t.iter().map(|&x| if s > 0.0 { (x / s).round().clamp(-127.0, 127.0) as i8 } else { 0 }));
         }
       }
     }
@@ -272,12 +297,27 @@ impl MultiVectorIndex {
       buf.resize((end - start) * od, 0.0);
       self.encoder.encode_batch_into(toks, &local, true, threads, &mut buf);
       match self.fde_storage {
-        FdeStorage::F32 => self.fde_f32.extend_from_slice(&buf),
-        FdeStorage::F16 => self.fde_f16.extend(buf.iter().map(|&x| to_f16_bits(x))),
+        FdeStorage::F32 => b.fde_f32.extend_from_slice(&buf),
+        FdeStorage::F16 => b.fde_f16.extend(buf.iter().map(|&x| to_f16_bits(x))),
       }
       start = end;
     }
-    self.ids.push_checked(ids);
+    Ok(b)
+  }
+
+  /// Appends a batch from [`prepare_add`](Self::prepare_add) (on this index). Fails only if
+  /// another add took one of its ids in the meantime; the index is then unchanged.
+  pub fn commit_add(&mut self, b: PreparedAdd) -> Result<()> {
+    self.ids.check_new(&b.ids)?;
+    let base = self.token_count() as u64;
+    self.offsets.extend(b.ends.iter().map(|&e| base + e));
+    self.tok_f32.extend_from_slice(&b.tok_f32);
+    self.tok_f16.extend_from_slice(&b.tok_f16);
+    self.tok_i8.extend_from_slice(&b.tok_i8);
+    self.tok_scales.extend_from_slice(&b.tok_scales);
+    self.fde_f32.extend_from_slice(&b.fde_f32);
+    self.fde_f16.extend_from_slice(&b.fde_f16);
+    self.ids.push_checked(b.ids);
     Ok(())
   }
 
