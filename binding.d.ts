@@ -39,6 +39,59 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+export declare class NativeFdeEncoder {
+  constructor(options: FdeEncoderInit)
+  options(): FdeEncoderInit
+  /** Length of every encoding. */
+  get outputDim(): number
+  /** Query encoding of one point cloud (`n × dim` floats). */
+  encodeQuery(tokens: Float32Array): Float32Array
+  /** Document encoding of one point cloud. */
+  encodeDocument(tokens: Float32Array): Float32Array
+  encodeBatchSync(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Float32Array
+  encodeBatch(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Float32Array>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeFdeEncoder
+  /**
+   * Encodes on the libuv pool and resolves with nothing (benchmark helper: measures
+   * encoding without the cost of returning the output to JS).
+   */
+  encodeBatchDiscard(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Promise<void>
+}
+
+export declare class NativeMultiVectorIndex {
+  constructor(options: MultiVectorIndexInit)
+  options(): MultiVectorIndexInit
+  /** Number of documents. */
+  get size(): number
+  /** Total stored tokens. */
+  get tokenCount(): number
+  /** The index's encoder (shares its matrices). */
+  encoder(): NativeFdeEncoder
+  addSync(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null): void
+  add(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  /**
+   * One query on the calling thread; results go into `idsOut` / `scoresOut` (≥ k entries).
+   * `mode`: 'muvera' (FDE candidates + rerank), 'bruteforce' or 'singlevector'.
+   */
+  search(query: Float32Array, options: MultiVectorSearchInit, mode: string, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  /**
+   * Candidate documents of one query, best first: 'fde' (FDE inner product; score = FDE dot)
+   * or 'singlevector' (round-robin over per-token rankings; score = 0).
+   */
+  candidates(query: Float32Array, n: number, method: string): HitBatch
+  searchBatchSync(queries: Float32Array, offsets: Uint32Array, options: MultiVectorSearchInit, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, offsets: Uint32Array, options: MultiVectorSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  shrinkToFit(): void
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeMultiVectorIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeMultiVectorIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
+}
+
 /** Options of `new NativeBinaryIndex(...)` (validated and defaulted by the TS layer). */
 export interface BinaryIndexInit {
   dim: number
@@ -56,6 +109,28 @@ export interface BinaryIndexOptionsOut {
   threshold: string
   rescore: string
   metric: string
+}
+
+/** Σ over query tokens of the max dot product over document tokens. */
+export declare function chamfer(query: Float32Array, doc: Float32Array, dim: number, clampNegative?: boolean | undefined | null): number
+
+export declare function chamferRerank(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Float32Array>
+
+/** Chamfer scores of a CSR batch of candidate documents against one query, in input order. */
+export declare function chamferRerankSync(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null): Float32Array
+
+/** Options of `new NativeFdeEncoder(...)` (validated and defaulted by the TS layer). */
+export interface FdeEncoderInit {
+  dim: number
+  repetitions: number
+  simhashBits: number
+  /** 'countsketch' | 'identity' | 'dense' */
+  projection: string
+  projectionDim: number
+  finalDim?: number
+  fillEmpty: boolean
+  /** A safe integer ≥ 0. */
+  seed: number
 }
 
 export declare function hammingDistance(a: Uint8Array, b: Uint8Array): number
@@ -101,6 +176,23 @@ export interface MemoryComponent {
   name: string
   /** Bytes held by this component. */
   bytes: number
+}
+
+/** Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer). */
+export interface MultiVectorIndexInit {
+  fde: FdeEncoderInit
+  /** 'f32' | 'f16' | 'int8' */
+  storage: string
+  /** 'f32' | 'f16' */
+  fdeStorage: string
+}
+
+/** Options of one search (validated by the TS layer). */
+export interface MultiVectorSearchInit {
+  k: number
+  candidates?: number
+  mergeThreshold?: number
+  clampNegative?: boolean
 }
 
 export declare function nativeInfo(): NativeInfo

@@ -17,6 +17,7 @@ pub mod error;
 pub mod ids;
 pub mod io;
 pub mod minhash;
+pub mod multivec;
 pub mod parallel;
 pub mod rng;
 pub mod simd;

@@ -20,6 +20,15 @@ pub fn ids_from_js(ids: IdsInput) -> napi::Result<Vec<ExternalId>> {
   }
 }
 
+/// One id for a result that is not on a hot path (matches, pairs).
+pub fn id_to_js(id: ExternalId) -> Either<String, f64> {
+  match id {
+    // Ids are safe integers (checked on the way in), so the conversion is exact.
+    ExternalId::Int(v) => Either::B(v as f64),
+    ExternalId::Str(s) => Either::A(s),
+  }
+}
+
 /// Results of a batch as columns (one object per hit costs ≈ 350 ns to create through N-API;
 /// columns cost one allocation each). Query q's hits are `[offsets[q], offsets[q + 1])` of the columns.
 #[napi(object)]

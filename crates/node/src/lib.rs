@@ -3,11 +3,14 @@
 #![deny(clippy::all)]
 
 mod binary_index;
+mod chamfer;
 mod convert;
 mod dedup;
 mod error;
+mod fde_encoder;
 mod kernels;
 mod lsh_bloom;
 mod min_hasher;
 mod minhash_lsh;
+mod multi_vector_index;
 mod tasks;

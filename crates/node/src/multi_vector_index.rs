@@ -1,0 +1,283 @@
+//! `MultiVectorIndex` binding: MUVERA candidates + exact Chamfer rerank.
+
+use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::error::{guard, invalid};
+use crate::fde_encoder::{fde_out, offsets_from_js, parse_fde, FdeEncoderInit, NativeFdeEncoder};
+use crate::tasks::{spawn, Job};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use slimdex_core::io;
+use slimdex_core::multivec::{FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage};
+use slimdex_core::topk::Scored;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer).
+#[napi(object)]
+pub struct MultiVectorIndexInit {
+  pub fde: FdeEncoderInit,
+  /// 'f32' | 'f16' | 'int8'
+  pub storage: String,
+  /// 'f32' | 'f16'
+  pub fde_storage: String,
+}
+
+/// Options of one search (validated by the TS layer).
+#[napi(object, object_to_js = false)]
+pub struct MultiVectorSearchInit {
+  pub k: f64,
+  pub candidates: Option<f64>,
+  pub merge_threshold: Option<f64>,
+  pub clamp_negative: Option<bool>,
+}
+
+type Shared = Arc<RwLock<MultiVectorIndex>>;
+
+#[napi]
+pub struct NativeMultiVectorIndex {
+  inner: Shared,
+}
+
+fn read(inner: &Shared) -> RwLockReadGuard<'_, MultiVectorIndex> {
+  // Writes are all-or-nothing (prepare under the read lock, then an append that validates
+  // first), so a poisoned lock still guards consistent data.
+  inner.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write(inner: &Shared) -> RwLockWriteGuard<'_, MultiVectorIndex> {
+  inner.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn parse_search(o: &MultiVectorSearchInit) -> napi::Result<SearchOptions> {
+  let merge_threshold = match o.merge_threshold {
+    Some(t) if !t.is_finite() => return Err(invalid(format!("mergeThreshold must be a finite number (got {t})"))),
+    t => t.map(|t| t as f32),
+  };
+  Ok(SearchOptions {
+    k: to_k(o.k)?,
+    candidates: to_usize_opt(o.candidates, "candidates")?,
+    merge_threshold,
+    clamp_negative: o.clamp_negative.unwrap_or(false),
+  })
+}
+
+fn storage_name(s: TokenStorage) -> &'static str {
+  s.name()
+}
+
+fn add_job(inner: Shared, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<Job<()>> {
+  let ids = ids_from_js(ids)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  // Copy now: the JS buffers may be mutated after the call returns.
+  let tokens = tokens.to_vec();
+  let offsets = offsets_from_js(offsets);
+  Ok(Job::new(move || {
+    let batch = guard(|| read(&inner).prepare_add(ids, &tokens, &offsets, threads))?;
+    guard(|| write(&inner).commit_add(batch))
+  }))
+}
+
+fn search_batch_job(
+  inner: Shared,
+  queries: &[f32],
+  offsets: &[u32],
+  options: &MultiVectorSearchInit,
+  threads: Option<f64>,
+) -> napi::Result<Job<HitBatch>> {
+  let o = parse_search(options)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let queries = queries.to_vec();
+  let offsets = offsets_from_js(offsets);
+  Ok(Job::new(move || {
+    let idx = read(&inner);
+    let results = guard(|| idx.search_batch(&queries, &offsets, &o, threads))?;
+    Ok(hit_batch_out(idx.ids(), &results))
+  }))
+}
+
+fn load_job(path: String, mmap: bool) -> Job<NativeMultiVectorIndex> {
+  Job::new(move || {
+    let idx = guard(|| {
+      let bytes = io::read_file(&PathBuf::from(&path), mmap)?;
+      MultiVectorIndex::from_bytes(&bytes)
+    })?;
+    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
+  })
+}
+
+#[napi]
+impl NativeMultiVectorIndex {
+  #[napi(constructor)]
+  pub fn new(options: MultiVectorIndexInit) -> napi::Result<Self> {
+    let fde = parse_fde(&options.fde)?;
+    let storage = match options.storage.as_str() {
+      "f32" => TokenStorage::F32,
+      "f16" => TokenStorage::F16,
+      "int8" => TokenStorage::Int8,
+      s => return Err(invalid(format!("storage must be 'f32', 'f16' or 'int8' (got {s:?})"))),
+    };
+    let fde_storage = match options.fde_storage.as_str() {
+      "f32" => FdeStorage::F32,
+      "f16" => FdeStorage::F16,
+      s => return Err(invalid(format!("fdeStorage must be 'f32' or 'f16' (got {s:?})"))),
+    };
+    let idx = guard(|| MultiVectorIndex::new(MultiVectorOptions { fde, storage, fde_storage }))?;
+    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
+  }
+
+  #[napi]
+  pub fn options(&self) -> MultiVectorIndexInit {
+    let idx = read(&self.inner);
+    MultiVectorIndexInit {
+      fde: fde_out(idx.encoder().options()),
+      storage: storage_name(idx.storage()).into(),
+      fde_storage: idx.fde_storage().name().into(),
+    }
+  }
+
+  /// Number of documents.
+  #[napi(getter)]
+  pub fn size(&self) -> u32 {
+    read(&self.inner).len() as u32
+  }
+
+  /// Total stored tokens.
+  #[napi(getter)]
+  pub fn token_count(&self) -> f64 {
+    read(&self.inner).token_count() as f64
+  }
+
+  /// The index's encoder (shares its matrices).
+  #[napi]
+  pub fn encoder(&self) -> NativeFdeEncoder {
+    NativeFdeEncoder { inner: Arc::new(read(&self.inner).encoder().clone()) }
+  }
+
+  #[napi]
+  pub fn add_sync(&self, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<()> {
+    add_job(self.inner.clone(), ids, tokens, offsets, threads)?.run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    tokens: &[f32],
+    offsets: &[u32],
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
+    let job = add_job(self.inner.clone(), ids, tokens, offsets, threads)?;
+    Ok(AsyncTask::with_optional_signal(job, signal))
+  }
+
+  /// One query on the calling thread; results go into `idsOut` / `scoresOut` (≥ k entries).
+  /// `mode`: 'muvera' (FDE candidates + rerank), 'bruteforce' or 'singlevector'.
+  #[napi]
+  pub fn search(
+    &self,
+    query: &[f32],
+    options: MultiVectorSearchInit,
+    mode: String,
+    mut ids_out: Float64ArraySlice,
+    mut scores_out: Float64ArraySlice,
+  ) -> napi::Result<Either<u32, Vec<String>>> {
+    let o = parse_search(&options)?;
+    let idx = read(&self.inner);
+    let hits = guard(|| match mode.as_str() {
+      "muvera" => idx.search(query, &o),
+      "bruteforce" => idx.search_brute_force(query, o.k, o.clamp_negative),
+      "singlevector" => idx.search_single_vector(query, &o),
+      m => Err(slimdex_core::Error::InvalidArg(format!("unknown search mode {m:?}"))),
+    })?;
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+  }
+
+  /// Candidate documents of one query, best first: 'fde' (FDE inner product; score = FDE dot)
+  /// or 'singlevector' (round-robin over per-token rankings; score = 0).
+  #[napi]
+  pub fn candidates(&self, query: &[f32], n: f64, method: String) -> napi::Result<HitBatch> {
+    let n = to_usize(n, "n")?;
+    let idx = read(&self.inner);
+    let hits: Vec<Scored<f32>> = guard(|| match method.as_str() {
+      "fde" => idx.fde_candidates(query, n),
+      "singlevector" => {
+        idx.single_vector_candidates(query, n).map(|ids| ids.into_iter().map(|id| Scored { id, score: 0.0 }).collect())
+      }
+      m => Err(slimdex_core::Error::InvalidArg(format!("unknown candidate method {m:?}"))),
+    })?;
+    Ok(hit_batch_out(idx.ids(), &[hits]))
+  }
+
+  #[napi]
+  pub fn search_batch_sync(
+    &self,
+    queries: &[f32],
+    offsets: &[u32],
+    options: MultiVectorSearchInit,
+    threads: Option<f64>,
+  ) -> napi::Result<HitBatch> {
+    search_batch_job(self.inner.clone(), queries, offsets, &options, threads)?.run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<HitBatch>")]
+  pub fn search_batch(
+    &self,
+    queries: &[f32],
+    offsets: &[u32],
+    options: MultiVectorSearchInit,
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
+    let job = search_batch_job(self.inner.clone(), queries, offsets, &options, threads)?;
+    Ok(AsyncTask::with_optional_signal(job, signal))
+  }
+
+  #[napi]
+  pub fn memory_usage(&self) -> Vec<MemoryComponent> {
+    memory_to_js(read(&self.inner).memory_usage())
+  }
+
+  #[napi]
+  pub fn shrink_to_fit(&self) {
+    write(&self.inner).shrink_to_fit()
+  }
+
+  #[napi]
+  pub fn to_buffer(&self) -> napi::Result<Buffer> {
+    guard(|| Ok(read(&self.inner).to_bytes())).map(Buffer::from)
+  }
+
+  #[napi(factory)]
+  pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
+    let idx = guard(|| MultiVectorIndex::from_bytes(buffer))?;
+    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
+  }
+
+  #[napi]
+  pub fn save_sync(&self, path: String) -> napi::Result<()> {
+    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
+    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+  }
+
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
+    let inner = self.inner.clone();
+    spawn(signal, move || {
+      let bytes = guard(|| Ok(read(&inner).to_bytes()))?;
+      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    })
+  }
+
+  #[napi(factory)]
+  pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
+    load_job(path, mmap.unwrap_or(false)).run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<NativeMultiVectorIndex>")]
+  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeMultiVectorIndex>> {
+    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
+  }
+}
