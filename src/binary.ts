@@ -9,7 +9,7 @@ import { NativeBinaryIndex } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
+import { checkPath, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Options of {@link BinaryIndex}. */
 export interface BinaryIndexOptions {
@@ -238,8 +238,3 @@ export class BinaryIndex {
 
 /** A native index being wrapped by `load`/`fromBuffer` (read once by the constructor). */
 let adopted: NativeBinaryIndex | undefined
-
-function checkPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) throw invalidType('path must be a non-empty string')
-  return path
-}

@@ -137,3 +137,9 @@ function describe(v: unknown): string {
   if (ArrayBuffer.isView(v)) return v.constructor.name
   return Array.isArray(v) ? 'array' : typeof v
 }
+
+/** A file path argument: a non-empty string. */
+export function checkPath(path: unknown, name = 'path'): string {
+  if (typeof path !== 'string' || path.length === 0) throw invalidType(`${name} must be a non-empty string`)
+  return path
+}
