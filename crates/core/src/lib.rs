@@ -14,6 +14,7 @@
 
 pub mod binary;
 pub mod error;
+pub mod huge_bytes;
 pub mod ids;
 pub mod io;
 pub mod minhash;

@@ -124,15 +124,15 @@ mod x86 {
     }
   }
 
-  /// Distance of one code of `FULL` whole 64-byte chunks plus a `tail` of bytes (< 64),
-  /// with the query chunks preloaded in registers.
+  /// Per-lane popcounts (8 × u64) of one code of `FULL` whole 64-byte chunks plus a `tail`
+  /// of bytes (< 64), with the query chunks preloaded in registers.
   #[inline(always)]
-  unsafe fn code_distance_512<const FULL: usize>(
+  unsafe fn code_popcounts_512<const FULL: usize>(
     q: &[__m512i; FULL],
     q_tail: __m512i,
     tail_mask: __mmask64,
     code: *const u8,
-  ) -> u32 {
+  ) -> __m512i {
     let mut acc = _mm512_setzero_si512();
     for (j, qj) in q.iter().enumerate() {
       let c = _mm512_loadu_si512(code.add(j * 64) as *const _);
@@ -142,7 +142,7 @@ mod x86 {
       let c = _mm512_maskz_loadu_epi8(tail_mask, code.add(FULL * 64) as *const i8);
       acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(q_tail, c)));
     }
-    _mm512_reduce_add_epi64(acc) as u32
+    acc
   }
 
   /// # Safety
@@ -166,8 +166,30 @@ mod x86 {
       _mm512_setzero_si512()
     };
     let base = codes.as_ptr();
-    for (i, o) in out.iter_mut().enumerate() {
-      *o = code_distance_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb));
+    // The horizontal reduction costs more than the popcounts of a short code, so four codes
+    // share one: lane = a + b<<16 + c<<32 + d<<48. A code has at most (FULL + 1) * 512 <= 2560
+    // set bits, so each 16-bit field holds its sum without carrying into the next.
+    let mut quads = out.chunks_exact_mut(4);
+    let mut i = 0usize;
+    for o in &mut quads {
+      let a = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb));
+      let b = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 1) * cb));
+      let c = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 2) * cb));
+      let d = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 3) * cb));
+      let packed = _mm512_add_epi64(
+        _mm512_add_epi64(a, _mm512_slli_epi64::<16>(b)),
+        _mm512_add_epi64(_mm512_slli_epi64::<32>(c), _mm512_slli_epi64::<48>(d)),
+      );
+      let sums = _mm512_reduce_add_epi64(packed) as u64;
+      o[0] = (sums & 0xffff) as u32;
+      o[1] = ((sums >> 16) & 0xffff) as u32;
+      o[2] = ((sums >> 32) & 0xffff) as u32;
+      o[3] = (sums >> 48) as u32;
+      i += 4;
+    }
+    for o in quads.into_remainder() {
+      *o = _mm512_reduce_add_epi64(code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb))) as u32;
+      i += 1;
     }
   }
 
@@ -381,6 +403,20 @@ mod tests {
         let mut out = vec![0u32; n];
         scan_distances_with(tier, &q, &codes, &mut out);
         assert_eq!(out, want, "{tier:?}, {cb} bytes");
+      }
+    }
+  }
+
+  #[test]
+  fn scans_hold_maximal_distances_on_every_tier() {
+    // All bits differ: the largest per-code sums the packed reductions must carry.
+    for cb in [64usize, 128, 255, 256, 319] {
+      let q = vec![0u8; cb];
+      let codes = vec![0xffu8; 9 * cb];
+      for tier in simd::available() {
+        let mut out = vec![0u32; 9];
+        scan_distances_with(tier, &q, &codes, &mut out);
+        assert_eq!(out, vec![8 * cb as u32; 9], "{tier:?}, {cb} bytes");
       }
     }
   }

@@ -2,6 +2,7 @@
 //! rescoring of the candidates with the float query (BPR / binary embedding retrieval).
 
 use super::{hamming, pack};
+use crate::huge_bytes::HugeBytes;
 use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::topk::{sort_hits, Scored};
@@ -62,7 +63,7 @@ type Fit = (Option<Vec<f32>>, Option<Vec<f32>>);
 /// Upper bound on dim: codes and rescoring buffers are sized from it.
 const MAX_DIM: usize = 1 << 20;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BinaryIndex {
   opts: BinaryIndexOptions,
   code_bytes: usize,
@@ -70,7 +71,8 @@ pub struct BinaryIndex {
   means: Option<Vec<f32>>,
   /// Per-dimension int8 scales (value = q · scale) once calibrated.
   int8_scales: Option<Vec<f32>>,
-  codes: Vec<u8>,
+  /// Scanned in full by every search, so kept on huge pages (see `HugeBytes`).
+  codes: HugeBytes,
   int8: Vec<i8>,
   floats: Vec<f32>,
   ids: IdMap,
@@ -86,7 +88,7 @@ impl BinaryIndex {
       opts,
       means: None,
       int8_scales: None,
-      codes: Vec::new(),
+      codes: HugeBytes::new(),
       int8: Vec::new(),
       floats: Vec::new(),
       ids: IdMap::new(),
@@ -236,7 +238,7 @@ impl BinaryIndex {
       }
       (None, _) => {}
     }
-    self.codes.extend_from_slice(&batch.codes);
+    self.codes.extend_from_slice(&batch.codes).map_err(|e| Error::io("codes", e))?;
     self.int8.extend_from_slice(&batch.int8);
     self.floats.extend_from_slice(&batch.floats);
     self.ids.push_checked(batch.ids);
@@ -265,7 +267,7 @@ impl BinaryIndex {
     }
     check_padding(codes, cb, self.opts.dim)?;
     self.ids.check_new(&ids)?;
-    self.codes.extend_from_slice(codes);
+    self.codes.extend_from_slice(codes).map_err(|e| Error::io("codes", e))?;
     self.ids.push_checked(ids);
     Ok(())
   }
@@ -377,7 +379,7 @@ impl BinaryIndex {
       .put(metric_code(self.opts.metric))
       .put(self.len() as u64);
     let mut w = ContainerWriter::new(Kind::BinaryIndex, p.into_bytes());
-    w.section(b"CODE", self.codes.clone());
+    w.section(b"CODE", self.codes.to_vec());
     let mut ids = ByteWriter::new();
     self.ids.write(&mut ids);
     w.section(b"IDS_", ids.into_bytes());
@@ -433,7 +435,7 @@ impl BinaryIndex {
     };
     let codes = c.section(b"CODE")?;
     expect("codes", codes.len(), n.checked_mul(idx.code_bytes))?;
-    idx.codes = codes.to_vec();
+    idx.codes = HugeBytes::try_from(codes).map_err(|e| Error::io("codes", e))?;
     let mut r = ByteReader::new(c.section(b"IDS_")?);
     idx.ids = crate::ids::IdMap::read(&mut r)?;
     r.finish("ids")?;
