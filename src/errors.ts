@@ -27,6 +27,7 @@ export type SlimdexErrorCode =
 
 /** An error with a stable {@link SlimdexErrorCode} in `code`. */
 export interface SlimdexError extends Error {
+  /** Stable machine-readable code; match on it rather than on the message. */
   code: SlimdexErrorCode
 }
 
