@@ -115,12 +115,49 @@ mod x86 {
   }
 
   /// # Safety
+  /// AVX2 must be available; `query.len() == CHUNKS * 32 + tail` with `tail < 32`, and
+  /// `codes.len() >= out.len() * query.len()`. Each load reads `[i*cb + j*32, +32)` with
+  /// `j < CHUNKS`, inside code i; the tail goes through the safe scalar twin.
+  #[target_feature(enable = "avx2,popcnt")]
+  unsafe fn scan_avx2_fixed<const CHUNKS: usize>(query: &[u8], codes: &[u8], out: &mut [u32]) {
+    let cb = query.len();
+    let whole = CHUNKS * 32;
+    let mut q = [_mm256_setzero_si256(); CHUNKS];
+    for (j, qj) in q.iter_mut().enumerate() {
+      *qj = _mm256_loadu_si256(query.as_ptr().add(j * 32) as *const __m256i);
+    }
+    let base = codes.as_ptr();
+    for (i, o) in out.iter_mut().enumerate() {
+      // Byte counts of up to 4 chunks sum to at most 32 per byte lane: no u8 overflow, so
+      // one SAD per code turns them into four u64 partial sums.
+      let mut bytes = _mm256_setzero_si256();
+      for (j, qj) in q.iter().enumerate() {
+        let c = _mm256_loadu_si256(base.add(i * cb + j * 32) as *const __m256i);
+        bytes = _mm256_add_epi8(bytes, popcnt_bytes_256(_mm256_xor_si256(*qj, c)));
+      }
+      let sums = _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+      let tail = super::hamming_scalar(&query[whole..], &codes[i * cb + whole..(i + 1) * cb]);
+      *o = hsum_epi64_256(sums) as u32 + tail;
+    }
+  }
+
+  /// # Safety
   /// AVX2 must be available; `codes.len() >= out.len() * query.len()` (checked by the dispatcher).
   #[target_feature(enable = "avx2,popcnt")]
   pub unsafe fn scan_avx2(query: &[u8], codes: &[u8], out: &mut [u32]) {
-    let cb = query.len();
-    for (i, o) in out.iter_mut().enumerate() {
-      *o = hamming_avx2(query, &codes[i * cb..(i + 1) * cb]);
+    // Specialised for codes of up to 1024 bits (+ a sub-32-byte tail): the query stays in
+    // registers and the loop over chunks unrolls.
+    match query.len() / 32 {
+      1 => scan_avx2_fixed::<1>(query, codes, out),
+      2 => scan_avx2_fixed::<2>(query, codes, out),
+      3 => scan_avx2_fixed::<3>(query, codes, out),
+      4 => scan_avx2_fixed::<4>(query, codes, out),
+      _ => {
+        let cb = query.len();
+        for (i, o) in out.iter_mut().enumerate() {
+          *o = hamming_avx2(query, &codes[i * cb..(i + 1) * cb]);
+        }
+      }
     }
   }
 
