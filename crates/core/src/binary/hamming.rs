@@ -369,11 +369,19 @@ pub fn topk_scan_with(tier: Tier, query: &[u8], codes: &[u8], k: usize) -> Vec<S
   while start < n {
     let len = BLOCK.min(n - start);
     scan_distances_with(tier, query, &codes[start * cb..(start + len) * cb], &mut dist[..len]);
-    for (j, &d) in dist[..len].iter().enumerate() {
-      if d < bound || !top.is_full() {
-        top.push(d, (start + j) as u32);
-        if let Some(t) = top.threshold() {
-          bound = t;
+    for (c, chunk) in dist[..len].chunks(16).enumerate() {
+      // Once the heap is full almost no code enters it; a branch-free test of 16 distances
+      // (vectorised by the compiler) skips most chunks without per-element branches.
+      if !chunk.iter().fold(false, |any, &d| any | (d < bound)) {
+        continue;
+      }
+      for (j, &d) in chunk.iter().enumerate() {
+        // Until the heap is full `bound` is u32::MAX, above any distance (at most 2^23 bits).
+        if d < bound {
+          top.push(d, (start + c * 16 + j) as u32);
+          if let Some(t) = top.threshold() {
+            bound = t;
+          }
         }
       }
     }
