@@ -13,4 +13,5 @@ mod lsh_bloom;
 mod min_hasher;
 mod minhash_lsh;
 mod multi_vector_index;
+mod shared;
 mod tasks;
