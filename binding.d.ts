@@ -16,7 +16,11 @@ export declare class NativeBinaryIndex {
   get dim(): number
   fit(sample: Float32Array): void
   addSync(ids: IdsInput, vectors: Float32Array): void
-  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /**
+   * `onProgress(done, total)` counts packed vectors; `cancel` stops the add while it runs
+   * (`signal` only before it starts). A cancelled add leaves the index unchanged.
+   */
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null, onProgress?: (done: number, total: number) => void, cancel?: NativeCancelToken | undefined | null): Promise<void>
   /** Adds packed codes (rescore 'none' / 'asymmetric' only). */
   addCodesSync(ids: IdsInput, codes: Uint8Array): void
   /** Hamming top-k for a packed query code. */
@@ -37,6 +41,16 @@ export declare class NativeBinaryIndex {
   save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
   static loadSync(path: string, mmap?: boolean | undefined | null): NativeBinaryIndex
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
+}
+
+/**
+ * A flag the TS layer sets when the call's `AbortSignal` fires; long work checks it between
+ * steps and stops with `ABORT_ERR`.
+ */
+export declare class NativeCancelToken {
+  constructor()
+  cancel(): void
+  get cancelled(): boolean
 }
 
 export declare class NativeDeduper {

@@ -9,4 +9,5 @@ export type { BinaryIndexOptions, BinarySearchOptions, BinaryBatchOptions } from
 export { hammingDistance, packSigns, nativeInfo, setSimdTier, inspectIndex } from './src/kernels'
 export type { NativeInfo, IndexFileInfo } from './src/kernels'
 export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } from './src/types'
+export type { LongTaskOptions } from './src/progress'
 export type { SlimdexError, SlimdexErrorCode } from './src/errors'

@@ -20,6 +20,7 @@ pub mod io;
 pub mod minhash;
 pub mod multivec;
 pub mod parallel;
+pub mod progress;
 pub mod rng;
 pub mod simd;
 pub mod topk;

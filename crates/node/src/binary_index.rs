@@ -2,6 +2,7 @@
 
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
+use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
 use crate::shared::{self, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
@@ -65,12 +66,12 @@ fn parse_options(o: BinaryIndexInit) -> napi::Result<BinaryIndexOptions> {
   Ok(BinaryIndexOptions { dim, threshold, rescore, metric })
 }
 
-fn add_job(inner: Shared<BinaryIndex>, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
+fn add_job(inner: Shared<BinaryIndex>, ids: IdsInput, vectors: &[f32], progress: ProgressSink) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   // Copy now: the JS buffer may be mutated after the call returns.
   let vectors = vectors.to_vec();
   Ok(Job::new(move || {
-    let batch = guard(|| read(&inner).prepare_add(ids, &vectors))?;
+    let batch = guard(|| progress.run(|p| read(&inner).prepare_add_with(ids, &vectors, p)))?;
     guard(|| write(&inner).commit_add(batch))
   }))
 }
@@ -145,12 +146,21 @@ impl NativeBinaryIndex {
 
   #[napi]
   pub fn add_sync(&self, ids: IdsInput, vectors: &[f32]) -> napi::Result<()> {
-    add_job(self.inner.clone(), ids, vectors)?.run_sync()
+    add_job(self.inner.clone(), ids, vectors, ProgressSink::new(None, None))?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, vectors: &[f32], signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
-    let job = add_job(self.inner.clone(), ids, vectors)?;
+  /// `onProgress(done, total)` counts packed vectors; `cancel` stops the add while it runs
+  /// (`signal` only before it starts). A cancelled add leaves the index unchanged.
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    vectors: &[f32],
+    signal: Option<AbortSignal>,
+    #[napi(ts_arg_type = "(done: number, total: number) => void")] on_progress: Option<ProgressCallback>,
+    cancel: Option<&NativeCancelToken>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
+    let job = add_job(self.inner.clone(), ids, vectors, ProgressSink::new(on_progress, cancel))?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
