@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { evaluate, loadBeir, readQrels, readRun, writeRun } from '../index.ts'
 
-const fixtures = join(import.meta.dirname, 'fixtures')
-const msmarco = join(import.meta.dirname, '..', '..', 'shared', 'datasets', 'msmarco-sample')
+const fixtures = join(process.cwd(), '__test__', 'fixtures')
+const msmarco = join(process.cwd(), '..', 'shared', 'datasets', 'msmarco-sample')
 const hasData = existsSync(msmarco)
 
 // pytrec_eval's measure names for ours.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readBvecs, readFvecs, readIvecs, readJsonl, readNpy } from '../index.ts'
 
-const fixtures = join(import.meta.dirname, 'fixtures')
+const fixtures = join(process.cwd(), '__test__', 'fixtures')
 const fixture = (name: string) => join(fixtures, name)
 // What NumPy wrote (see fixtures/README.md).
 const small = Float32Array.from({ length: 12 }, (_, i) => (i - 5.5) / 4)
