@@ -23,6 +23,7 @@ pub mod parallel;
 pub mod progress;
 pub mod rng;
 pub mod simd;
+pub mod sparse;
 pub mod topk;
 pub mod validate;
 
