@@ -288,7 +288,8 @@ impl BlockIndex {
   /// that may be returned. Documents that match no query term are never returned.
   pub fn search(&self, query: &[(u32, f32)], opts: &BmpOptions, allowed: Option<&[bool]>) -> Result<Vec<Scored<f32>>> {
     crate::validate::k(opts.k)?;
-    if !(opts.alpha > 0.0 && opts.alpha <= 1.0) || !(opts.beta > 0.0 && opts.beta <= 1.0) {
+    let in_unit = |x: f32| x > 0.0 && x <= 1.0;
+    if !in_unit(opts.alpha) || !in_unit(opts.beta) {
       return Err(Error::InvalidArg(format!("alpha and beta must be in (0, 1] (got {}, {})", opts.alpha, opts.beta)));
     }
     if let Some(a) = allowed {
