@@ -10,3 +10,31 @@ export { hammingDistance, packSigns, nativeInfo, setSimdTier, inspectIndex } fro
 export type { NativeInfo, IndexFileInfo } from './src/kernels'
 export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } from './src/types'
 export type { SlimdexError, SlimdexErrorCode } from './src/errors'
+
+// composition
+export { asRetriever, fromBackend, isRetriever, runQueries } from './src/retriever'
+export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, IdentifiedQuery } from './src/retriever'
+export { HybridRetriever, fuseRankings } from './src/fusion'
+export type { HybridPart, HybridOptions, FusionOptions, FusionMethod, ScoreNormalization } from './src/fusion'
+export { Pipeline, VectorStore, exactRescorer, chamferRescorer } from './src/pipeline'
+export type { RescoreStage, StageScores, PipelineOptions, ExactRescoreOptions, ChamferRescoreOptions } from './src/pipeline'
+export { evaluate, formatMetrics, rankRun } from './src/eval'
+export type { Qrels, Run, MetricName, EvaluateOptions, EvaluationResult } from './src/eval'
+export { loadBeir, readBeirCorpus, readBeirQueries, readQrels, readTrecRun, writeTrecRun, formatTrecRun } from './src/beir'
+export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, TrecRun } from './src/beir'
+export {
+  readJsonl,
+  readLines,
+  writeJsonl,
+  readNpy,
+  parseNpy,
+  writeNpy,
+  toNpy,
+  readFvecs,
+  readIvecs,
+  readBvecs,
+  parseVecs,
+  toVecs,
+  readVectors,
+} from './src/readers'
+export type { JsonlRecord, Matrix, NpyArray } from './src/readers'
