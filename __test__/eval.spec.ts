@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { evaluate, formatMetrics, rankRun, readQrels, readTrecRun } from '../index.ts'
 
-const FIXTURES = join(import.meta.dirname, 'fixtures', 'eval')
-const DATASETS = join(import.meta.dirname, '..', '..', 'shared', 'datasets')
+const FIXTURES = join(process.cwd(), '__test__', 'fixtures', 'eval')
+const DATASETS = join(process.cwd(), '..', 'shared', 'datasets')
 
 interface Expected {
   pytrec_eval: string
