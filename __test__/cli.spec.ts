@@ -20,10 +20,14 @@ function slimdex(cwd: string, ...args: string[]) {
 
 /** Runs the CLI in this process, capturing its output. */
 async function inProcess(...args: string[]) {
+  return inProcessTTY(false, ...args)
+}
+
+async function inProcessTTY(stderrIsTTY: boolean, ...args: string[]) {
   let stdout = ''
   let stderr = ''
   const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) })
-  const code = await runCli(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), stderrIsTTY: false })
+  const code = await runCli(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), stderrIsTTY })
   return { code, stdout, stderr }
 }
 
@@ -219,4 +223,20 @@ test('CLI bench forwards to benches/run.mjs and its exit code', (t) => {
   const r = slimdex(process.cwd(), 'bench', 'no-such-suite')
   t.is(r.code, 2)
   t.regex(r.stderr, /unknown suite "no-such-suite"/)
+})
+
+test('CLI progress goes to stderr only on a TTY and never with --quiet or --json', async (t) => {
+  const { dir } = setup()
+  const args = ['index', '--kind', 'binary', '--input', join(dir, 'docs.npy'), '--output', join(dir, 'p.slmdx')]
+  const tty = await inProcessTTY(true, ...args)
+  t.is(tty.code, 0, tty.stderr)
+  t.regex(tty.stderr, /indexing \[#+\] 100% \(200\/200\)\n$/)
+  t.regex(tty.stdout, /BinaryIndex: 200 items/)
+  const quiet = await inProcessTTY(true, ...args, '--quiet')
+  t.deepEqual([quiet.code, quiet.stderr, quiet.stdout], [0, '', ''])
+  const json = await inProcessTTY(true, ...args, '--json')
+  t.is(json.stderr, '')
+  t.is(JSON.parse(json.stdout).items, 200)
+  const plain = await inProcessTTY(false, ...args)
+  t.is(plain.stderr, '')
 })
