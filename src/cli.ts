@@ -14,7 +14,8 @@ import { dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
-import { formatTrecRun, readQrels, readTrecRun } from './beir'
+import { formatTrecRun, readBeirQueries, readQrels, readTrecRun } from './beir'
+import type { BeirQuery } from './beir'
 import { evaluate, formatMetrics } from './eval'
 import { inspectIndex, nativeInfo } from './kernels'
 import type { IndexFileInfo } from './kernels'
@@ -49,7 +50,8 @@ Commands:
           --metric <m>          binary: ip | cosine (default ip)
           --threshold <t>       binary: zero | mean (default zero)
   search  --index <index> --queries <file> [-k 10] [--output run.trec]
-          queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"}
+          queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"};
+          text indexes (bm25, sparse) take BEIR queries.jsonl {"_id", "text"}
           --candidates <n>      binary: Hamming candidates to rescore
           prints a TREC run (qid Q0 docid rank score slimdex) unless --output or --json
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
@@ -101,7 +103,12 @@ interface LoadedIndex {
   memoryUsage(): MemoryUsage
 }
 
-/** One index kind of the CLI. bm25 / sparse / pq / multivector become one entry each when they land. */
+/**
+ * One index kind of the CLI. bm25 / sparse / pq / multivector become one entry each in KINDS
+ * when they land (and leave PENDING_KINDS): `build` reads the input (vectors via
+ * readInputVectors, or a BEIR corpus.jsonl via readBeirCorpus for text kinds), `load` returns
+ * the index as a Retriever with its query type ('vector' or 'text'), parameters and memory.
+ */
 interface IndexKind {
   /** `IndexFileInfo.kind` of its saved files. */
   fileKind: string
@@ -322,20 +329,35 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
   if (values.candidates !== undefined) parsePositiveInt(values.candidates as string, 'candidates')
   if (values.tag !== undefined && !/^\S+$/.test(values.tag as string)) throw new UsageError('--tag must be one word')
   const { info, index } = await loadIndex(indexPath, values)
-  if (index.query.type !== 'vector') throw new UsageError(`${indexPath}: text queries are not wired yet`)
-  const queries = await readInputVectors(queriesPath, values, 'query-ids')
-  if (queries.dim !== index.query.dim) {
-    throw Object.assign(new Error(`${queriesPath}: queries have dimension ${queries.dim} but ${indexPath} (${info.kind}) has dim ${index.query.dim}`), { exitCode: 1 })
-  }
-  const qids = queries.ids?.map(String) ?? Array.from({ length: queries.count }, (_, i) => String(i))
   const run: Record<string, Hit[]> = Object.create(null)
   const batch = 1024
-  for (let at = 0; at < queries.count; at += batch) {
-    const end = Math.min(queries.count, at + batch)
-    const rows = Array.from({ length: end - at }, (_, i) => queries.data.subarray((at + i) * queries.dim, (at + i + 1) * queries.dim))
-    const results = await index.retriever.searchBatch(rows, { k })
+  let qids: string[]
+  let queryCount: number
+  let queryAt: (i: number) => unknown
+  if (index.query.type === 'text') {
+    // Text indexes (BM25, learned sparse via their tokenizer): BEIR queries.jsonl, {"_id", "text"}.
+    const texts: BeirQuery[] = []
+    for await (const q of readBeirQueries(queriesPath)) texts.push(q)
+    qids = texts.map((q) => q.id)
+    queryCount = texts.length
+    queryAt = (i) => texts[i].text
+  } else {
+    const queries = await readInputVectors(queriesPath, values, 'query-ids')
+    if (queries.dim !== index.query.dim) {
+      throw Object.assign(new Error(`${queriesPath}: queries have dimension ${queries.dim} but ${indexPath} (${info.kind}) has dim ${index.query.dim}`), { exitCode: 1 })
+    }
+    qids = queries.ids?.map(String) ?? Array.from({ length: queries.count }, (_, i) => String(i))
+    queryCount = queries.count
+    queryAt = (i) => queries.data.subarray(i * queries.dim, (i + 1) * queries.dim)
+  }
+  for (let at = 0; at < queryCount; at += batch) {
+    const end = Math.min(queryCount, at + batch)
+    const results = await index.retriever.searchBatch(
+      Array.from({ length: end - at }, (_, i) => queryAt(at + i)),
+      { k },
+    )
     results.forEach((hits, i) => (run[qids[at + i]] = hits))
-    ctx.progress.update('searching', end, queries.count)
+    ctx.progress.update('searching', end, queryCount)
   }
   const output = values.output as string | undefined
   if (output) {
