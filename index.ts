@@ -12,20 +12,34 @@ export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } fr
 export type { LongTaskOptions } from './src/progress'
 export type { SlimdexError, SlimdexErrorCode } from './src/errors'
 
-export { evaluate } from './src/eval'
-export type { EvaluateOptions, Evaluation, MetricName, Qrels, Run } from './src/eval'
-export { loadBeir } from './src/beir'
-export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions } from './src/beir'
-export { readQrels, readRun, writeRun } from './src/trec'
-export type { QrelsMap } from './src/trec'
-export { readBvecs, readFvecs, readIvecs, readJsonl, readNpy } from './src/readers'
-export type { JsonlRecord, VectorFile } from './src/readers'
-export { asRetriever, retrieverFrom } from './src/retriever'
-export type { Retriever, SearchOptions, Searchable } from './src/retriever'
-export { HybridRetriever, fuse } from './src/fusion'
-export type { HybridOptions, HybridPart } from './src/fusion'
-export { Pipeline, exactRescorer } from './src/pipeline'
-export type { ExactRescorerOptions, PipelineOptions, PipelineStage, Rescorer } from './src/pipeline'
+// composition
+export { asRetriever, fromBackend, isRetriever, runQueries } from './src/retriever'
+export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, IdentifiedQuery } from './src/retriever'
+export { HybridRetriever, fuseRankings } from './src/fusion'
+export type { HybridPart, HybridOptions, FusionOptions, FusionMethod, ScoreNormalization } from './src/fusion'
+export { Pipeline, VectorStore, exactRescorer, chamferRescorer } from './src/pipeline'
+export type { RescoreStage, StageScores, PipelineOptions, ExactRescoreOptions, ChamferRescoreOptions } from './src/pipeline'
+export { evaluate, formatMetrics, rankRun } from './src/eval'
+export type { Qrels, Run, MetricName, EvaluateOptions, EvaluationResult } from './src/eval'
+export { loadBeir, readBeirCorpus, readBeirQueries, readQrels, readTrecRun, writeTrecRun, formatTrecRun } from './src/beir'
+export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, TrecRun } from './src/beir'
+export {
+  readJsonl,
+  readLines,
+  writeJsonl,
+  readNpy,
+  parseNpy,
+  writeNpy,
+  toNpy,
+  readFvecs,
+  readIvecs,
+  readBvecs,
+  parseVecs,
+  toVecs,
+  readVectors,
+} from './src/readers'
+export type { JsonlRecord, Matrix, NpyArray } from './src/readers'
+
 export { MinHasher, jaccard, bBitCompact, bBitJaccard, optimalBandsRows, bandKeys } from './src/minhash'
 export type { MinHasherOptions, SignOptions, BandsRows } from './src/minhash'
 export { MinHashLSH, LSHBloom } from './src/lsh'

@@ -1,99 +1,446 @@
 import test from 'ava'
-import { BinaryIndex, HybridRetriever, Pipeline, asRetriever, exactRescorer, fuse, retrieverFrom } from '../index.ts'
-import type { Hit } from '../index.ts'
-import { clustered } from '../benches/lib/data.mjs'
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import {
+  BinaryIndex,
+  HybridRetriever,
+  Pipeline,
+  VectorStore,
+  asRetriever,
+  chamferRescorer,
+  evaluate,
+  exactRescorer,
+  fromBackend,
+  fuseRankings,
+  loadBeir,
+  runQueries,
+} from '../index.ts'
+import type { Hit, Id, Retriever } from '../index.ts'
+import { rng } from '../benches/lib/data.mjs'
 
-const list = (...ids: string[]): Hit[] => ids.map((id, i) => ({ id, score: 10 - i }))
+/** n × dim standard normal vectors (seeded). */
+function gaussian(n: number, dim: number, seed: number): Float32Array {
+  const r = rng(seed)
+  return Float32Array.from({ length: n * dim }, () => r.normal())
+}
 
-test('RRF adds weight / (60 + rank) per list; ties go to the document seen first', (t) => {
-  const fused = fuse([{ hits: list('a', 'b', 'c'), weight: 1 }, { hits: list('c', 'a', 'd'), weight: 2 }])
-  const rrf = (r: number) => 1 / (60 + r)
-  const want = new Map([
-    ['a', rrf(1) + 2 * rrf(2)],
-    ['b', rrf(2)],
-    ['c', rrf(3) + 2 * rrf(1)],
-    ['d', 2 * rrf(3)],
-  ])
-  t.deepEqual(fused.map((h) => h.id), ['c', 'a', 'd', 'b'])
-  for (const h of fused) t.true(Math.abs(h.score - want.get(h.id as string)!) < 1e-15)
-  // Equal fused scores: first seen wins (x before y, both rank 1 in one list each).
-  t.deepEqual(fuse([{ hits: list('x'), weight: 1 }, { hits: list('y'), weight: 1 }]).map((h) => h.id), ['x', 'y'])
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i]
+  return s
+}
+
+/** Brute-force exact top-k by float64 inner product, ties by lower row. */
+function exactTopK(data: Float32Array, dim: number, q: Float32Array, k: number, keep: (id: number) => boolean = () => true): Hit[] {
+  const n = data.length / dim
+  const all: Hit[] = []
+  for (let i = 0; i < n; i++) if (keep(i)) all.push({ id: i, score: dot(q, data.subarray(i * dim, (i + 1) * dim)) })
+  return all.sort((a, b) => b.score - a.score || (a.id as number) - (b.id as number)).slice(0, k)
+}
+
+/** Independent RRF / weighted reference: a dictionary, then a sort on (score, first-seen). */
+function referenceFuse(lists: Hit[][], method: 'rrf' | 'minmax' | 'zscore', weights: number[], k: number, rrfK = 60): Hit[] {
+  const seenOrder: Id[] = []
+  for (let r = 0; ; r++) {
+    let any = false
+    for (const l of lists) {
+      if (r < l.length) {
+        any = true
+        if (!seenOrder.includes(l[r].id)) seenOrder.push(l[r].id)
+      }
+    }
+    if (!any) break
+  }
+  const score = new Map<Id, number>(seenOrder.map((id) => [id, 0]))
+  lists.forEach((l, i) => {
+    if (method === 'rrf') return l.forEach((h, r) => score.set(h.id, score.get(h.id)! + weights[i] / (rrfK + r + 1)))
+    if (l.length === 0) return
+    const s = l.map((h) => h.score)
+    let norm: number[]
+    let absent = 0
+    if (method === 'minmax') {
+      const lo = Math.min(...s)
+      const hi = Math.max(...s)
+      norm = s.map((x) => (hi > lo ? (x - lo) / (hi - lo) : 1))
+    } else {
+      const mean = s.reduce((a, b) => a + b, 0) / s.length
+      const std = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / s.length)
+      norm = s.map((x) => (std > 0 ? (x - mean) / std : 0))
+      absent = Math.min(...norm)
+    }
+    const ids = new Set(l.map((h) => h.id))
+    l.forEach((h, r) => score.set(h.id, score.get(h.id)! + weights[i] * norm[r]))
+    for (const id of seenOrder) if (!ids.has(id)) score.set(id, score.get(id)! + weights[i] * absent)
+  })
+  return seenOrder
+    .map((id, at) => ({ id, score: score.get(id)!, at }))
+    .sort((a, b) => b.score - a.score || a.at - b.at)
+    .slice(0, k)
+    .map(({ id, score }) => ({ id, score }))
+}
+
+function randomList(r: ReturnType<typeof rng>, universe: number, len: number): Hit[] {
+  const ids = new Set<number>()
+  while (ids.size < len) ids.add(r.below(universe))
+  // Scores on a coarse grid so that ties happen; sorted best first.
+  return [...ids].map((id) => ({ id, score: Math.round(r.normal() * 4) / 4 })).sort((a, b) => b.score - a.score)
+}
+
+function close(t: { true(v: boolean, m?: string): void; deepEqual(a: unknown, b: unknown, m?: string): void }, got: Hit[], want: Hit[], what: string) {
+  t.deepEqual(
+    got.map((h) => h.id),
+    want.map((h) => h.id),
+    what,
+  )
+  got.forEach((h, i) => t.true(Math.abs(h.score - want[i].score) < 1e-12, `${what}: score ${i}`))
+}
+
+test('fuseRankings matches an independent RRF and weighted (min-max, z-score) reference on random lists with ties', (t) => {
+  const r = rng(7)
+  for (let trial = 0; trial < 40; trial++) {
+    const lists = [randomList(r, 60, 1 + r.below(40)), randomList(r, 60, r.below(40)), randomList(r, 60, 1 + r.below(10))]
+    const weights = [1, 0.5 + r.uniform(), r.below(3)]
+    const k = 1 + r.below(70)
+    close(t, fuseRankings(lists, { k, weights }), referenceFuse(lists, 'rrf', weights, k), `rrf trial ${trial}`)
+    close(t, fuseRankings(lists, { k, weights, rrfK: 10 }), referenceFuse(lists, 'rrf', weights, k, 10), `rrf k=10 trial ${trial}`)
+    for (const normalization of ['minmax', 'zscore'] as const) {
+      close(t, fuseRankings(lists, { k, weights, fusion: 'weighted', normalization }), referenceFuse(lists, normalization, weights, k), `${normalization} trial ${trial}`)
+    }
+  }
 })
 
-test('weighted fusion with min-max and z-score normalisation matches the formulas', (t) => {
-  const a = [{ id: 'p', score: 10 }, { id: 'q', score: 6 }, { id: 'r', score: 2 }]
-  const b = [{ id: 'r', score: 0.9 }, { id: 'p', score: 0.3 }]
-  const mm = new Map(fuse([{ hits: a, weight: 1 }, { hits: b, weight: 0.5 }], { fusion: 'weighted' }).map((h) => [h.id, h.score]))
-  t.deepEqual(mm, new Map([['p', 1 + 0], ['q', 0.5], ['r', 0 + 0.5]]))
-  const z = new Map(fuse([{ hits: a, weight: 1 }], { fusion: 'weighted', normalization: 'zscore' }).map((h) => [h.id, h.score]))
-  const sd = Math.sqrt((16 + 0 + 16) / 3)
-  t.true(Math.abs(z.get('p')! - 4 / sd) < 1e-12 && Math.abs(z.get('q')!) < 1e-12 && Math.abs(z.get('r')! + 4 / sd) < 1e-12)
-  t.throws(() => fuse([], { fusion: 'borda' as never }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+test('RRF: equal fused scores keep first-seen order (rank by rank across lists)', (t) => {
+  const a: Hit[] = [
+    { id: 'x', score: 9 },
+    { id: 'y', score: 8 },
+  ]
+  const b: Hit[] = [
+    { id: 'y', score: 1 },
+    { id: 'x', score: 0 },
+  ]
+  // x and y both get 1/61 + 1/62; x was seen first (rank 1 of list 0).
+  t.deepEqual(
+    fuseRankings([a, b], { k: 2 }).map((h) => h.id),
+    ['x', 'y'],
+  )
+  t.deepEqual(
+    fuseRankings([b, a], { k: 2 }).map((h) => h.id),
+    ['y', 'x'],
+  )
+  // A document only in the second list at rank 1 beats one only in the first list at rank 2.
+  const c: Hit[] = [{ id: 'z', score: 3 }]
+  t.deepEqual(
+    fuseRankings([[{ id: 'p', score: 1 }, { id: 'q', score: 0 }], c], { k: 3 }).map((h) => h.id),
+    ['p', 'z', 'q'],
+  )
 })
 
-test('asRetriever over a BinaryIndex: filtered search equals the brute-force filtered top-k', async (t) => {
+test('weighted fusion: absent from a list never beats ranked last; ids 1 and "1" stay distinct', (t) => {
+  const a: Hit[] = [
+    { id: 1, score: 10 },
+    { id: 2, score: 5 },
+    { id: 3, score: 0 },
+  ]
+  const b: Hit[] = [{ id: '1', score: 1 }]
+  const fused = fuseRankings([a, b], { k: 10, fusion: 'weighted', normalization: 'zscore' })
+  t.is(fused.length, 4)
+  t.true(fused.some((h) => h.id === '1') && fused.some((h) => h.id === 1))
+  t.throws(() => fuseRankings([a], { k: 0 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => fuseRankings([a], { k: 1, weights: [-1] }), { message: /weights\[0\]/ })
+  t.throws(() => fuseRankings([a], { k: 1, fusion: 'sum' as never }), { message: /fusion/ })
+})
+
+/** A retriever over a fixed score table that records the k it was asked for. */
+function tableRetriever(scores: Map<Id, number>, calls: number[] = []): Retriever<string> {
+  const ranked = [...scores.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score)
+  return fromBackend<string>({
+    size: () => ranked.length,
+    search: (_q, k) => {
+      calls.push(k)
+      return ranked.slice(0, k)
+    },
+  })
+}
+
+test('asRetriever(BinaryIndex) answers like the index, with filters equal to filtering the full ranking', async (t) => {
   const dim = 32
+  const n = 300
+  const data = gaussian(n, dim, 1)
   const index = new BinaryIndex({ dim, rescore: 'float32' })
-  const data = clustered({ n: 2000, dim, clusters: 10, seed: 3 })
   index.addSync(undefined, data)
-  const retriever = asRetriever(index, { candidates: 2000 })
-  const query = data.subarray(0, dim)
-  const all = index.search(query, { k: 2000, candidates: 2000 })
-  const filter = (id: unknown) => (id as number) % 7 === 3
-  const got = await retriever.search(query, { k: 10, filter })
-  t.deepEqual(got, all.filter((h) => filter(h.id)).slice(0, 10))
-  t.deepEqual(await retriever.search(query, { k: 5 }), all.slice(0, 5))
-  t.deepEqual(await retriever.search(query, { k: 5, filter: () => false }), [])
-  await t.throwsAsync(retriever.search(query, { k: 0 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
-  await t.throwsAsync(retriever.search(query, { k: 3, filter: 'odd' as never }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  const retriever = asRetriever(index, { candidates: n })
+  const queries = Array.from({ length: 5 }, (_, i) => gaussian(1, dim, 100 + i))
+  for (const q of queries) {
+    t.deepEqual(await retriever.search(q, { k: 10 }), index.search(q, { k: 10, candidates: n }))
+    const keep = (id: Id) => (id as number) % 7 === 3
+    const full = index.search(q, { k: n, candidates: n })
+    const filtered = await retriever.search(q, { k: 10, filter: keep })
+    t.deepEqual(filtered, full.filter((h) => keep(h.id)).slice(0, 10))
+    t.is(filtered.length, 10)
+  }
+  const batch = await retriever.searchBatch(queries, { k: 5, filter: (id) => (id as number) < 40 })
+  for (let i = 0; i < queries.length; i++) {
+    t.deepEqual(batch[i], (await retriever.search(queries[i], { k: 5, filter: (id) => (id as number) < 40 })))
+  }
+  // A filter matching nothing scans everything and returns nothing; k beyond size returns size.
+  t.deepEqual(await retriever.search(queries[0], { k: 3, filter: () => false }), [])
+  t.is((await retriever.search(queries[0], { k: 1000 })).length, n)
+  await t.throwsAsync(retriever.search(queries[0], { k: 1.5 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => asRetriever(index, { k: 3 } as never), { message: /k is given per search/ })
+  t.throws(() => asRetriever({} as never), { code: 'ERR_SLIMDEX_INVALID_ARG' })
 })
 
-test('HybridRetriever maps the query per part, fetches depth from each, and fuses with RRF', async (t) => {
-  const asked: Array<[string, number]> = []
-  const lexical = retrieverFrom((q: string, k) => (asked.push([q, k]), list('a', 'b', 'c').slice(0, k)))
-  const dense = retrieverFrom((q: number[], k) => (asked.push([`v${q.length}`, k]), list('c', 'd').slice(0, k)))
-  const hybrid = new HybridRetriever<{ text: string; vector: number[] }>(
+test('HybridRetriever over a BinaryIndex and a table retriever fuses their outputs with per-part depth', async (t) => {
+  const dim = 16
+  const data = gaussian(200, dim, 3)
+  const index = new BinaryIndex({ dim, rescore: 'float32' })
+  index.addSync(undefined, data)
+  const r = rng(9)
+  const table = new Map<Id, number>(Array.from({ length: 150 }, (_, i) => [i * 2, r.normal()]))
+  const calls: number[] = []
+  const sparse = tableRetriever(table, calls)
+  const dense = asRetriever(index, { candidates: 200 })
+  type Q = { text: string; vector: Float32Array }
+  const hybrid = new HybridRetriever<Q>(
     [
-      { retriever: lexical, query: (q) => q.text, depth: 3 },
+      { retriever: index, query: (q) => q.vector, depth: 30 },
+      { retriever: sparse, query: (q) => q.text, weight: 2, depth: 50 },
+    ],
+    { fusion: 'rrf' },
+  )
+  const q: Q = { text: 'anything', vector: gaussian(1, dim, 77) }
+  const hits = await hybrid.search(q, { k: 10 })
+  t.deepEqual(calls, [50])
+  const want = fuseRankings([index.search(q.vector, { k: 30 }), await sparse.search('', { k: 50 })], { k: 10, weights: [1, 2] })
+  t.deepEqual(hits, want)
+  // k larger than a part's depth raises that part's depth to k.
+  calls.length = 0
+  await hybrid.search(q, { k: 80 })
+  t.deepEqual(calls, [80])
+  // Filters reach every part; the batch form equals the single form.
+  const keep = (id: Id) => (id as number) % 4 === 0
+  const filtered = await hybrid.search(q, { k: 10, filter: keep })
+  t.true(filtered.every((h) => keep(h.id)))
+  const batch = await hybrid.searchBatch([q, q], { k: 10, filter: keep })
+  t.deepEqual(batch, [filtered, filtered])
+  // Weighted z-score fusion with the dense part through asRetriever.
+  const weighted = new HybridRetriever<Q>(
+    [
+      { retriever: dense, query: (x) => x.vector },
+      { retriever: sparse, query: (x) => x.text },
+    ],
+    { fusion: 'weighted', normalization: 'zscore', depth: 40 },
+  )
+  const w = await weighted.search(q, { k: 5 })
+  t.deepEqual(w, fuseRankings([await dense.search(q.vector, { k: 40 }), await sparse.search('', { k: 40 })], { k: 5, fusion: 'weighted', normalization: 'zscore' }))
+  // Hybrids nest.
+  const nested = new HybridRetriever<Q>([{ retriever: hybrid }, { retriever: weighted }])
+  t.is((await nested.search(q, { k: 7 })).length, 7)
+  t.throws(() => new HybridRetriever([]), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => new HybridRetriever([{ retriever: sparse, weight: 0 }]), { message: /weight > 0/ })
+  t.throws(() => new HybridRetriever([{ retriever: sparse, depth: 0 }]), { message: /depth/ })
+  t.throws(() => new HybridRetriever([{ retriever: sparse }], { rrfK: -1 }), { message: /rrfK/ })
+})
+
+test('Pipeline: binary candidates + exact float rescoring equals brute-force exact search', async (t) => {
+  const dim = 48
+  const n = 400
+  const data = gaussian(n, dim, 11)
+  const index = new BinaryIndex({ dim, rescore: 'none' })
+  index.addSync(undefined, data)
+  const store = new VectorStore(undefined, data, dim)
+  const full = new Pipeline<Float32Array>(index, { depth: n }).rescore(exactRescorer(store))
+  const shallow = new Pipeline<Float32Array>(index, { depth: 40 }).rescore(exactRescorer(store))
+  let shallowRecall = 0
+  for (let i = 0; i < 8; i++) {
+    const q = gaussian(1, dim, 500 + i)
+    const exact = exactTopK(data, dim, q, 10)
+    const got = await full.search(q, { k: 10 })
+    t.deepEqual(
+      got.map((h) => h.id),
+      exact.map((h) => h.id),
+    )
+    got.forEach((h, j) => t.true(Math.abs(h.score - exact[j].score) < 1e-9))
+    const s = await shallow.search(q, { k: 10 })
+    shallowRecall += s.filter((h) => exact.some((e) => e.id === h.id)).length / 10
+  }
+  t.log(`binary(40 candidates) → float rescoring recall@10 = ${(shallowRecall / 8).toFixed(2)} (synthetic gaussian, n=${n}, dim=${dim})`)
+  t.true(shallowRecall / 8 > 0.3)
+  const queries = [gaussian(1, dim, 1), gaussian(1, dim, 2)]
+  t.deepEqual(await full.searchBatch(queries, { k: 5 }), [await full.search(queries[0], { k: 5 }), await full.search(queries[1], { k: 5 })])
+})
+
+test('Pipeline stages: callbacks, keep, cosine / l2, Chamfer with a scoring function, stable ties, errors', async (t) => {
+  const base = tableRetriever(new Map<Id, number>([['a', 5], ['b', 4], ['c', 3], ['d', 2], ['e', 1]]))
+  // A callback that gives equal scores keeps the previous order; keep trims.
+  const flat = new Pipeline(base).rescore((_q, c) => c.map(() => 1))
+  t.deepEqual(
+    (await flat.search('q', { k: 5 })).map((h) => h.id),
+    ['a', 'b', 'c', 'd', 'e'],
+  )
+  const reversed = new Pipeline(base).rescore({ score: (_q, c) => c.map((h) => -h.score), keep: 3 }).rescore(async (_q, c) => c.map((h) => (h.id === 'd' ? 1 : 0)))
+  t.is(reversed.stages, 2)
+  t.deepEqual(
+    (await reversed.search('q', { k: 5 })).map((h) => h.id),
+    ['d', 'e', 'c'],
+  )
+  // Exact stages over string ids.
+  const store = new VectorStore(['a', 'b', 'c', 'd', 'e'], [[1, 0], [0, 2], [3, 3], [-1, 0], [0, 0]], 2)
+  const q = Float32Array.of(1, 1)
+  const cos = await new Pipeline(base).rescore(exactRescorer<string>(store, { metric: 'cosine', query: () => q })).search('q', { k: 5 })
+  t.deepEqual(
+    cos.map((h) => h.id),
+    ['c', 'a', 'b', 'e', 'd'],
+  )
+  t.true(Math.abs(cos[0].score - 1) < 1e-9)
+  const l2 = await new Pipeline(base).rescore(exactRescorer<string>(store, { metric: 'l2', query: () => q })).search('q', { k: 2 })
+  t.deepEqual(l2, [
+    { id: 'a', score: -1 },
+    { id: 'b', score: -2 },
+  ])
+  // Chamfer: Σ over query tokens of the best inner product, computed by the given function.
+  const tokens = new Map<Id, Float32Array>([
+    ['a', Float32Array.of(1, 0, 0, 1)],
+    ['b', Float32Array.of(1, 1)],
+    ['c', Float32Array.of(0, 0)],
+    ['d', Float32Array.of(-1, -1)],
+    ['e', Float32Array.of(3, 0)],
+  ])
+  const maxSim = (qt: Float32Array, dt: Float32Array, d: number) => {
+    let s = 0
+    for (let i = 0; i < qt.length; i += d) {
+      let best = -Infinity
+      for (let j = 0; j < dt.length; j += d) best = Math.max(best, qt[i] * dt[j] + qt[i + 1] * dt[j + 1])
+      s += best
+    }
+    return s
+  }
+  const ch = await new Pipeline(base)
+    .rescore(chamferRescorer<string>({ documents: (id) => tokens.get(id), dim: 2, score: maxSim, query: () => Float32Array.of(1, 0, 0, 1) }))
+    .search('q', { k: 5 })
+  t.deepEqual(
+    ch.map((h) => h.id),
+    ['e', 'a', 'b', 'c', 'd'], // a and b tie at 2: previous order
+  )
+  t.deepEqual(
+    ch.map((h) => h.score),
+    [3, 2, 2, 0, -2],
+  )
+  // Errors name the stage and the id.
+  await t.throwsAsync(new Pipeline(base).rescore(() => [1]).search('q', { k: 2 }), { message: /returned 1 scores for 5 candidates/ })
+  const partial = new VectorStore(['a'], [[1, 0]], 2)
+  await t.throwsAsync(new Pipeline(base).rescore(exactRescorer<string>(partial, { query: () => q })).search('q', { k: 2 }), {
+    code: 'ERR_SLIMDEX_INVALID_STATE',
+    message: /id b/,
+  })
+  t.throws(() => new Pipeline(base).rescore({ score: () => [], keep: 0 }), { message: /keep/ })
+  t.throws(() => new VectorStore(['a', 'a'], [[1], [2]], 1), { code: 'ERR_SLIMDEX_DUPLICATE_ID' })
+})
+
+// ---- real data: msmarco-sample -------------------------------------------------------------
+
+const MSMARCO = join(process.cwd(), '..', 'shared', 'datasets', 'msmarco-sample')
+
+/** A small BM25 (k1 0.9, b 0.4) over token lists, as an in-test retriever. */
+function bm25Retriever(docs: { id: string; tokens: string[] }[], tokenize: (s: string) => string[]): Retriever<string> {
+  const postings = new Map<string, Array<[number, number]>>()
+  let total = 0
+  docs.forEach((d, i) => {
+    total += d.tokens.length
+    const tf = new Map<string, number>()
+    for (const tok of d.tokens) tf.set(tok, (tf.get(tok) ?? 0) + 1)
+    for (const [tok, c] of tf) {
+      if (!postings.has(tok)) postings.set(tok, [])
+      postings.get(tok)!.push([i, c])
+    }
+  })
+  const avgdl = total / docs.length
+  return fromBackend<string>({
+    size: () => docs.length,
+    search(query, k) {
+      const scores = new Float64Array(docs.length)
+      for (const tok of new Set(tokenize(query))) {
+        const p = postings.get(tok)
+        if (!p) continue
+        const idf = Math.log(1 + (docs.length - p.length + 0.5) / (p.length + 0.5))
+        for (const [i, tf] of p) scores[i] += (idf * tf * 1.9) / (tf + 0.9 * (0.6 + (0.4 * docs[i].tokens.length) / avgdl))
+      }
+      const idx = Array.from(scores.keys()).filter((i) => scores[i] > 0)
+      idx.sort((a, b) => scores[b] - scores[a] || a - b)
+      return idx.slice(0, k).map((i) => ({ id: docs[i].id, score: scores[i] }))
+    },
+  })
+}
+
+const words = (s: string) => s.toLowerCase().match(/\w+/g) ?? []
+/** Character 4-grams inside words: a second, differently wrong lexical view. */
+const grams = (s: string) => words(s).flatMap((w) => (w.length <= 4 ? [w] : Array.from({ length: w.length - 3 }, (_, i) => w.slice(i, i + 4))))
+
+;(existsSync(MSMARCO) ? test : test.skip)('hybrid of two lexical retrievers on msmarco-sample matches or beats the better part on nDCG@10', async (t) => {
+  const { corpus, queries, qrels } = await loadBeir(MSMARCO)
+  const texts = corpus.map((d) => `${d.title} ${d.text}`)
+  const wordBm25 = bm25Retriever(
+    corpus.map((d, i) => ({ id: d.id, tokens: words(texts[i]) })),
+    words,
+  )
+  const gramBm25 = bm25Retriever(
+    corpus.map((d, i) => ({ id: d.id, tokens: grams(texts[i]) })),
+    grams,
+  )
+  const hybrid = new HybridRetriever<string>([{ retriever: wordBm25 }, { retriever: gramBm25 }], { fusion: 'rrf', depth: 100 })
+  const qs = queries.map((q) => ({ id: q.id, query: q.text }))
+  const score = async (r: Retriever<string>) => evaluate(await runQueries(r, qs, { k: 10 }), qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10']
+  const [w, g, h] = [await score(wordBm25), await score(gramBm25), await score(hybrid)]
+  t.log(`msmarco-sample (real, ${queries.length} queries) nDCG@10: word BM25 ${w.toFixed(4)}, 4-gram BM25 ${g.toFixed(4)}, RRF hybrid ${h.toFixed(4)}`)
+  t.true(h >= Math.max(w, g) - 1e-9)
+})
+
+/**
+ * Real embeddings (all-MiniLM-L6-v2, 384-d, L2-normalised) written by the bench data script
+ * (benches/py/embed_minilm.py): <name>.f32 (float32 rows) and <name>.ids.json (row ids).
+ */
+const EMBEDDINGS = join(process.env.SLIMDEX_BENCH_CACHE ?? join(homedir(), '.cache', 'slimdex-bench'), 'embeddings', 'msmarco-sample-all-MiniLM-L6-v2')
+const EMBEDDING_FILES = ['corpus.f32', 'corpus.ids.json', 'queries.f32', 'queries.ids.json'].map((f) => join(EMBEDDINGS, f))
+const HAS_EMBEDDINGS = EMBEDDING_FILES.every((f) => existsSync(f)) && existsSync(MSMARCO)
+const DENSE_TITLE = 'hybrid BM25 + dense (real embeddings) on msmarco-sample matches or beats the better part on nDCG@10'
+
+function readEmbeddings(name: string): { ids: string[]; data: Float32Array; dim: number } {
+  const ids: string[] = JSON.parse(readFileSync(join(EMBEDDINGS, `${name}.ids.json`), 'utf8'))
+  const bytes = readFileSync(join(EMBEDDINGS, `${name}.f32`))
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+  return { ids, data, dim: data.length / ids.length }
+}
+
+;(HAS_EMBEDDINGS ? test : test.skip)(HAS_EMBEDDINGS ? DENSE_TITLE : `${DENSE_TITLE} [skipped: no real embeddings in ${EMBEDDINGS}]`, async (t) => {
+  const { corpus, queries, qrels } = await loadBeir(MSMARCO)
+  const docs = readEmbeddings('corpus')
+  const qemb = readEmbeddings('queries')
+  t.is(docs.dim, 384)
+  t.is(docs.ids.length, corpus.length)
+  const index = new BinaryIndex({ dim: docs.dim, rescore: 'float32', metric: 'cosine' })
+  index.addSync(docs.ids, docs.data)
+  const byId = new Map(corpus.map((d) => [d.id, d]))
+  const lexical = bm25Retriever(
+    docs.ids.map((id) => ({ id, tokens: words(`${byId.get(id)!.title} ${byId.get(id)!.text}`) })),
+    words,
+  )
+  const qRow = new Map(qemb.ids.map((id, i) => [id, i]))
+  const qv = (id: string) => qemb.data.subarray(qRow.get(id)! * qemb.dim, (qRow.get(id)! + 1) * qemb.dim)
+  type Q = { text: string; vector: Float32Array }
+  const dense = asRetriever(index, { candidates: 1000 })
+  const hybrid = new HybridRetriever<Q>(
+    [
+      { retriever: lexical, query: (q) => q.text },
       { retriever: dense, query: (q) => q.vector },
     ],
-    { depth: 20 },
+    { fusion: 'rrf', depth: 100 },
   )
-  const hits = await hybrid.search({ text: 'hello', vector: [1, 2] }, { k: 2 })
-  t.deepEqual(asked, [['hello', 3], ['v2', 20]])
-  t.deepEqual(hits.map((h) => h.id), ['c', 'a'])
-  t.throws(() => new HybridRetriever([]), { instanceOf: TypeError })
-  t.throws(() => new HybridRetriever([{ retriever: lexical, weight: -1 }]), { code: 'ERR_SLIMDEX_INVALID_ARG' })
-})
-
-test('Pipeline: binary candidates re-ranked by exact float vectors equal exact search over the candidates', async (t) => {
-  const dim = 64
-  const n = 3000
-  const data = clustered({ n, dim, clusters: 20, seed: 5 })
-  const coarse = new BinaryIndex({ dim, rescore: 'none' })
-  coarse.addSync(undefined, data)
-  const exact = new BinaryIndex({ dim, rescore: 'float32' })
-  exact.addSync(undefined, data)
-  const vector = (id: unknown) => data.subarray((id as number) * dim, ((id as number) + 1) * dim)
-  const pipeline = new Pipeline(asRetriever(coarse), [{ rescore: exactRescorer({ vector, query: (q: Float32Array) => q }), keep: 50 }], {
-    candidates: 300,
-  })
-  const query = data.subarray(7 * dim, 8 * dim)
-  const candidates = coarse.search(query, { k: 300 })
-  const got = await pipeline.search(query, { k: 10 })
-  const want = candidates
-    .map((h) => {
-      let dot = 0
-      const v = vector(h.id)
-      for (let i = 0; i < dim; i++) dot += query[i] * v[i]
-      return { id: h.id, score: dot }
-    })
-    .sort((a, b) => b.score - a.score)
-    .slice(0, 10)
-  t.deepEqual(got.map((h) => h.id), want.map((h) => h.id))
-  // With all items as candidates the pipeline is exact search.
-  const full = new Pipeline(asRetriever(coarse), [{ rescore: exactRescorer({ vector, query: (q: Float32Array) => q }) }], { candidates: n })
-  t.deepEqual((await full.search(query, { k: 10 })).map((h) => h.id), exact.search(query, { k: 10, candidates: n }).map((h) => h.id))
-  const broken = new Pipeline(asRetriever(coarse), [{ rescore: () => [1, 2] }])
-  await t.throwsAsync(broken.search(query, { k: 5 }), { code: 'ERR_SLIMDEX_INVALID_ARG', message: /returned 2 scores/ })
+  const nd = async <T>(r: Retriever<T>, f: (q: { id: string; text: string }) => T) =>
+    evaluate(await runQueries(r, queries.map((q) => ({ id: q.id, query: f(q) })), { k: 10 }), qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10']
+  const l = await nd(lexical, (q) => q.text)
+  const d = await nd(dense, (q) => qv(q.id))
+  const h = await nd(hybrid, (q) => ({ text: q.text, vector: qv(q.id) }))
+  t.log(`msmarco-sample (real, ${queries.length} queries, all-MiniLM-L6-v2) nDCG@10: BM25 ${l.toFixed(4)}, dense ${d.toFixed(4)}, RRF hybrid ${h.toFixed(4)}`)
+  t.true(h >= Math.max(l, d) - 1e-9, `hybrid ${h} < best part ${Math.max(l, d)}`)
 })

@@ -186,7 +186,7 @@ test('BM25Index nDCG@10 on msmarco-sample equals bm25s (0.6876) within 0.005; BM
   // retrieve(k=10), nDCG@10 by pytrec_eval = 0.68756 (the dataset README records 0.6877).
   const { corpus, queries, qrels } = await loadBeir(msmarco)
   const index = await BM25Index.build(corpus.map((d) => ({ id: d.id, text: `${d.title} ${d.text}` })))
-  const run = new Map(queries.map((q) => [q.id, index.search(q.text, { k: 10 })]))
+  const run = Object.fromEntries(queries.map((q) => [q.id, index.search(q.text, { k: 10 })]))
   const ndcg = evaluate(run, qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10']
   t.log(`BM25 (lucene, k1 1.5, b 0.75) nDCG@10 on msmarco-sample: ${ndcg.toFixed(4)} (bm25s 0.6876)`)
   t.true(Math.abs(ndcg - 0.68756) <= 0.005)
@@ -194,9 +194,9 @@ test('BM25Index nDCG@10 on msmarco-sample equals bm25s (0.6876) within 0.005; BM
     for (const k of [1, 10, 100, 5005]) t.deepEqual(index.search(q.text, { k }), index.search(q.text, { k, exhaustive: true }))
   }
   const batch = await index.searchBatch(queries.map((q) => q.text), { k: 10 })
-  t.deepEqual(batch[5], run.get(queries[5].id))
+  t.deepEqual(batch[5], run[queries[5].id])
   const restored = BM25Index.fromBuffer(index.toBuffer())
-  t.deepEqual(restored.search(queries[0].text, { k: 10 }), run.get(queries[0].id))
+  t.deepEqual(restored.search(queries[0].text, { k: 10 }), run[queries[0].id])
   const allowed = corpus.slice(0, 2500).map((d) => d.id)
   const filtered = index.search(queries[1].text, { k: 10, filter: allowed })
   const set = new Set(allowed)
@@ -212,7 +212,7 @@ test('BM25Index on Arabic text (arcd-sample) finds the judged document for most 
   if (!existsSync(arcd)) return t.pass('skipped: ../shared/datasets/arcd-sample is absent')
   const { corpus, queries, qrels } = await loadBeir(arcd)
   const index = BM25Index.buildSync(corpus.map((d) => ({ id: d.id, text: `${d.title} ${d.text}` })), { tokenizer: { stopwords: 'none' } })
-  const run = new Map(queries.map((q) => [q.id, index.search(q.text, { k: 10 })]))
+  const run = Object.fromEntries(queries.map((q) => [q.id, index.search(q.text, { k: 10 })]))
   const m = evaluate(run, qrels, { metrics: ['ndcg@10', 'recall@10'] }).mean
   t.log(`arcd-sample BM25: nDCG@10 ${m['ndcg@10'].toFixed(4)}, recall@10 ${m['recall@10'].toFixed(4)}`)
   t.true(m['recall@10'] > 0.5)

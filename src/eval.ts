@@ -1,6 +1,6 @@
 /**
- * Retrieval evaluation with trec_eval's definitions (and its tie-break), so numbers match
- * `trec_eval` / `pytrec_eval` / `ir-measures` to floating-point precision.
+ * Retrieval evaluation with trec_eval's definitions (the values pytrec_eval and BEIR report):
+ * nDCG@k, recall@k, precision@k, MRR@k and MAP, per query and averaged.
  * @module
  */
 import { z } from 'zod'
@@ -8,122 +8,154 @@ import { invalidRange, invalidType } from './errors'
 import type { Hit } from './types'
 import { parseOptions } from './validate'
 
-/** Relevance judgments: query id → document id → graded relevance (0 = not relevant). */
-export type Qrels = ReadonlyMap<string, ReadonlyMap<string, number>> | Readonly<Record<string, Readonly<Record<string, number>>>>
-
-/** A run: query id → retrieved documents with scores (any order; they are ranked here). */
-export type Run = ReadonlyMap<string, readonly Hit[]> | Readonly<Record<string, readonly Hit[]>>
+/**
+ * Relevance judgments: query id → document id → graded relevance (an integer; ≥ 1 is
+ * relevant, 0 or less is judged non-relevant). The format of pytrec_eval and `loadBeir`.
+ */
+export type Qrels = Record<string, Record<string, number>>
 
 /**
- * A metric name, optionally cut at a rank: `ndcg@10`, `recall@100`, `mrr@10`, `mrr`, `map`,
- * `map@10`, `precision@10` (alias `p@10`).
+ * A run: query id → either document id → score (pytrec_eval's format, as `readTrecRun`
+ * returns) or the `Hit[]` a retriever returned. Only the scores decide the order (see
+ * {@link evaluate}), never the position in a `Hit[]`.
  */
-export type MetricName = `${'ndcg' | 'recall' | 'mrr' | 'map' | 'precision' | 'p'}${'' | `@${number}`}`
+export type Run = Record<string, Record<string, number> | readonly Hit[]>
+
+/**
+ * A metric name: `ndcg@k`, `recall@k`, `p@k`, `mrr@k`, `map@k` (k a positive integer), or
+ * `ndcg`, `mrr`, `map` over the whole ranking. Same as trec_eval's `ndcg_cut.k`, `recall.k`,
+ * `P.k`, `recip_rank` (on the top k), `map_cut.k`, `ndcg`, `recip_rank`, `map`.
+ */
+export type MetricName = string
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
-  /** Metrics to compute (default `['ndcg@10', 'recall@100', 'mrr@10']`). `ndcg` and `recall` need a cut. */
+  /** Metrics to compute (default `['ndcg@10', 'recall@100', 'mrr@10', 'map']`). */
   metrics?: readonly MetricName[]
-  /** Lowest grade that counts as relevant for recall, precision, MRR and MAP (default 1, like trec_eval). */
-  relevanceLevel?: number
   /**
-   * Queries judged in `qrels` but absent from the run: `'ignore'` (default, trec_eval's
-   * behaviour) leaves them out of the mean; `'zero'` counts them as 0 (trec_eval `-c`).
+   * Queries judged in `qrels` that the run does not contain: `'skip'` (default, like
+   * trec_eval and pytrec_eval: they are left out of the mean) or `'zero'` (they count as 0,
+   * like `trec_eval -c`).
    */
-  missingQueries?: 'ignore' | 'zero'
+  missing?: 'skip' | 'zero'
 }
 
 /** What {@link evaluate} returns. */
-export interface Evaluation {
-  /** Mean of each metric over the evaluated queries. */
-  mean: Record<string, number>
-  /** Each metric for each evaluated query. */
-  perQuery: Record<string, Record<string, number>>
-  /** Number of evaluated queries (judged and, unless `missingQueries: 'zero'`, in the run). */
+export interface EvaluationResult {
+  /** The mean of each metric over the evaluated queries (0 when there are none). */
+  mean: Record<MetricName, number>
+  /** Each evaluated query's value of each metric. */
+  perQuery: Record<string, Record<MetricName, number>>
+  /** Number of queries averaged. */
   queries: number
 }
 
-const METRIC = /^(ndcg|recall|mrr|map|precision|p)(?:@([1-9]\d*))?$/
+const DEFAULT_METRICS = ['ndcg@10', 'recall@100', 'mrr@10', 'map']
 
-const optionsSchema = z.strictObject({
-  metrics: z
-    .array(z.string().regex(METRIC, 'a metric like ndcg@10, recall@100, mrr@10, map or precision@10'))
-    .min(1)
-    .default(['ndcg@10', 'recall@100', 'mrr@10']),
-  relevanceLevel: z.number().int().min(1).default(1),
-  missingQueries: z.enum(['ignore', 'zero']).default('ignore'),
-})
+const METRIC = /^(ndcg|recall|p|mrr|map)(?:@([1-9][0-9]*))?$/
 
 interface ParsedMetric {
   name: string
-  kind: 'ndcg' | 'recall' | 'mrr' | 'map' | 'precision'
-  cut: number
+  kind: 'ndcg' | 'recall' | 'p' | 'mrr' | 'map'
+  /** Cutoff, Infinity for none. */
+  k: number
 }
+
+const optionsSchema = z.strictObject({
+  metrics: z.array(z.string()).min(1).default(DEFAULT_METRICS),
+  missing: z.enum(['skip', 'zero']).default('skip'),
+})
 
 function parseMetric(name: string): ParsedMetric {
-  const m = METRIC.exec(name)
-  if (!m) throw invalidRange(`unknown metric ${JSON.stringify(name)}`)
-  const kind = m[1] === 'p' ? 'precision' : (m[1] as ParsedMetric['kind'])
-  if (m[2] === undefined && (kind === 'ndcg' || kind === 'recall' || kind === 'precision')) {
-    throw invalidRange(`metric ${name} needs a cut, e.g. ${name}@10`)
+  const m = METRIC.exec(name.trim().toLowerCase())
+  if (!m) {
+    throw invalidRange(`unknown metric ${JSON.stringify(name)}: expected ndcg@k, recall@k, p@k, mrr@k, map@k, ndcg, mrr or map`)
   }
-  return { name, kind, cut: m[2] === undefined ? Infinity : Number(m[2]) }
+  const kind = m[1] as ParsedMetric['kind']
+  if (m[2] === undefined && (kind === 'recall' || kind === 'p')) {
+    throw invalidRange(`metric ${JSON.stringify(name)} needs a cutoff, e.g. ${kind}@10`)
+  }
+  const k = m[2] === undefined ? Infinity : Number(m[2])
+  if (!Number.isSafeInteger(k) && k !== Infinity) throw invalidRange(`metric ${JSON.stringify(name)}: cutoff too large`)
+  return { name, kind, k }
 }
 
-function entries<V>(x: ReadonlyMap<string, V> | Readonly<Record<string, V>>): Iterable<[string, V]> {
-  return x instanceof Map ? x.entries() : Object.entries(x as Record<string, V>)
-}
-
-/** trec_eval's order: score descending, then document id descending (byte order). */
-function trecOrder(hits: readonly Hit[], query: string): Array<{ id: string; score: number }> {
-  const seen = new Set<string>()
-  const ranked = hits.map((h) => {
-    if (h === null || typeof h !== 'object' || (typeof h.id !== 'string' && typeof h.id !== 'number')) {
-      throw invalidType(`run for query ${query}: every hit must be { id: string | number, score: number }`)
+/** C `strcmp` order (UTF-8 bytes, i.e. code points), which trec_eval uses for document ids. */
+export function compareDocIds(a: string, b: string): number {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) {
+      // Surrogates (U+D800–DFFF) encode code points above U+FFFF, which sort after U+E000–FFFF in UTF-8.
+      if (x >= 0xd800 && y >= 0xd800 && (x < 0xe000) !== (y < 0xe000)) return x < 0xe000 ? 1 : -1
+      return x - y
     }
-    if (typeof h.score !== 'number' || Number.isNaN(h.score)) {
-      throw invalidType(`run for query ${query}: document ${h.id} has a score that is not a number`)
-    }
-    const id = String(h.id)
-    if (seen.has(id)) throw invalidRange(`run for query ${query}: document ${id} is retrieved twice`)
-    seen.add(id)
-    return { id, score: h.score }
-  })
-  return ranked.sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+  }
+  return a.length - b.length
 }
 
-function scoreQuery(ranked: ReadonlyArray<{ id: string }>, rels: ReadonlyMap<string, number>, metrics: ParsedMetric[], level: number): Record<string, number> {
-  const grades = ranked.map((d) => rels.get(d.id) ?? 0)
-  const relevantTotal = [...rels.values()].filter((g) => g >= level).length
-  const ideal = [...rels.values()].filter((g) => g > 0).sort((a, b) => b - a)
+/**
+ * One query's ranking in trec_eval's order: score descending, then document id descending
+ * (C `strcmp`), whatever order the run listed them in. Duplicate ids in a `Hit[]` keep the
+ * first (highest-ranked) occurrence.
+ */
+export function rankRun(docs: Record<string, number> | readonly Hit[]): Array<{ id: string; score: number }> {
+  let list: Array<{ id: string; score: number }>
+  if (Array.isArray(docs)) {
+    const seen = new Set<string>()
+    list = []
+    for (const h of docs as readonly Hit[]) {
+      const id = String(h.id)
+      if (seen.has(id)) continue
+      seen.add(id)
+      list.push({ id, score: h.score })
+    }
+  } else if (docs !== null && typeof docs === 'object') {
+    list = Object.entries(docs as Record<string, number>).map(([id, score]) => ({ id, score }))
+  } else {
+    throw invalidType('each query of a run must be a Hit[] or a { docId: score } object')
+  }
+  for (const d of list) {
+    if (typeof d.score !== 'number' || Number.isNaN(d.score)) throw invalidType(`run: document ${d.id} has no numeric score`)
+  }
+  return list.sort((a, b) => b.score - a.score || compareDocIds(b.id, a.id))
+}
+
+/** Metrics of one query: `ranked` in trec_eval order, `judged` the query's qrels. */
+function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Record<string, number>, metrics: ParsedMetric[]) {
+  const rels = ranked.map((d) => judged[d.id] ?? 0)
+  const gains = Object.values(judged)
+    .filter((g) => g > 0)
+    .sort((a, b) => b - a)
+  const numRel = gains.length
   const out: Record<string, number> = {}
   for (const m of metrics) {
-    const depth = Math.min(m.cut, grades.length)
+    const depth = Math.min(m.k, rels.length)
     switch (m.kind) {
       case 'ndcg': {
+        // trec_eval ≥ 9.0: gain = relevance (> 0 only), discount log2(rank + 1), rank from 1.
         let dcg = 0
-        for (let i = 0; i < depth; i++) if (grades[i] > 0) dcg += grades[i] / Math.log2(i + 2)
-        let idcg = 0
-        for (let i = 0; i < Math.min(m.cut, ideal.length); i++) idcg += ideal[i] / Math.log2(i + 2)
-        out[m.name] = idcg > 0 ? dcg / idcg : 0
+        for (let i = 0; i < depth; i++) if (rels[i] > 0) dcg += rels[i] / Math.log2(i + 2)
+        let ideal = 0
+        const idealDepth = Math.min(m.k, gains.length)
+        for (let i = 0; i < idealDepth; i++) ideal += gains[i] / Math.log2(i + 2)
+        out[m.name] = ideal > 0 ? dcg / ideal : 0
         break
       }
-      case 'recall': {
-        let found = 0
-        for (let i = 0; i < depth; i++) if (grades[i] >= level) found++
-        out[m.name] = relevantTotal > 0 ? found / relevantTotal : 0
-        break
-      }
-      case 'precision': {
-        let found = 0
-        for (let i = 0; i < depth; i++) if (grades[i] >= level) found++
-        out[m.name] = found / m.cut
+      case 'recall':
+      case 'p': {
+        let hits = 0
+        for (let i = 0; i < depth; i++) if (rels[i] > 0) hits++
+        // trec_eval's P@k divides by k even when fewer documents were retrieved.
+        out[m.name] = m.kind === 'p' ? hits / m.k : numRel > 0 ? hits / numRel : 0
         break
       }
       case 'mrr': {
         let rr = 0
         for (let i = 0; i < depth; i++) {
-          if (grades[i] >= level) {
+          if (rels[i] > 0) {
             rr = 1 / (i + 1)
             break
           }
@@ -132,15 +164,15 @@ function scoreQuery(ranked: ReadonlyArray<{ id: string }>, rels: ReadonlyMap<str
         break
       }
       case 'map': {
-        let found = 0
+        let hits = 0
         let sum = 0
         for (let i = 0; i < depth; i++) {
-          if (grades[i] >= level) {
-            found++
-            sum += found / (i + 1)
+          if (rels[i] > 0) {
+            hits++
+            sum += hits / (i + 1)
           }
         }
-        out[m.name] = relevantTotal > 0 ? sum / relevantTotal : 0
+        out[m.name] = numRel > 0 ? sum / numRel : 0
         break
       }
     }
@@ -149,48 +181,53 @@ function scoreQuery(ranked: ReadonlyArray<{ id: string }>, rels: ReadonlyMap<str
 }
 
 /**
- * Scores a run against relevance judgments. Definitions follow trec_eval: nDCG with the grade
- * as gain and a log2(rank + 1) discount, the ideal ranking from all judged grades; recall and
- * MAP over all judged-relevant documents; precision@k divides by k; documents with equal scores
- * are ranked by id, descending. Queries without judgments are ignored.
+ * Evaluates a run against relevance judgments, with trec_eval's definitions (verified against
+ * pytrec_eval to 1e-6 on real runs in the test suite):
+ *
+ * - documents are ranked by score descending, ties by document id descending (as trec_eval
+ *   does; the order of the run's entries does not matter);
+ * - `ndcg@k`: graded gains (the relevance value, only when > 0) with discount log2(rank + 1),
+ *   normalised by the ideal ranking of all judged documents of the query;
+ * - `recall@k`: relevant documents in the top k / relevant documents judged;
+ * - `p@k`: relevant documents in the top k / k;
+ * - `mrr@k`: 1 / rank of the first relevant document within the top k, else 0;
+ * - `map` / `map@k`: sum of precision at each relevant rank (within k) / relevant judged.
+ *
+ * Only queries present in `qrels` are evaluated; see {@link EvaluateOptions.missing} for judged
+ * queries the run lacks. A query whose judgments hold no relevant document scores 0.
  *
  * @example
  * ```ts
- * const { mean } = evaluate(run, qrels, { metrics: ['ndcg@10', 'recall@100'] })
+ * const { mean } = evaluate(run, qrels, { metrics: ['ndcg@10', 'recall@100', 'mrr@10'] })
  * ```
  */
-export function evaluate(run: Run, qrels: Qrels, options: EvaluateOptions = {}): Evaluation {
+export function evaluate(run: Run, qrels: Qrels, options: EvaluateOptions = {}): EvaluationResult {
   const o = parseOptions(optionsSchema, options, 'evaluate options')
+  if (run === null || typeof run !== 'object') throw invalidType('run must be an object: query id → Hit[] or { docId: score }')
+  if (qrels === null || typeof qrels !== 'object') throw invalidType('qrels must be an object: query id → { docId: relevance }')
   const metrics = o.metrics.map(parseMetric)
-  if (run === null || typeof run !== 'object') throw invalidType('run must be a Map or an object of query id → hits')
-  if (qrels === null || typeof qrels !== 'object') throw invalidType('qrels must be a Map or an object of query id → { doc id: grade }')
-  const judged = new Map<string, Map<string, number>>()
-  for (const [q, docs] of entries<ReadonlyMap<string, number> | Readonly<Record<string, number>>>(qrels)) {
-    const m = new Map<string, number>()
-    for (const [d, g] of entries(docs)) {
-      if (!Number.isFinite(g)) throw invalidType(`qrels for query ${q}: document ${d} has a grade that is not a number`)
-      m.set(d, g)
-    }
-    judged.set(q, m)
-  }
   const perQuery: Record<string, Record<string, number>> = {}
-  const inRun = new Set<string>()
-  for (const [q, hits] of entries<readonly Hit[]>(run)) {
-    inRun.add(q)
-    const rels = judged.get(q)
-    if (rels === undefined) continue
-    if (!Array.isArray(hits)) throw invalidType(`run for query ${q} must be an array of hits`)
-    perQuery[q] = scoreQuery(trecOrder(hits, q), rels, metrics, o.relevanceLevel)
+  for (const qid of Object.keys(qrels)) {
+    const docs = Object.prototype.hasOwnProperty.call(run, qid) ? run[qid] : undefined
+    if (docs === undefined) {
+      if (o.missing === 'zero') perQuery[qid] = Object.fromEntries(metrics.map((m) => [m.name, 0]))
+      continue
+    }
+    perQuery[qid] = evaluateQuery(rankRun(docs), qrels[qid], metrics)
   }
-  if (o.missingQueries === 'zero') {
-    for (const [q, rels] of judged) if (!inRun.has(q)) perQuery[q] = scoreQuery([], rels, metrics, o.relevanceLevel)
-  }
-  const queries = Object.keys(perQuery).length
+  const ids = Object.keys(perQuery)
   const mean: Record<string, number> = {}
   for (const m of metrics) {
-    let sum = 0
-    for (const q in perQuery) sum += perQuery[q][m.name]
-    mean[m.name] = queries > 0 ? sum / queries : 0
+    let s = 0
+    for (const q of ids) s += perQuery[q][m.name]
+    mean[m.name] = ids.length ? s / ids.length : 0
   }
-  return { mean, perQuery, queries }
+  return { mean, perQuery, queries: ids.length }
+}
+
+/** Formats `mean` as an aligned two-column text table (metric, value with 4 decimals). */
+export function formatMetrics(mean: Record<string, number>): string {
+  const names = Object.keys(mean)
+  const w = Math.max(6, ...names.map((n) => n.length))
+  return names.map((n) => `${n.padEnd(w)}  ${mean[n].toFixed(4)}`).join('\n')
 }

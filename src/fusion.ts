@@ -1,137 +1,229 @@
 /**
- * Hybrid retrieval: several retrievers answer the same query and their lists are fused.
+ * Hybrid retrieval: several retrievers (e.g. BM25 and a dense index) queried together, their
+ * rankings fused by reciprocal rank fusion or by a weighted sum of normalised scores.
  * @module
  */
 import { z } from 'zod'
-import { invalidType } from './errors'
-import { parseSearchOptions, type Retriever, type SearchOptions } from './retriever'
+import { invalidRange, invalidType } from './errors'
+import { asRetriever, markRetriever, parseSearchOptions } from './retriever'
+import type { Retriever, RetrieverSearchOptions } from './retriever'
 import type { Hit, Id } from './types'
 import { parseOptions, positiveInt } from './validate'
 
-/** One member of a {@link HybridRetriever}. */
+/** How rankings are combined. */
+export type FusionMethod = 'rrf' | 'weighted'
+
+/** How each list's scores are put on one scale before a weighted sum. */
+export type ScoreNormalization = 'minmax' | 'zscore'
+
+/** Options of {@link fuseRankings} (and the fusion part of {@link HybridOptions}). */
+export interface FusionOptions {
+  /**
+   * `'rrf'` (default): reciprocal rank fusion, score = Σ wᵢ / (rrfK + rankᵢ), rank from 1
+   * (Cormack et al. 2009); it ignores the scores. `'weighted'`: score = Σ wᵢ · norm(scoreᵢ).
+   */
+  fusion?: FusionMethod
+  /** The RRF constant, ≥ 0 (default 60). */
+  rrfK?: number
+  /**
+   * Normalisation for `'weighted'` (default `'minmax'`): `'minmax'` maps each list to [0, 1]
+   * ((s − min) / (max − min); all 1 when every score is equal); `'zscore'` to (s − mean) / std
+   * (population std; all 0 when it is 0). A document missing from a list gets that list's lowest
+   * normalised value (0 with min-max), so being absent never beats being ranked last.
+   */
+  normalization?: ScoreNormalization
+}
+
+/** One retriever of a {@link HybridRetriever}. */
 export interface HybridPart<Q> {
-  retriever: Retriever<unknown>
-  /** Weight of this list in the fusion (default 1), ≥ 0. */
+  /** A retriever or an index (wrapped with {@link asRetriever}). */
+  retriever: Retriever<any> | object
+  /** Weight of this part, ≥ 0 (default 1). */
   weight?: number
-  /** Results taken from this retriever before fusing (default: the hybrid's `depth`). */
+  /** Candidates taken from this part per query (default {@link HybridOptions.depth}, at least k). */
   depth?: number
-  /** Turns the hybrid query into this retriever's query (default: passed unchanged). */
+  /**
+   * Turns the hybrid query into this part's query (default: the query itself). E.g.
+   * `{ retriever: bm25, query: (q) => q.text }` and `{ retriever: dense, query: (q) => q.vector }`.
+   */
   query?: (query: Q) => unknown
 }
 
 /** Options of {@link HybridRetriever}. */
-export interface HybridOptions {
-  /**
-   * `'rrf'` (default): reciprocal rank fusion, Σ weight / (rrfK + rank), robust to scores on
-   * different scales. `'weighted'`: Σ weight · normalised score.
-   */
-  fusion?: 'rrf' | 'weighted'
-  /** RRF's rank offset (default 60, as in Cormack et al. 2009), ≥ 0. */
-  rrfK?: number
-  /**
-   * Score normalisation for `'weighted'` fusion, per list (default `'minmax'`: best 1, worst
-   * 0; `'zscore'`: mean 0, unit variance). A document missing from a list gets nothing from it.
-   */
-  normalization?: 'minmax' | 'zscore'
-  /** Results taken from each retriever (default 100, at least `k`). */
+export interface HybridOptions extends FusionOptions {
+  /** Candidates taken from each part per query unless the part sets its own (default 100, at least k). */
   depth?: number
 }
 
-const partSchema = z.strictObject({
-  retriever: z.custom<Retriever<unknown>>(
-    (r) => r !== null && typeof r === 'object' && typeof (r as Retriever).search === 'function',
-    'retriever must implement search(query, { k })',
-  ),
-  weight: z.number().finite().min(0).default(1),
-  depth: positiveInt().optional(),
-  query: z.custom<(q: unknown) => unknown>((f) => typeof f === 'function', 'query must be a function').optional(),
-})
-
-const optionsSchema = z.strictObject({
+const fusionSchema = z.strictObject({
   fusion: z.enum(['rrf', 'weighted']).default('rrf'),
-  rrfK: z.number().finite().min(0).default(60),
+  rrfK: z.number().min(0).max(1e9).default(60),
   normalization: z.enum(['minmax', 'zscore']).default('minmax'),
-  depth: positiveInt().default(100),
 })
 
-function normalise(hits: readonly Hit[], how: 'minmax' | 'zscore'): number[] {
-  const s = hits.map((h) => h.score)
-  if (s.length === 0) return s
-  if (how === 'minmax') {
-    const max = Math.max(...s)
-    const min = Math.min(...s)
-    return s.map((x) => (max > min ? (x - min) / (max - min) : 1))
+const hybridSchema = fusionSchema.extend({ depth: positiveInt().default(100) })
+
+const weightSchema = z.number().min(0).max(1e12)
+
+function normalize(scores: number[], method: ScoreNormalization): { values: number[]; absent: number } {
+  const n = scores.length
+  if (method === 'minmax') {
+    let min = Infinity
+    let max = -Infinity
+    for (const s of scores) {
+      if (s < min) min = s
+      if (s > max) max = s
+    }
+    const span = max - min
+    return { values: scores.map((s) => (span > 0 ? (s - min) / span : 1)), absent: 0 }
   }
-  const mean = s.reduce((a, b) => a + b, 0) / s.length
-  const sd = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / s.length)
-  return s.map((x) => (sd > 0 ? (x - mean) / sd : 0))
+  let mean = 0
+  for (const s of scores) mean += s
+  mean /= n
+  let v = 0
+  for (const s of scores) v += (s - mean) * (s - mean)
+  const std = Math.sqrt(v / n)
+  const values = scores.map((s) => (std > 0 ? (s - mean) / std : 0))
+  let absent = Infinity
+  for (const z of values) if (z < absent) absent = z
+  return { values, absent: n ? absent : 0 }
 }
 
 /**
- * Fuses ranked lists. Ties in the fused score go to the document seen first (lists in part
- * order, each best first), so results are deterministic.
+ * Fuses ranked lists into one, best first, cut to `k`. Deterministic: equal fused scores are
+ * ordered by first appearance, scanning the lists rank by rank (rank 1 of list 0, rank 1 of
+ * list 1, …, rank 2 of list 0, …). Within a list, a repeated id counts at its first rank.
+ * Each list must be sorted best first.
+ *
+ * @param lists - one ranking per retriever.
+ * @param weights - one weight ≥ 0 per list (default all 1).
  */
-export function fuse(lists: ReadonlyArray<{ hits: readonly Hit[]; weight: number }>, options: HybridOptions = {}): Hit[] {
-  const o = parseOptions(optionsSchema, options, 'fusion options')
-  const fused = new Map<Id, { score: number; first: number }>()
-  let seen = 0
-  for (const { hits, weight } of lists) {
-    const norm = o.fusion === 'weighted' ? normalise(hits, o.normalization) : []
-    hits.forEach((h, rank) => {
-      const contribution = o.fusion === 'rrf' ? weight / (o.rrfK + rank + 1) : weight * norm[rank]
-      const entry = fused.get(h.id)
-      if (entry === undefined) fused.set(h.id, { score: contribution, first: seen++ })
-      else entry.score += contribution
-    })
+export function fuseRankings(lists: ReadonlyArray<readonly Hit[]>, options: FusionOptions & { k: number; weights?: readonly number[] }): Hit[] {
+  if (!Array.isArray(lists)) throw invalidType('lists must be an array of Hit[]')
+  const { k, weights, ...rest } = options ?? ({} as never)
+  const o = parseOptions(fusionSchema, rest, 'fusion options')
+  positiveOrThrow(k)
+  const w = weights ?? lists.map(() => 1)
+  if (w.length !== lists.length) throw invalidRange(`weights has ${w.length} entries for ${lists.length} lists`)
+  w.forEach((x, i) => {
+    if (!weightSchema.safeParse(x).success) throw invalidRange(`weights[${i}] must be a finite number ≥ 0 (got ${x})`)
+  })
+
+  // Unique entries of each list, in rank order.
+  const uniq = lists.map((list, i) => {
+    if (!Array.isArray(list)) throw invalidType(`lists[${i}] must be a Hit[]`)
+    const seen = new Set<Id>()
+    return list.filter((h) => (seen.has(h.id) ? false : (seen.add(h.id), true)))
+  })
+  // First-seen order, rank-major across lists.
+  const order = new Map<Id, number>()
+  const longest = Math.max(0, ...uniq.map((l) => l.length))
+  for (let r = 0; r < longest; r++) {
+    for (const list of uniq) if (r < list.length && !order.has(list[r].id)) order.set(list[r].id, order.size)
   }
-  return [...fused.entries()]
-    .sort((a, b) => b[1].score - a[1].score || a[1].first - b[1].first)
-    .map(([id, { score }]) => ({ id, score }))
+  const fused = new Float64Array(order.size)
+  uniq.forEach((list, i) => {
+    const weight = w[i]
+    if (o.fusion === 'rrf') {
+      list.forEach((h, r) => (fused[order.get(h.id)!] += weight / (o.rrfK + r + 1)))
+      return
+    }
+    if (list.length === 0) return
+    const scores = list.map((h) => h.score)
+    if (scores.some((s) => typeof s !== 'number' || !Number.isFinite(s))) throw invalidRange(`lists[${i}] has a non-finite score`)
+    const { values, absent } = normalize(scores, o.normalization)
+    const present = new Set<number>()
+    list.forEach((h, r) => {
+      const at = order.get(h.id)!
+      present.add(at)
+      fused[at] += weight * values[r]
+    })
+    if (absent !== 0) for (let at = 0; at < fused.length; at++) if (!present.has(at)) fused[at] += weight * absent
+  })
+  const ids = [...order.keys()]
+  const idx = ids.map((_, i) => i).sort((a, b) => fused[b] - fused[a] || a - b)
+  return idx.slice(0, k).map((i) => ({ id: ids[i], score: fused[i] }))
+}
+
+function positiveOrThrow(k: unknown): void {
+  if (!positiveInt().safeParse(k).success) throw invalidRange(`k must be an integer in [1, 4294967295] (got ${String(k)})`)
+}
+
+interface ResolvedPart<Q> {
+  retriever: Retriever<unknown>
+  weight: number
+  depth: number | undefined
+  query: (q: Q) => unknown
 }
 
 /**
- * A retriever that asks several retrievers (e.g. BM25 and a dense index) and fuses their
- * results. Retrievers run concurrently.
+ * A retriever that queries several retrievers and fuses their rankings. It is itself a
+ * {@link Retriever}, so it can feed a {@link Pipeline} or another HybridRetriever.
+ *
+ * Each part is asked for `depth` candidates (per part, default 100, never fewer than k); the
+ * filter is passed to every part; the fused list is cut to k. Ties are broken deterministically
+ * (see {@link fuseRankings}).
  *
  * @example
  * ```ts
- * const hybrid = new HybridRetriever<{ text: string; vector: Float32Array }>([
- *   { retriever: asRetriever(bm25), query: (q) => q.text },
- *   { retriever: asRetriever(dense), query: (q) => q.vector },
- * ], { fusion: 'rrf' })
+ * const hybrid = new HybridRetriever<{ text: string; vector: Float32Array }>(
+ *   [
+ *     { retriever: bm25, query: (q) => q.text },
+ *     { retriever: asRetriever(dense), query: (q) => q.vector, weight: 0.7 },
+ *   ],
+ *   { fusion: 'rrf' },
+ * )
  * const hits = await hybrid.search({ text, vector }, { k: 10 })
  * ```
  */
 export class HybridRetriever<Q = unknown> implements Retriever<Q> {
-  readonly #parts: Array<{ retriever: Retriever<unknown>; weight: number; depth: number | undefined; query: ((q: Q) => unknown) | undefined }>
+  readonly #parts: ResolvedPart<Q>[]
   readonly #options: Required<HybridOptions>
 
   constructor(parts: ReadonlyArray<HybridPart<Q>>, options: HybridOptions = {}) {
-    if (!Array.isArray(parts) || parts.length === 0) throw invalidType('HybridRetriever needs a non-empty array of { retriever, weight? }')
+    this.#options = parseOptions(hybridSchema, options, 'HybridRetriever options')
+    if (!Array.isArray(parts) || parts.length === 0) throw invalidType('HybridRetriever needs a non-empty array of { retriever, weight?, depth?, query? }')
     this.#parts = parts.map((p, i) => {
-      const parsed = parseOptions(partSchema, p, `part ${i}`)
-      return { retriever: parsed.retriever, weight: parsed.weight, depth: parsed.depth, query: parsed.query as ((q: Q) => unknown) | undefined }
+      if (p === null || typeof p !== 'object' || !('retriever' in p)) throw invalidType(`parts[${i}] must be { retriever, weight?, depth?, query? }`)
+      const extra = Object.keys(p).filter((key) => !['retriever', 'weight', 'depth', 'query'].includes(key))
+      if (extra.length) throw invalidType(`parts[${i}]: unknown option ${extra[0]}`)
+      const weight = p.weight ?? 1
+      if (!weightSchema.safeParse(weight).success) throw invalidRange(`parts[${i}].weight must be a finite number ≥ 0 (got ${weight})`)
+      if (p.depth !== undefined && !positiveInt().safeParse(p.depth).success) throw invalidRange(`parts[${i}].depth must be a positive integer (got ${p.depth})`)
+      if (p.query !== undefined && typeof p.query !== 'function') throw invalidType(`parts[${i}].query must be a function`)
+      return { retriever: asRetriever(p.retriever as Retriever<unknown>), weight, depth: p.depth, query: p.query ?? ((q: Q) => q) }
     })
-    this.#options = parseOptions(optionsSchema, options, 'HybridRetriever options')
+    if (this.#parts.every((p) => p.weight === 0)) throw invalidRange('at least one part needs a weight > 0')
+    markRetriever(this)
   }
 
-  async search(query: Q, options: SearchOptions): Promise<Hit[]> {
+  /** The fusion options in force (defaults filled in). */
+  get options(): Readonly<Required<HybridOptions>> {
+    return this.#options
+  }
+
+  #partOptions(part: ResolvedPart<Q>, o: RetrieverSearchOptions): RetrieverSearchOptions {
+    const depth = Math.max(o.k, part.depth ?? this.#options.depth)
+    return { k: depth, ...(o.filter ? { filter: o.filter } : {}), ...(o.signal ? { signal: o.signal } : {}) }
+  }
+
+  #fuse(lists: Hit[][], k: number): Hit[] {
+    const { fusion, rrfK, normalization } = this.#options
+    return fuseRankings(lists, { fusion, rrfK, normalization, k, weights: this.#parts.map((p) => p.weight) })
+  }
+
+  /** Queries every part (concurrently) and fuses the rankings. */
+  async search(query: Q, options: RetrieverSearchOptions): Promise<Hit[]> {
     const o = parseSearchOptions(options)
-    const lists = await Promise.all(
-      this.#parts.map(async (p) => ({
-        hits: await p.retriever.search(p.query ? p.query(query) : query, {
-          k: Math.max(p.depth ?? this.#options.depth, o.k),
-          filter: o.filter,
-        }),
-        weight: p.weight,
-      })),
-    )
-    return fuse(lists, this.#options).slice(0, o.k)
+    const lists = await Promise.all(this.#parts.map((p) => p.retriever.search(p.query(query), this.#partOptions(p, o))))
+    return this.#fuse(lists, o.k)
   }
 
-  async searchBatch(queries: readonly Q[], options: SearchOptions): Promise<Hit[][]> {
-    const out: Hit[][] = []
-    for (const q of queries) out.push(await this.search(q, options))
-    return out
+  /** Batch twin of {@link HybridRetriever.search}: each part answers the whole batch at once. */
+  async searchBatch(queries: readonly Q[], options: RetrieverSearchOptions): Promise<Hit[][]> {
+    const o = parseSearchOptions(options, 'searchBatch options')
+    if (!Array.isArray(queries)) throw invalidType('queries must be an array')
+    const perPart = await Promise.all(this.#parts.map((p) => p.retriever.searchBatch(queries.map(p.query), this.#partOptions(p, o))))
+    return queries.map((_, q) => this.#fuse(perPart.map((lists) => lists[q]), o.k))
   }
 }

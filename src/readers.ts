@@ -1,146 +1,302 @@
 /**
- * Readers for data users already have on disk: JSON Lines (streamed), NumPy `.npy` (float32,
- * C order) and the `.fvecs` / `.ivecs` / `.bvecs` formats of the ANN benchmarks.
- * Malformed files throw `ERR_SLIMDEX_BAD_INPUT` naming the file (and line).
+ * Readers (and a few writers) for what users already have on disk: JSON Lines (streamed),
+ * NumPy `.npy` (float32, C order) and the TEXMEX `.fvecs` / `.ivecs` / `.bvecs` formats.
+ * Malformed files throw `ERR_SLIMDEX_PARSE` naming the file (and the line for JSONL);
+ * unreadable ones `ERR_SLIMDEX_IO`.
  * @module
  */
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { extname } from 'node:path'
 import { createInterface } from 'node:readline'
-import { badInput, slimdexError } from './errors'
-import { checkPath } from './validate'
+import { invalidType, slimdexError } from './errors'
+import type { SlimdexError } from './errors'
+import { checkPath, checkSignal } from './validate'
 
-/** One parsed JSON Lines record with its 1-based line number. */
-export interface JsonlRecord {
+/** A malformed data file: `file[:line]: message`. */
+export function parseError(file: string, message: string, line?: number): SlimdexError {
+  return slimdexError(Error, 'ERR_SLIMDEX_PARSE', `${file}${line === undefined ? '' : `:${line}`}: ${message}`)
+}
+
+/** An operating-system error on `file`, as `ERR_SLIMDEX_IO` naming the file. */
+export function ioError(file: string, e: unknown): SlimdexError {
+  const sys = e as NodeJS.ErrnoException
+  const reason =
+    sys?.code === 'ENOENT' ? 'no such file or directory' : sys?.code === 'EISDIR' ? 'is a directory' : sys?.code === 'EACCES' ? 'permission denied' : String(sys?.message ?? e)
+  const err = slimdexError(Error, 'ERR_SLIMDEX_IO', `${file}: ${reason}`)
+  ;(err as { cause?: unknown }).cause = e
+  return err
+}
+
+/** Reads a whole file, turning OS errors into `ERR_SLIMDEX_IO` naming it. */
+export async function readBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(checkPath(path))
+  } catch (e) {
+    throw ioError(path, e)
+  }
+}
+
+/** One parsed line of a JSONL file. */
+export interface JsonlRecord<T = unknown> {
+  /** The parsed JSON value. */
+  value: T
+  /** 1-based line number in the file. */
   line: number
-  value: unknown
 }
 
 /**
- * Streams a JSON Lines file record by record (blank lines are skipped), without loading the
- * file into memory. A line that is not valid JSON throws `ERR_SLIMDEX_BAD_INPUT` with
- * `path:line`.
+ * Streams a JSON Lines file one record at a time (constant memory). Blank lines are skipped;
+ * a line that is not valid JSON throws `ERR_SLIMDEX_PARSE` with `file:line`. A UTF-8 byte
+ * order mark at the start is ignored.
+ *
+ * @example
+ * ```ts
+ * for await (const { value, line } of readJsonl('corpus.jsonl')) { ... }
+ * ```
  */
-export async function* readJsonl(path: string): AsyncGenerator<JsonlRecord> {
-  checkPath(path)
-  const input = createReadStream(path, { encoding: 'utf8' })
-  const lines = createInterface({ input, crlfDelay: Infinity })
-  let line = 0
-  try {
-    for await (const text of lines) {
-      line++
-      if (text.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(text)
-      } catch (e) {
-        throw badInput(`${path}:${line}`, `malformed JSON (${(e as Error).message})`)
-      }
-      yield { line, value }
+export async function* readJsonl<T = unknown>(path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<JsonlRecord<T>> {
+  for await (const { text, line } of readLines(path, options)) {
+    let value: T
+    try {
+      value = JSON.parse(text) as T
+    } catch (e) {
+      throw parseError(path, `invalid JSON (${(e as Error).message})`, line)
     }
-  } catch (e) {
-    throw ioError(path, e)
+    yield { value, line }
+  }
+}
+
+/**
+ * Streams the non-blank lines of a UTF-8 text file with their 1-based line numbers (a byte
+ * order mark at the start is dropped). OS errors become `ERR_SLIMDEX_IO` naming the file.
+ */
+export async function* readLines(path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<{ text: string; line: number }> {
+  checkPath(path)
+  const signal = checkSignal(options.signal)
+  const stream = createReadStream(path, { encoding: 'utf8' })
+  // Surface open errors (ENOENT, EACCES) as IO errors naming the file, before readline sees them.
+  await new Promise<void>((resolve, reject) => {
+    stream.once('ready', () => resolve())
+    stream.once('error', (e) => reject(ioError(path, e)))
+  })
+  const lines = createInterface({ input: stream, crlfDelay: Infinity })
+  let line = 0
+  const iterator = lines[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      let next: IteratorResult<string>
+      try {
+        next = await iterator.next()
+      } catch (e) {
+        throw ioError(path, e) // e.g. EISDIR, raised on the first read
+      }
+      if (next.done) return
+      line++
+      if (signal?.aborted) throw slimdexError(Error, 'ABORT_ERR', 'The operation was aborted')
+      const text = line === 1 && next.value.charCodeAt(0) === 0xfeff ? next.value.slice(1) : next.value
+      if (text.trim() !== '') yield { text, line }
+    }
   } finally {
     lines.close()
-    input.destroy()
+    stream.destroy()
   }
 }
 
-/** Vectors read from a file: `count × dim` values, row-major. */
-export interface VectorFile<T extends Float32Array | Int32Array | Uint8Array = Float32Array> {
-  data: T
-  count: number
-  dim: number
-}
-
-/**
- * Reads a NumPy `.npy` file holding a 1-D or 2-D little-endian float32 array in C order
- * (`np.save(path, x.astype(np.float32))`). Other dtypes or Fortran order throw with the header
- * shown, so the fix (`astype`, `ascontiguousarray`) is obvious.
- */
-export async function readNpy(path: string): Promise<VectorFile> {
-  const bytes = await readBytes(path)
-  const magic = '\x93NUMPY'
-  if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== magic) throw badInput(path, 'not a .npy file (bad magic)')
-  const major = bytes[6]
-  const headerLen = major === 1 ? bytes[8] | (bytes[9] << 8) : major === 2 || major === 3 ? new DataView(bytes.buffer, bytes.byteOffset + 8, 4).getUint32(0, true) : -1
-  if (headerLen < 0) throw badInput(path, `unsupported .npy version ${major}`)
-  const start = (major === 1 ? 10 : 12) + headerLen
-  if (start > bytes.length) throw badInput(path, 'truncated .npy header')
-  const header = new TextDecoder().decode(bytes.subarray(major === 1 ? 10 : 12, start))
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1]
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1]
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw badInput(path, `unreadable .npy header ${header.trim()}`)
-  if (descr !== '<f4' && descr !== '|f4') throw badInput(path, `dtype ${descr} is not little-endian float32; save x.astype(np.float32)`)
-  if (fortran === 'True') throw badInput(path, 'Fortran order; save np.ascontiguousarray(x)')
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number)
-  if (shape.length < 1 || shape.length > 2 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw badInput(path, `shape (${shapeText}) is not 1-D or 2-D`)
-  }
-  const [count, dim] = shape.length === 2 ? shape : [1, shape[0]]
-  const want = count * dim * 4
-  if (bytes.length - start !== want) throw badInput(path, `holds ${bytes.length - start} data bytes, shape (${shapeText}) needs ${want}`)
-  return { data: copyAs(bytes.subarray(start), Float32Array), count, dim }
-}
-
-/** Reads `.fvecs` (float32), the format of the SIFT/GIST ANN benchmarks: per vector an int32 dim, then dim values. */
-export function readFvecs(path: string): Promise<VectorFile<Float32Array>> {
-  return readVecs(path, 4, Float32Array)
-}
-
-/** Reads `.ivecs` (int32; e.g. ground-truth neighbour ids). */
-export function readIvecs(path: string): Promise<VectorFile<Int32Array>> {
-  return readVecs(path, 4, Int32Array)
-}
-
-/** Reads `.bvecs` (uint8; e.g. SIFT1B). */
-export function readBvecs(path: string): Promise<VectorFile<Uint8Array>> {
-  return readVecs(path, 1, Uint8Array)
-}
-
-type ArrayOf<T> = { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }
-
-async function readVecs<T extends Float32Array | Int32Array | Uint8Array>(path: string, width: number, Kind: ArrayOf<T>): Promise<VectorFile<T>> {
-  const bytes = await readBytes(path)
-  if (bytes.length === 0) return { data: new Kind(new ArrayBuffer(0)), count: 0, dim: 0 }
-  if (bytes.length < 4) throw badInput(path, 'truncated: shorter than one dimension header')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const dim = view.getInt32(0, true)
-  if (dim <= 0 || dim > 1 << 20) throw badInput(path, `vector 0 declares dimension ${dim}`)
-  const row = 4 + dim * width
-  if (bytes.length % row !== 0) throw badInput(path, `${bytes.length} bytes is not a whole number of ${dim}-dimensional vectors (${row} bytes each)`)
-  const count = bytes.length / row
-  const out = new Uint8Array(count * dim * width)
-  for (let i = 0; i < count; i++) {
-    const d = view.getInt32(i * row, true)
-    if (d !== dim) throw badInput(path, `vector ${i} declares dimension ${d}, vector 0 declared ${dim}`)
-    out.set(bytes.subarray(i * row + 4, (i + 1) * row), i * dim * width)
-  }
-  return { data: new Kind(out.buffer), count, dim }
-}
-
-/** Copies little-endian bytes into a fresh, aligned typed array. */
-function copyAs<T>(bytes: Uint8Array, Kind: ArrayOf<T>): T {
-  const copy = new Uint8Array(bytes.length)
-  copy.set(bytes)
-  return new Kind(copy.buffer)
-}
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  checkPath(path)
+/** Writes records as JSON Lines (one `JSON.stringify` per line). */
+export async function writeJsonl(path: string, records: Iterable<unknown>): Promise<void> {
+  const parts: string[] = []
+  for (const r of records) parts.push(JSON.stringify(r))
   try {
-    return await readFile(path)
+    await writeFile(checkPath(path), parts.length ? parts.join('\n') + '\n' : '')
   } catch (e) {
     throw ioError(path, e)
   }
 }
 
-/** File-system errors keep their message and gain `ERR_SLIMDEX_IO`; ours pass through. */
-function ioError(path: string, e: unknown): unknown {
-  if (e instanceof Error && 'code' in e && typeof e.code === 'string' && !e.code.startsWith('ERR_SLIMDEX') && e.code !== 'ABORT_ERR') {
-    const err = slimdexError(Error, 'ERR_SLIMDEX_IO', `${path}: ${e.message}`)
-    return Object.assign(err, { cause: e })
+/** A dense matrix read from disk: `count` rows of `dim` values, row-major. */
+export interface Matrix<T extends Float32Array | Int32Array | Uint8Array = Float32Array> {
+  data: T
+  /** Values per row. */
+  dim: number
+  /** Number of rows. */
+  count: number
+}
+
+/** A NumPy array: its data and shape. */
+export interface NpyArray extends Matrix<Float32Array> {
+  /** The array's shape as stored (a 1-D array reads as one row). */
+  shape: number[]
+}
+
+const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]) // \x93NUMPY
+
+/**
+ * Parses the bytes of a NumPy `.npy` file holding a float32 array in C order (1-D or 2-D;
+ * higher dimensions are flattened to rows of the last axis). Any other dtype, byte order or
+ * Fortran order throws `ERR_SLIMDEX_PARSE` saying what was found and how to convert it.
+ */
+export function parseNpy(bytes: Uint8Array, name = '<buffer>'): NpyArray {
+  if (!(bytes instanceof Uint8Array)) throw invalidType('parseNpy takes a Buffer or Uint8Array')
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(NPY_MAGIC)) throw parseError(name, 'not a NumPy .npy file (bad magic)')
+  const major = buf[6]
+  let headerLen: number
+  let start: number
+  if (major === 1) {
+    headerLen = buf.readUInt16LE(8)
+    start = 10
+  } else if (major === 2 || major === 3) {
+    if (buf.length < 12) throw parseError(name, 'truncated .npy header')
+    headerLen = buf.readUInt32LE(8)
+    start = 12
+  } else {
+    throw parseError(name, `unsupported .npy format version ${major}`)
   }
-  return e
+  if (start + headerLen > buf.length) throw parseError(name, 'truncated .npy header')
+  const header = buf.toString(major === 3 ? 'utf8' : 'latin1', start, start + headerLen)
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1]
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw parseError(name, `malformed .npy header ${JSON.stringify(header.trim())}`)
+  if (descr !== '<f4' && descr !== '=f4') {
+    const hint = descr === '>f4' ? 'big-endian float32' : `dtype ${descr}`
+    throw parseError(name, `${hint} is not supported: save little-endian float32 (np.save(path, a.astype('<f4')))`)
+  }
+  if (fortran === 'True') throw parseError(name, 'Fortran-order arrays are not supported: save np.ascontiguousarray(a)')
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number)
+  if (shape.some((s) => !Number.isSafeInteger(s) || s < 0)) throw parseError(name, `malformed shape (${shapeText})`)
+  const total = shape.reduce((a, b) => a * b, 1)
+  const dataStart = start + headerLen
+  if (buf.length - dataStart !== total * 4) {
+    throw parseError(name, `shape (${shape.join(', ')}) needs ${total * 4} data bytes but the file has ${buf.length - dataStart}`)
+  }
+  // Copy: the data offset within a pooled Buffer need not be 4-byte aligned.
+  const data = new Float32Array(total)
+  new Uint8Array(data.buffer).set(buf.subarray(dataStart))
+  const dim = shape.length === 0 ? 1 : shape[shape.length - 1]
+  const count = shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1)
+  return { data, shape, dim, count }
+}
+
+/** Reads a float32 C-order `.npy` file (see {@link parseNpy}). */
+export async function readNpy(path: string): Promise<NpyArray> {
+  return parseNpy(await readBytes(path), path)
+}
+
+/** Encodes a float32 array as `.npy` (format 1.0, C order) with the given shape. */
+export function toNpy(data: Float32Array, shape: readonly number[]): Buffer {
+  if (!(data instanceof Float32Array)) throw invalidType('toNpy: data must be a Float32Array')
+  if (shape.reduce((a, b) => a * b, 1) !== data.length) throw invalidType(`toNpy: shape (${shape.join(', ')}) does not match ${data.length} values`)
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`
+  // Pad with spaces so the data starts on a 64-byte boundary; the header ends with '\n'.
+  const unpadded = 10 + header.length + 1
+  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n'
+  const head = Buffer.alloc(10)
+  NPY_MAGIC.copy(head)
+  head[6] = 1
+  head[7] = 0
+  head.writeUInt16LE(header.length, 8)
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)])
+}
+
+/** Writes a float32 array as `.npy` (see {@link toNpy}). */
+export async function writeNpy(path: string, data: Float32Array, shape: readonly number[]): Promise<void> {
+  const bytes = toNpy(data, shape)
+  try {
+    await writeFile(checkPath(path), bytes)
+  } catch (e) {
+    throw ioError(path, e)
+  }
+}
+
+type VecsKind = 'fvecs' | 'ivecs' | 'bvecs'
+
+/**
+ * Parses TEXMEX vectors: each vector is an int32 little-endian `dim` followed by `dim` values
+ * (float32 for `.fvecs`, int32 for `.ivecs`, uint8 for `.bvecs`). Every vector must have the
+ * same dimension.
+ */
+export function parseVecs(bytes: Uint8Array, kind: 'fvecs', name?: string): Matrix<Float32Array>
+export function parseVecs(bytes: Uint8Array, kind: 'ivecs', name?: string): Matrix<Int32Array>
+export function parseVecs(bytes: Uint8Array, kind: 'bvecs', name?: string): Matrix<Uint8Array>
+export function parseVecs(bytes: Uint8Array, kind: VecsKind, name = '<buffer>'): Matrix<Float32Array | Int32Array | Uint8Array> {
+  if (!(bytes instanceof Uint8Array)) throw invalidType(`parseVecs takes a Buffer or Uint8Array`)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const width = kind === 'bvecs' ? 1 : 4
+  if (bytes.length === 0) {
+    const empty = kind === 'fvecs' ? new Float32Array(0) : kind === 'ivecs' ? new Int32Array(0) : new Uint8Array(0)
+    return { data: empty, dim: 0, count: 0 }
+  }
+  if (bytes.length < 4) throw parseError(name, `truncated .${kind} file (${bytes.length} bytes)`)
+  const dim = view.getInt32(0, true)
+  if (dim <= 0 || dim > 1 << 24) throw parseError(name, `first vector has dimension ${dim}; not a .${kind} file?`)
+  const record = 4 + dim * width
+  if (bytes.length % record !== 0) {
+    throw parseError(name, `size ${bytes.length} bytes is not a multiple of the ${record}-byte record of a dim-${dim} .${kind} vector (truncated?)`)
+  }
+  const count = bytes.length / record
+  const out = kind === 'fvecs' ? new Float32Array(count * dim) : kind === 'ivecs' ? new Int32Array(count * dim) : new Uint8Array(count * dim)
+  const outBytes = new Uint8Array(out.buffer)
+  for (let i = 0; i < count; i++) {
+    const at = i * record
+    const d = view.getInt32(at, true)
+    if (d !== dim) throw parseError(name, `vector ${i} has dimension ${d}, the first had ${dim}`)
+    outBytes.set(bytes.subarray(at + 4, at + record), i * dim * width)
+  }
+  return { data: out, dim, count }
+}
+
+/** Encodes rows as `.fvecs` / `.ivecs` / `.bvecs` (see {@link parseVecs}). */
+export function toVecs(data: Float32Array | Int32Array | Uint8Array, dim: number): Buffer {
+  if (!Number.isInteger(dim) || dim < 1 || data.length % dim !== 0) throw invalidType(`toVecs: ${data.length} values are not rows of dim ${dim}`)
+  const width = data instanceof Uint8Array ? 1 : 4
+  const count = data.length / dim
+  const out = Buffer.alloc(count * (4 + dim * width))
+  const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  for (let i = 0; i < count; i++) {
+    const at = i * (4 + dim * width)
+    out.writeInt32LE(dim, at)
+    out.set(src.subarray(i * dim * width, (i + 1) * dim * width), at + 4)
+  }
+  return out
+}
+
+/** Reads a `.fvecs` file (float32 vectors). */
+export async function readFvecs(path: string): Promise<Matrix<Float32Array>> {
+  return parseVecs(await readBytes(path), 'fvecs', path)
+}
+
+/** Reads a `.ivecs` file (int32 vectors, e.g. ground-truth neighbour ids). */
+export async function readIvecs(path: string): Promise<Matrix<Int32Array>> {
+  return parseVecs(await readBytes(path), 'ivecs', path)
+}
+
+/** Reads a `.bvecs` file (uint8 vectors, e.g. SIFT1B). */
+export async function readBvecs(path: string): Promise<Matrix<Uint8Array>> {
+  return parseVecs(await readBytes(path), 'bvecs', path)
+}
+
+/**
+ * Reads float vectors from `.npy`, `.fvecs` or `.bvecs` (widened to float32), chosen by the
+ * file extension. Anything else throws `ERR_SLIMDEX_INVALID_ARG` naming the file.
+ */
+export async function readVectors(path: string): Promise<Matrix<Float32Array>> {
+  const ext = extname(checkPath(path)).toLowerCase()
+  if (ext === '.npy') {
+    const a = await readNpy(path)
+    if (a.shape.length !== 2) throw parseError(path, `expected a 2-D array (vectors × dim), got shape (${a.shape.join(', ')})`)
+    return { data: a.data, dim: a.dim, count: a.count }
+  }
+  if (ext === '.fvecs') return readFvecs(path)
+  if (ext === '.bvecs') {
+    const b = await readBvecs(path)
+    return { data: Float32Array.from(b.data), dim: b.dim, count: b.count }
+  }
+  throw invalidType(`${path}: unsupported vector file extension ${JSON.stringify(ext)} (expected .npy, .fvecs or .bvecs)`)
 }

@@ -1,0 +1,242 @@
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { pathToFileURL } from 'node:url'
+import { BinaryIndex, inspectIndex, toNpy, toVecs } from '../index.ts'
+import { rng } from '../benches/lib/data.mjs'
+import { runCli } from '../src/cli.ts'
+
+const CLI = join(process.cwd(), 'src', 'cli.ts')
+// Resolved from the repository, so that the CLI can run with a temporary directory as cwd.
+const TSX = pathToFileURL(join(process.cwd(), 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+
+function slimdex(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Runs the CLI in this process, capturing its output. */
+async function inProcess(...args: string[]) {
+  return inProcessTTY(false, ...args)
+}
+
+async function inProcessTTY(stderrIsTTY: boolean, ...args: string[]) {
+  let stdout = ''
+  let stderr = ''
+  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) })
+  const code = await runCli(args, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), stderrIsTTY })
+  return { code, stdout, stderr }
+}
+
+/** CRC-32C (Castagnoli), as the container format uses, to relabel a file's kind in a test. */
+function crc32c(bytes: Uint8Array): number {
+  let c = ~0
+  for (const b of bytes) {
+    c ^= b
+    for (let i = 0; i < 8; i++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+  }
+  return ~c >>> 0
+}
+
+const DIM = 16
+const N = 200
+const NQ = 5
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-cli-'))
+  const r = rng(42)
+  const docs = Float32Array.from({ length: N * DIM }, () => r.normal())
+  const queries = Float32Array.from({ length: NQ * DIM }, () => r.normal())
+  writeFileSync(join(dir, 'docs.npy'), toNpy(docs, [N, DIM]))
+  writeFileSync(join(dir, 'ids.txt'), Array.from({ length: N }, (_, i) => `doc-${i}`).join('\n') + '\n')
+  writeFileSync(join(dir, 'queries.fvecs'), toVecs(queries, DIM))
+  writeFileSync(join(dir, 'qids.txt'), Array.from({ length: NQ }, (_, i) => `q${i}`).join('\n') + '\n')
+  // Qrels: each query's exact top 3 by inner product (grades 3, 2, 1).
+  const lines = ['query-id\tcorpus-id\tscore']
+  for (let q = 0; q < NQ; q++) {
+    const scores = Array.from({ length: N }, (_, i) => {
+      let s = 0
+      for (let j = 0; j < DIM; j++) s += queries[q * DIM + j] * docs[i * DIM + j]
+      return { i, s }
+    }).sort((a, b) => b.s - a.s)
+    scores.slice(0, 3).forEach(({ i }, g) => lines.push(`q${q}\tdoc-${i}\t${3 - g}`))
+  }
+  writeFileSync(join(dir, 'qrels.tsv'), lines.join('\n') + '\n')
+  return { dir, docs, queries }
+}
+
+test('CLI end to end: index → search → eval → info in a temporary directory', (t) => {
+  const { dir, docs, queries } = setup()
+  const built = slimdex(dir, 'index', '--kind', 'binary', '--input', 'docs.npy', '--ids', 'ids.txt', '--output', 'docs.slmdx', '--rescore', 'float32', '--json')
+  t.is(built.code, 0, built.stderr)
+  t.is(built.stderr, '') // not a TTY: no progress output
+  const b = JSON.parse(built.stdout)
+  t.like(b, { kind: 'BinaryIndex', output: 'docs.slmdx', items: N })
+  t.is(b.bytes, statSync(join(dir, 'docs.slmdx')).size)
+
+  // search → TREC run file, equal to the library's own answers.
+  const searched = slimdex(dir, 'search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '--query-ids', 'qids.txt', '-k', '10', '--candidates', String(N), '--output', 'run.trec')
+  t.is(searched.code, 0, searched.stderr)
+  t.is(searched.stderr, '')
+  const index = new BinaryIndex({ dim: DIM, rescore: 'float32' })
+  index.addSync(
+    Array.from({ length: N }, (_, i) => `doc-${i}`),
+    docs,
+  )
+  const runLines = readFileSync(join(dir, 'run.trec'), 'utf8').trim().split('\n')
+  t.is(runLines.length, NQ * 10)
+  for (let q = 0; q < NQ; q++) {
+    const want = index.search(queries.subarray(q * DIM, (q + 1) * DIM), { k: 10, candidates: N })
+    const got = runLines.filter((l) => l.startsWith(`q${q} `)).map((l) => l.split(' '))
+    t.deepEqual(
+      got.map((c) => c[2]),
+      want.map((h) => h.id),
+    )
+    got.forEach((c, i) => {
+      t.is(c[3], String(i + 1))
+      t.is(Number(c[4]), want[i].score)
+      t.is(c[5], 'slimdex')
+    })
+  }
+  // The same search to stdout, as TREC lines and as JSON.
+  const stdoutRun = slimdex(dir, 'search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '--query-ids', 'qids.txt', '-k', '10', '--candidates', String(N))
+  t.is(stdoutRun.stdout, readFileSync(join(dir, 'run.trec'), 'utf8'))
+  const asJson = JSON.parse(slimdex(dir, 'search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '3', '--json').stdout)
+  t.is(asJson.k, 3)
+  t.deepEqual(Object.keys(asJson.results), ['0', '1', '2', '3', '4'])
+  t.is(asJson.results['0'].length, 3)
+
+  // eval: exact search finds every judged document in its ideal order.
+  const table = slimdex(dir, 'eval', '--run', 'run.trec', '--qrels', 'qrels.tsv', '--metrics', 'ndcg@10,recall@3,mrr@10')
+  t.is(table.code, 0, table.stderr)
+  t.is(table.stdout, 'ndcg@10   1.0000\nrecall@3  1.0000\nmrr@10    1.0000\n(5 queries)\n')
+  const ev = JSON.parse(slimdex(dir, 'eval', '--run', 'run.trec', '--qrels', 'qrels.tsv', '--json').stdout)
+  t.deepEqual(Object.keys(ev.mean), ['ndcg@10', 'recall@100', 'mrr@10', 'map'])
+  t.is(ev.queries, NQ)
+  t.true(Math.abs(ev.mean['ndcg@10'] - 1) < 1e-12)
+
+  // info: kind, parameters, sections, memory.
+  const info = JSON.parse(slimdex(dir, 'info', 'docs.slmdx', '--json').stdout)
+  const inspected = inspectIndex(join(dir, 'docs.slmdx'))
+  t.like(info, { kind: 'BinaryIndex', items: N, bytes: inspected.bytes, parameters: { dim: DIM, rescore: 'float32' } })
+  t.deepEqual(info.sections, inspected.sections)
+  t.true(info.memory.total >= N * DIM * 4)
+  const text = slimdex(dir, 'info', 'docs.slmdx')
+  t.is(text.code, 0)
+  t.regex(text.stdout, /docs\.slmdx: BinaryIndex, format v\d+, \d+ bytes/)
+  t.regex(text.stdout, /parameters: dim=16, .*rescore=float32/)
+})
+
+test('CLI indexes JSONL vectors and reports malformed lines with their line number', (t) => {
+  const { dir } = setup()
+  writeFileSync(join(dir, 'v.jsonl'), '{"_id":"a","vector":[1,0,0]}\n{"_id":"b","vector":[0,1,0]}\n{"id":"c","vector":[0,0,1]}\n')
+  const ok = slimdex(dir, 'index', '--kind', 'binary', '--input', 'v.jsonl', '--output', 'v.slmdx', '--rescore', 'float32')
+  t.is(ok.code, 0, ok.stderr)
+  t.regex(ok.stdout, /BinaryIndex: 3 items → v\.slmdx/)
+  writeFileSync(join(dir, 'q.jsonl'), '{"_id":"qc","vector":[0,0,2]}\n')
+  const hit = slimdex(dir, 'search', '--index', 'v.slmdx', '--queries', 'q.jsonl', '-k', '1')
+  t.is(hit.stdout, 'qc Q0 c 1 2 slimdex\n')
+  writeFileSync(join(dir, 'bad.jsonl'), '{"_id":"a","vector":[1,0]}\n\n{"_id":"b","vector":[1,\n')
+  const bad = slimdex(dir, 'index', '--kind', 'binary', '--input', 'bad.jsonl', '--output', 'x.slmdx')
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /bad\.jsonl:3: invalid JSON/)
+  writeFileSync(join(dir, 'ragged.jsonl'), '{"_id":"a","vector":[1,0]}\n{"_id":"b","vector":[1,0,3]}\n')
+  const ragged = slimdex(dir, 'index', '--kind', 'binary', '--input', 'ragged.jsonl', '--output', 'x.slmdx')
+  t.is(ragged.code, 1)
+  t.regex(ragged.stderr, /ragged\.jsonl:2: "vector" has 3 values, earlier lines had 2/)
+})
+
+test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and non-zero exits', async (t) => {
+  const { dir } = setup()
+  t.is(slimdex(dir, 'index', '--kind', 'binary', '--input', 'docs.npy', '--output', 'docs.slmdx').code, 0)
+
+  const missing = slimdex(dir, 'index', '--kind', 'binary', '--input', 'nope.npy', '--output', 'x.slmdx')
+  t.is(missing.code, 1)
+  t.regex(missing.stderr, /nope\.npy: no such file or directory/)
+  const missingIndex = slimdex(dir, 'search', '--index', 'gone.slmdx', '--queries', 'queries.fvecs')
+  t.is(missingIndex.code, 1)
+  t.regex(missingIndex.stderr, /gone\.slmdx/)
+  t.is(slimdex(dir, 'info', 'gone.slmdx').code, 1)
+
+  // A file that is not an index at all.
+  const notIndex = slimdex(dir, 'search', '--index', 'qrels.tsv', '--queries', 'queries.fvecs')
+  t.is(notIndex.code, 1)
+  t.regex(notIndex.stderr, /qrels\.tsv: .*ERR_SLIMDEX_CORRUPT_FILE/)
+  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 8 (BM25).
+  const bytes = readFileSync(join(dir, 'docs.slmdx'))
+  bytes.writeUInt16LE(8, 8)
+  const sections = bytes.readUInt32LE(12)
+  const header = Buffer.concat([bytes.subarray(0, 24), bytes.subarray(28, 32 + 32 * sections)])
+  bytes.writeUInt32LE(crc32c(header), 24)
+  writeFileSync(join(dir, 'other.slmdx'), bytes)
+  const otherKind = inspectIndex(join(dir, 'other.slmdx')).kind
+  t.not(otherKind, 'BinaryIndex')
+  const wrongKind = slimdex(dir, 'search', '--index', 'other.slmdx', '--queries', 'queries.fvecs')
+  t.is(wrongKind.code, 1)
+  t.regex(wrongKind.stderr, new RegExp(`other\\.slmdx: a ${otherKind} file; this version of the CLI cannot search it yet`))
+  t.is(JSON.parse(slimdex(dir, 'info', 'other.slmdx', '--json').stdout).kind, otherKind)
+
+  // Queries of the wrong dimension.
+  writeFileSync(join(dir, 'q8.fvecs'), toVecs(new Float32Array(8), 8))
+  const dims = slimdex(dir, 'search', '--index', 'docs.slmdx', '--queries', 'q8.fvecs')
+  t.is(dims.code, 1)
+  t.regex(dims.stderr, /q8\.fvecs: queries have dimension 8 but docs\.slmdx \(BinaryIndex\) has dim 16/)
+  // A malformed run file and qrels file.
+  writeFileSync(join(dir, 'bad.trec'), 'q0 Q0 d 1 0.5 t\nq0 Q0 e 2\n')
+  const badRun = slimdex(dir, 'eval', '--run', 'bad.trec', '--qrels', 'qrels.tsv')
+  t.is(badRun.code, 1)
+  t.regex(badRun.stderr, /bad\.trec:2: expected 6 columns/)
+
+  // Usage errors exit 2 (run in-process: same code path, no process start-up per case).
+  const usage: string[][] = [
+    ['frobnicate'],
+    ['index', '--kind', 'bm25', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'nope', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'binary', '--input', 'docs.npy', '--output', 'x', '--rescore', 'int4'],
+    ['search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0'],
+    ['search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '--bogus'],
+    ['eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0'],
+    ['dedup', 'a.jsonl'],
+    [],
+  ]
+  for (const args of usage) {
+    const r = await inProcess(...args)
+    t.is(r.code, 2, `slimdex ${args.join(' ')}: ${r.stderr}`)
+  }
+  t.regex((await inProcess('index', '--kind', 'bm25', '--input', 'a', '--output', 'b')).stderr, /BM25Index is not part of this build yet/)
+  t.regex((await inProcess('frobnicate')).stderr, /unknown command "frobnicate"/)
+  t.regex((await inProcess('search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0')).stderr, /-k must be a positive integer/)
+  t.regex((await inProcess('eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0')).stderr, /unknown metric "ndcg@0"/)
+  const noRun = await inProcess('eval', '--run', join(dir, 'x'), '--qrels', 'y')
+  t.is(noRun.code, 1)
+  t.regex(noRun.stderr, /x: no such file/)
+  const help = slimdex(dir, '--help')
+  t.is(help.code, 0)
+  t.regex(help.stdout, /Usage: slimdex <command>/)
+})
+
+test('CLI bench forwards to benches/run.mjs and its exit code', (t) => {
+  const r = slimdex(process.cwd(), 'bench', 'no-such-suite')
+  t.is(r.code, 2)
+  t.regex(r.stderr, /unknown suite "no-such-suite"/)
+})
+
+test('CLI progress goes to stderr only on a TTY and never with --quiet or --json', async (t) => {
+  const { dir } = setup()
+  const args = ['index', '--kind', 'binary', '--input', join(dir, 'docs.npy'), '--output', join(dir, 'p.slmdx')]
+  const tty = await inProcessTTY(true, ...args)
+  t.is(tty.code, 0, tty.stderr)
+  t.regex(tty.stderr, /indexing \[#+\] 100% \(200\/200\)\n$/)
+  t.regex(tty.stdout, /BinaryIndex: 200 items/)
+  const quiet = await inProcessTTY(true, ...args, '--quiet')
+  t.deepEqual([quiet.code, quiet.stderr, quiet.stdout], [0, '', ''])
+  const json = await inProcessTTY(true, ...args, '--json')
+  t.is(json.stderr, '')
+  t.is(JSON.parse(json.stdout).items, 200)
+  const plain = await inProcessTTY(false, ...args)
+  t.is(plain.stderr, '')
+})

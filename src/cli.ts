@@ -1,0 +1,526 @@
+/**
+ * The `slimdex` command line: build an index from vectors or documents on disk, search it,
+ * evaluate a run against qrels, describe an index file, run the benchmarks.
+ *
+ * Exit codes: 0 success, 1 a file or the data in it is wrong (the message names the file and,
+ * for line-oriented formats, the line), 2 wrong usage (unknown command or option, missing argument).
+ * Results go to stdout; progress (only on a TTY, never with `--quiet`) and errors to stderr.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { dirname, extname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
+import { BinaryIndex } from './binary'
+import { formatTrecRun, readBeirQueries, readQrels, readTrecRun } from './beir'
+import type { BeirQuery } from './beir'
+import { evaluate, formatMetrics } from './eval'
+import { inspectIndex, nativeInfo } from './kernels'
+import type { IndexFileInfo } from './kernels'
+import { ioError, parseError, readJsonl, readLines, readVectors } from './readers'
+import type { Matrix } from './readers'
+import { asRetriever } from './retriever'
+import type { Retriever } from './retriever'
+import type { Hit, Id, MemoryUsage } from './types'
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIO {
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  /** Whether stderr is a terminal (progress is shown only then). */
+  stderrIsTTY: boolean
+}
+
+class UsageError extends Error {}
+
+const VERSION = '0.1.0'
+
+const HELP = `slimdex — memory-efficient retrieval
+
+Usage: slimdex <command> [options]
+
+Commands:
+  index   --kind <kind> --input <file> --output <index>   build an index and save it
+          kinds: binary (now); bm25, sparse, pq, multivector (when their indexes land)
+          input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
+          --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
+          --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
+          --metric <m>          binary: ip | cosine (default ip)
+          --threshold <t>       binary: zero | mean (default zero)
+  search  --index <index> --queries <file> [-k 10] [--output run.trec]
+          queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"};
+          text indexes (bm25, sparse) take BEIR queries.jsonl {"_id", "text"}
+          --candidates <n>      binary: Hamming candidates to rescore
+          prints a TREC run (qid Q0 docid rank score slimdex) unless --output or --json
+  eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
+          [--split test] [--missing skip|zero]
+  info    <index>                                   kind, parameters, size by component
+  dedup   (when the MinHash TypeScript API lands)
+  bench   [suite ...] [--smoke]                      run benches/run.mjs (repository checkout only)
+
+Global options: --json (machine-readable stdout), --quiet (no progress), --help, --version
+Exit codes: 0 ok, 1 bad file or data (the message names the file), 2 bad usage`
+
+/** A progress line on stderr, shown only on a TTY and without --quiet. */
+class Progress {
+  #last = 0
+  constructor(
+    private readonly io: CliIO,
+    private readonly enabled: boolean,
+  ) {}
+
+  update(label: string, done: number, total: number): void {
+    if (!this.enabled) return
+    const now = Date.now()
+    if (done < total && now - this.#last < 100) return
+    this.#last = now
+    const pct = total > 0 ? Math.floor((100 * done) / total) : 100
+    const width = 24
+    const fill = Math.round((width * pct) / 100)
+    this.io.stderr.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${pct}% (${done}/${total})`)
+    if (done >= total) this.io.stderr.write('\n')
+  }
+}
+
+interface Context {
+  io: CliIO
+  json: boolean
+  quiet: boolean
+  progress: Progress
+}
+
+// ---- index kinds -------------------------------------------------------------------------
+
+/** A loaded index as the CLI sees it. */
+interface LoadedIndex {
+  retriever: Retriever<unknown>
+  /** What a query is: a float vector of `dim`, or a text. */
+  query: { type: 'vector'; dim: number } | { type: 'text' }
+  size: number
+  parameters: Record<string, unknown>
+  memoryUsage(): MemoryUsage
+}
+
+/**
+ * One index kind of the CLI. bm25 / sparse / pq / multivector become one entry each in KINDS
+ * when they land (and leave PENDING_KINDS): `build` reads the input (vectors via
+ * readInputVectors, or a BEIR corpus.jsonl via readBeirCorpus for text kinds), `load` returns
+ * the index as a Retriever with its query type ('vector' or 'text'), parameters and memory.
+ */
+interface IndexKind {
+  /** `IndexFileInfo.kind` of its saved files. */
+  fileKind: string
+  build(values: Record<string, string | boolean | undefined>, ctx: Context): Promise<{ size: number; save(path: string): Promise<void> }>
+  load(path: string, values: Record<string, string | boolean | undefined>): Promise<LoadedIndex>
+}
+
+const PENDING_KINDS: Record<string, string> = {
+  bm25: 'BM25Index',
+  sparse: 'SparseIndex',
+  pq: 'PQIndex',
+  multivector: 'MultiVectorIndex',
+}
+
+const KINDS: Record<string, IndexKind> = {
+  binary: {
+    fileKind: 'BinaryIndex',
+    async build(values, ctx) {
+      const input = requireString(values, 'input')
+      const vectors = await readInputVectors(input, values)
+      const options = {
+        dim: vectors.dim,
+        rescore: (values.rescore as 'none' | 'asymmetric' | 'int8' | 'float32' | undefined) ?? 'asymmetric',
+        metric: (values.metric as 'ip' | 'cosine' | undefined) ?? 'ip',
+        threshold: (values.threshold as 'zero' | 'mean' | undefined) ?? 'zero',
+      }
+      const index = new BinaryIndex(options)
+      if (vectors.count === 0) throw parseError(input, 'no vectors to index')
+      // Learn threshold / int8 scales from everything, then add in chunks to report progress.
+      if (options.threshold === 'mean' || options.rescore === 'int8') index.fit(vectors.data)
+      const chunk = 8192
+      for (let at = 0; at < vectors.count; at += chunk) {
+        const end = Math.min(vectors.count, at + chunk)
+        await index.add(vectors.ids?.slice(at, end), vectors.data.subarray(at * vectors.dim, end * vectors.dim))
+        ctx.progress.update('indexing', end, vectors.count)
+      }
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path, values) {
+      const index = await BinaryIndex.load(path)
+      const candidates = values.candidates === undefined ? undefined : parsePositiveInt(values.candidates as string, 'candidates')
+      return {
+        retriever: asRetriever(index, candidates === undefined ? {} : { candidates }) as Retriever<unknown>,
+        query: { type: 'vector', dim: index.dim },
+        size: index.size,
+        parameters: { ...index.options },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
+}
+
+function kindOfFile(info: IndexFileInfo, path: string): IndexKind {
+  const kind = Object.values(KINDS).find((k) => k.fileKind === info.kind)
+  if (!kind) throw Object.assign(new Error(`${path}: a ${info.kind} file; this version of the CLI cannot search it yet`), { exitCode: 1 })
+  return kind
+}
+
+// ---- inputs ------------------------------------------------------------------------------
+
+interface InputVectors extends Matrix<Float32Array> {
+  ids?: Id[]
+}
+
+async function readIdFile(path: string, count: number): Promise<string[]> {
+  const ids: string[] = []
+  for await (const { text } of readLines(path)) ids.push(text.trim())
+  if (ids.length !== count) throw parseError(path, `has ${ids.length} ids but there are ${count} vectors`)
+  return ids
+}
+
+function recordId(r: Record<string, unknown>, file: string, line: number, field: string | undefined): string {
+  const v = field ? r[field] : (r._id ?? r.id)
+  if (typeof v === 'string' && v.length > 0) return v
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  throw parseError(file, `missing id (field ${field ? JSON.stringify(field) : '"_id" or "id"'})`, line)
+}
+
+/** Vectors from .npy/.fvecs/.bvecs (ids from --ids or 0…n−1) or JSONL {"_id", "vector"}. */
+async function readInputVectors(path: string, values: Record<string, string | boolean | undefined>, idOption = 'ids'): Promise<InputVectors> {
+  const ext = extname(path).toLowerCase()
+  if (ext === '.jsonl' || ext === '.ndjson') {
+    const field = (values['vector-field'] as string | undefined) ?? 'vector'
+    const ids: Id[] = []
+    const rows: number[][] = []
+    let dim = -1
+    for await (const { value, line } of readJsonl(path)) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(path, 'expected a JSON object', line)
+      const r = value as Record<string, unknown>
+      const v = r[field]
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+        throw parseError(path, `"${field}" must be a non-empty array of finite numbers`, line)
+      }
+      if (dim === -1) dim = v.length
+      else if (v.length !== dim) throw parseError(path, `"${field}" has ${v.length} values, earlier lines had ${dim}`, line)
+      ids.push(recordId(r, path, line, values['id-field'] as string | undefined))
+      rows.push(v as number[])
+    }
+    if (dim === -1) throw parseError(path, 'no records')
+    const data = new Float32Array(rows.length * dim)
+    rows.forEach((row, i) => data.set(row, i * dim))
+    return { data, dim, count: rows.length, ids }
+  }
+  if (ext !== '.npy' && ext !== '.fvecs' && ext !== '.bvecs') {
+    throw new UsageError(`${path}: unsupported input extension ${JSON.stringify(ext)} (expected .npy, .fvecs, .bvecs or .jsonl)`)
+  }
+  const m: InputVectors = await readVectors(path)
+  const idFile = values[idOption] as string | undefined
+  if (idFile) m.ids = await readIdFile(idFile, m.count)
+  return m
+}
+
+// ---- argument parsing --------------------------------------------------------------------
+
+const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = 0) {
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { ...GLOBAL, ...options }, allowPositionals: positionals > 0, strict: true })
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
+  }
+  if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`)
+  return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] }
+}
+
+function requireString(values: Record<string, string | boolean | undefined>, name: string): string {
+  const v = values[name]
+  if (typeof v !== 'string' || v.length === 0) throw new UsageError(`missing --${name}`)
+  return v
+}
+
+function parsePositiveInt(text: string, name: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (got ${JSON.stringify(text)})`)
+  return n
+}
+
+function oneOf(values: Record<string, string | boolean | undefined>, name: string, allowed: string[]): void {
+  const v = values[name]
+  if (v !== undefined && !allowed.includes(v as string)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`)
+}
+
+function out(ctx: Context, text: string): void {
+  ctx.io.stdout.write(text.endsWith('\n') ? text : text + '\n')
+}
+
+/** Prefixes `path` to an error's message unless it already names it. */
+async function onFile<T>(path: string, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    const err = e as Error & { code?: string }
+    if (err instanceof Error && !err.message.includes(path)) err.message = `${path}: ${err.message}`
+    throw err
+  }
+}
+
+// ---- commands ----------------------------------------------------------------------------
+
+async function cmdIndex(args: string[], ctx: Context): Promise<number> {
+  const { values } = parse(args, {
+    kind: { type: 'string' },
+    input: { type: 'string', short: 'i' },
+    output: { type: 'string', short: 'o' },
+    ids: { type: 'string' },
+    'id-field': { type: 'string' },
+    'vector-field': { type: 'string' },
+    rescore: { type: 'string' },
+    metric: { type: 'string' },
+    threshold: { type: 'string' },
+  })
+  const kindName = requireString(values, 'kind')
+  requireString(values, 'input')
+  const output = requireString(values, 'output')
+  if (PENDING_KINDS[kindName]) throw new UsageError(`--kind ${kindName}: the ${PENDING_KINDS[kindName]} is not part of this build yet`)
+  const kind = KINDS[kindName]
+  if (!kind) throw new UsageError(`--kind must be one of ${[...Object.keys(KINDS), ...Object.keys(PENDING_KINDS)].join(', ')} (got ${JSON.stringify(kindName)})`)
+  oneOf(values, 'rescore', ['none', 'asymmetric', 'int8', 'float32'])
+  oneOf(values, 'metric', ['ip', 'cosine'])
+  oneOf(values, 'threshold', ['zero', 'mean'])
+  const started = performance.now()
+  const built = await kind.build(values, ctx)
+  await onFile(output, () => built.save(output))
+  const bytes = statSync(output).size
+  const seconds = (performance.now() - started) / 1000
+  if (ctx.json) out(ctx, JSON.stringify({ kind: kind.fileKind, output, items: built.size, bytes, seconds }))
+  else if (!ctx.quiet) out(ctx, `${kind.fileKind}: ${built.size} items → ${output} (${bytes} bytes, ${seconds.toFixed(2)} s)`)
+  return 0
+}
+
+async function loadIndex(path: string, values: Record<string, string | boolean | undefined>): Promise<{ info: IndexFileInfo; index: LoadedIndex }> {
+  const info = await onFile(path, () => inspectIndex(path))
+  const kind = kindOfFile(info, path)
+  return { info, index: await onFile(path, () => kind.load(path, values)) }
+}
+
+async function cmdSearch(args: string[], ctx: Context): Promise<number> {
+  const { values } = parse(args, {
+    index: { type: 'string' },
+    queries: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    output: { type: 'string', short: 'o' },
+    'query-ids': { type: 'string' },
+    'id-field': { type: 'string' },
+    'vector-field': { type: 'string' },
+    candidates: { type: 'string' },
+    tag: { type: 'string' },
+  })
+  const indexPath = requireString(values, 'index')
+  const queriesPath = requireString(values, 'queries')
+  const k = values.k === undefined ? 10 : parsePositiveInt(values.k as string, 'k')
+  if (values.candidates !== undefined) parsePositiveInt(values.candidates as string, 'candidates')
+  if (values.tag !== undefined && !/^\S+$/.test(values.tag as string)) throw new UsageError('--tag must be one word')
+  const { info, index } = await loadIndex(indexPath, values)
+  const run: Record<string, Hit[]> = Object.create(null)
+  const batch = 1024
+  let qids: string[]
+  let queryCount: number
+  let queryAt: (i: number) => unknown
+  if (index.query.type === 'text') {
+    // Text indexes (BM25, learned sparse via their tokenizer): BEIR queries.jsonl, {"_id", "text"}.
+    const texts: BeirQuery[] = []
+    for await (const q of readBeirQueries(queriesPath)) texts.push(q)
+    qids = texts.map((q) => q.id)
+    queryCount = texts.length
+    queryAt = (i) => texts[i].text
+  } else {
+    const queries = await readInputVectors(queriesPath, values, 'query-ids')
+    if (queries.dim !== index.query.dim) {
+      throw Object.assign(new Error(`${queriesPath}: queries have dimension ${queries.dim} but ${indexPath} (${info.kind}) has dim ${index.query.dim}`), { exitCode: 1 })
+    }
+    qids = queries.ids?.map(String) ?? Array.from({ length: queries.count }, (_, i) => String(i))
+    queryCount = queries.count
+    queryAt = (i) => queries.data.subarray(i * queries.dim, (i + 1) * queries.dim)
+  }
+  for (let at = 0; at < queryCount; at += batch) {
+    const end = Math.min(queryCount, at + batch)
+    const results = await index.retriever.searchBatch(
+      Array.from({ length: end - at }, (_, i) => queryAt(at + i)),
+      { k },
+    )
+    results.forEach((hits, i) => (run[qids[at + i]] = hits))
+    ctx.progress.update('searching', end, queryCount)
+  }
+  const output = values.output as string | undefined
+  if (output) {
+    await writeFile(output, formatTrecRun(run, (values.tag as string | undefined) ?? 'slimdex')).catch((e) => {
+      throw ioError(output, e)
+    })
+  }
+  if (ctx.json) {
+    out(ctx, JSON.stringify({ index: indexPath, kind: info.kind, k, queries: qids.length, ...(output ? { output } : { results: run }) }))
+  } else if (!output) {
+    ctx.io.stdout.write(formatTrecRun(run, (values.tag as string | undefined) ?? 'slimdex'))
+  } else if (!ctx.quiet) {
+    out(ctx, `${qids.length} queries → ${output}`)
+  }
+  return 0
+}
+
+async function cmdEval(args: string[], ctx: Context): Promise<number> {
+  const { values } = parse(args, {
+    run: { type: 'string' },
+    qrels: { type: 'string' },
+    metrics: { type: 'string', short: 'm' },
+    split: { type: 'string' },
+    missing: { type: 'string' },
+  })
+  const runPath = requireString(values, 'run')
+  let qrelsPath = requireString(values, 'qrels')
+  oneOf(values, 'missing', ['skip', 'zero'])
+  const metrics = ((values.metrics as string | undefined) ?? 'ndcg@10,recall@100,mrr@10,map')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+  try {
+    evaluate({}, {}, { metrics }) // reject unknown metric names before reading any file
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+  if (existsSync(qrelsPath) && statSync(qrelsPath).isDirectory()) qrelsPath = join(qrelsPath, 'qrels', `${(values.split as string | undefined) ?? 'test'}.tsv`)
+  const run = await readTrecRun(runPath)
+  const qrels = await readQrels(qrelsPath)
+  const result = evaluate(run, qrels, { metrics, missing: (values.missing as 'skip' | 'zero' | undefined) ?? 'skip' })
+  if (ctx.json) out(ctx, JSON.stringify({ run: runPath, qrels: qrelsPath, queries: result.queries, mean: result.mean, perQuery: result.perQuery }))
+  else out(ctx, `${formatMetrics(result.mean)}\n(${result.queries} queries)`)
+  return 0
+}
+
+async function cmdInfo(args: string[], ctx: Context): Promise<number> {
+  const { positionals } = parse(args, {}, 1)
+  const path = positionals[0]
+  if (!path) throw new UsageError('missing the index file: slimdex info <index>')
+  const info = await onFile(path, () => inspectIndex(path))
+  const kind = Object.values(KINDS).find((k) => k.fileKind === info.kind)
+  const loaded = kind ? await onFile(path, () => kind.load(path, {})) : undefined
+  const report = {
+    file: path,
+    kind: info.kind,
+    formatVersion: info.formatVersion,
+    bytes: info.bytes,
+    sections: info.sections,
+    ...(loaded ? { items: loaded.size, parameters: loaded.parameters, memory: loaded.memoryUsage() } : {}),
+  }
+  if (ctx.json) {
+    out(ctx, JSON.stringify(report))
+    return 0
+  }
+  const lines = [`${path}: ${info.kind}, format v${info.formatVersion}, ${info.bytes} bytes`]
+  if (loaded) {
+    lines.push(`items: ${loaded.size}`)
+    lines.push(`parameters: ${Object.entries(loaded.parameters).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`)
+  }
+  lines.push('sections (bytes on disk):')
+  lines.push(`  params  ${info.paramsBytes}`)
+  for (const s of info.sections) lines.push(`  ${s.tag.padEnd(6)}  ${s.bytes}`)
+  if (loaded) {
+    const mem = loaded.memoryUsage()
+    lines.push(`memory: ${mem.total} bytes (${Object.entries(mem.components).map(([k, v]) => `${k} ${v}`).join(', ')})`)
+  }
+  out(ctx, lines.join('\n'))
+  return 0
+}
+
+async function cmdDedup(args: string[]): Promise<number> {
+  parse(args, {}, Infinity)
+  // Hook: wire `dedup(texts, opts)` here (JSONL `text` field or text files in, clusters out)
+  // once the MinHash TypeScript API is on main.
+  throw new UsageError('dedup: the MinHash TypeScript API is not part of this build yet')
+}
+
+function packageRoot(): string | undefined {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'benches', 'run.mjs'))) return dir
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+async function cmdBench(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse(args, { smoke: { type: 'boolean' } }, Infinity)
+  const root = packageRoot()
+  if (!root) throw new UsageError('bench: benches/run.mjs is not in this installation (benchmarks run from a repository checkout)')
+  const argv = [join(root, 'benches', 'run.mjs'), ...positionals, ...(values.smoke ? ['--smoke'] : [])]
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.pipe(ctx.io.stdout, { end: false })
+    child.stderr.pipe(ctx.io.stderr, { end: false })
+    child.on('error', reject)
+    child.on('close', (code) => resolve(code ?? 1))
+  })
+}
+
+const COMMANDS: Record<string, (args: string[], ctx: Context) => Promise<number>> = {
+  index: cmdIndex,
+  search: cmdSearch,
+  eval: cmdEval,
+  info: cmdInfo,
+  dedup: cmdDedup,
+  bench: cmdBench,
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.
+ * Never throws: errors are printed to stderr as `slimdex <command>: <message>`.
+ */
+export async function runCli(argv: string[], io?: Partial<CliIO>): Promise<number> {
+  const fullIO: CliIO = {
+    stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    stderrIsTTY: io?.stderrIsTTY ?? Boolean(process.stderr.isTTY),
+  }
+  const [command, ...rest] = argv
+  const json = rest.includes('--json')
+  const quiet = rest.includes('--quiet') || rest.includes('-q')
+  const ctx: Context = { io: fullIO, json, quiet, progress: new Progress(fullIO, fullIO.stderrIsTTY && !quiet && !json) }
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    fullIO.stdout.write(HELP + '\n')
+    return command === undefined ? 2 : 0
+  }
+  if (command === '--version' || command === '-v') {
+    fullIO.stdout.write(`slimdex ${VERSION} (core ${nativeInfo().version}, ${nativeInfo().simd})\n`)
+    return 0
+  }
+  const run = COMMANDS[command]
+  if (!run) {
+    fullIO.stderr.write(`slimdex: unknown command ${JSON.stringify(command)}; commands: ${Object.keys(COMMANDS).join(', ')} (slimdex --help)\n`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    fullIO.stdout.write(HELP + '\n')
+    return 0
+  }
+  try {
+    return await run(rest, ctx)
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number }
+    const usage = e instanceof UsageError
+    const code = err.code && err.code !== 'ERR_SLIMDEX_INVALID_ARG' ? ` [${err.code}]` : ''
+    fullIO.stderr.write(`slimdex ${command}: ${err.message ?? String(e)}${code}\n`)
+    if (usage) fullIO.stderr.write(`(slimdex ${command} --help for usage)\n`)
+    return usage ? 2 : (err.exitCode ?? 1)
+  }
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
+}
