@@ -136,8 +136,9 @@ test('LSHBloom agrees with MinHashLSH query-then-insert and sizes itself from th
   let dups = 0
   for (let i = 0; i < n; i++) {
     const s = sigs.subarray(i * K, (i + 1) * K)
+    // LSHBloom's rule on a MinHashLSH: query, and insert only documents seen as new.
     const lshNew = lsh.query(s).length === 0
-    lsh.insert(i, s)
+    if (lshNew) lsh.insert(i, s)
     const bloomNew = bloom.insertIfNew(s)
     agree += Number(lshNew === bloomNew)
     dups += Number(!lshNew)
@@ -162,7 +163,9 @@ test('LSHBloom total false-positive rate on fresh documents is the one asked for
   const target = 0.02
   const bloom = new LSHBloom({ numPerm: K, bands: 8, rows: 4, expectedItems: n, falsePositiveRate: target })
   const ins = Uint32Array.from({ length: n * K }, () => r.next())
-  t.true(bloom.insertIfNewBatch(ins).every((x) => x === 1))
+  // Inserting also meets false positives (up to `target` once the filters are full).
+  const inserted = bloom.insertIfNewBatch(ins).reduce((a, x) => a + x, 0)
+  t.true(inserted >= n * (1 - target), `inserted ${inserted}`)
   const m = 40_000
   const fresh = Uint32Array.from({ length: m * K }, () => r.next())
   const hits = bloom.hasBatch(fresh).reduce((s, x) => s + x, 0)
@@ -219,8 +222,8 @@ test('LSHBloom rejects bad options and signatures', (t) => {
 
 test('signatures from a MinHasher flow into both indexes', async (t) => {
   const h = new MinHasher({ numPerm: 128 })
-  const base = 'the committee approved the budget for the new library after a long debate about parking and noise'
-  const texts = [base, base.replace('long', 'lengthy'), 'an entirely different sentence about cats sleeping in the warm afternoon sun']
+  const base = Array.from({ length: 12 }, (_, i) => `the committee approved budget ${i} for the new library`).join(' ')
+  const texts = [base, base + ' today', 'an entirely different sentence about cats sleeping in the warm afternoon sun']
   const sigs = await h.sign(texts)
   const lsh = new MinHashLSH({ threshold: 0.5, numPerm: 128 })
   await lsh.insertBatch([0, 2], new Uint32Array([...h.signature(sigs, 0), ...h.signature(sigs, 2)]))
