@@ -100,7 +100,7 @@ const insertSchema = z.strictObject({
 function toVerify(v: unknown, threshold: number): number | undefined {
   if (v === undefined || v === false) return undefined
   const r = parseOptions(verifySchema, v, 'verify')
-  return r === true ? threshold : r
+  return r === true ? threshold : r === false ? undefined : r
 }
 
 function toMatch(m: { id: string | number; jaccard?: number | null }): LSHMatch {
