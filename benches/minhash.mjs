@@ -187,7 +187,7 @@ export async function run({ smoke }) {
   }
 
   // ---- 4. LSH build + query-all and memory: MinHashLSH vs datasketch, LSHBloom vs MinHashLSH ----
-  const lshN = Number(process.env.SLIMDEX_BENCH_LSH_N ?? (smoke ? 5000 : 200_000))
+  const lshN = Number(process.env.SLIMDEX_BENCH_LSH_N ?? (smoke ? 5000 : 1_000_000))
   const lshTexts = syntheticTexts({ n: lshN, words: 40, dupRate: 0.3, edit: 0.02, seed: 3 })
   const sigs = oph.signSync(lshTexts)
   const ids = Float64Array.from({ length: lshN }, (_, i) => i)
