@@ -204,6 +204,7 @@ test('MultiVectorIndex: brute force equals the JS reference; MUVERA with candida
   t.is(index.size, n)
   t.is(index.tokenCount, c.offsets[n])
   t.is(index.fdeDim, 10240)
+  t.is(new MultiVectorIndex({ dim: 6, fde: { projection: 'identity', repetitions: 3, simhashBits: 2 } }).fdeDim, 3 * 4 * 6)
   const queries = corpus(8, 20, dim)
   let found = 0
   for (let qi = 0; qi < 20; qi++) {
@@ -268,6 +269,8 @@ test('MultiVectorIndex persistence round-trips (encoder matrices included) and r
   await index.save(join(dir, 'mv.slmdx'))
   const loaded = await MultiVectorIndex.load(join(dir, 'mv.slmdx'))
   t.deepEqual(loaded.options, index.options)
+  t.is(loaded.fdeDim, 1000)
+  t.is(loaded.encoder().outputDim, 1000)
   const q = doc(c, 4, dim)
   t.deepEqual(loaded.search(q, { k: 5 }), index.search(q, { k: 5 }))
   t.is(loaded.search(q, { k: 1 })[0].id, 'doc-4')

@@ -178,9 +178,10 @@ export class MultiVectorIndex {
     return this.#native.tokenCount
   }
 
-  /** Length of each document's FDE. */
+  /** Length of each document's FDE: `finalDim`, else repetitions · 2^simhashBits · p. */
   get fdeDim(): number {
-    return this.encoder().outputDim
+    const f = this.#options.fde
+    return f.finalDim ?? f.repetitions * 2 ** f.simhashBits * (f.projection === 'identity' ? f.dim : f.projectionDim)
   }
 
   /** The encoder that produced the document FDEs (same matrices), to encode elsewhere compatibly. */
