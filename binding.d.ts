@@ -168,7 +168,11 @@ export declare class NativeMultiVectorIndex {
   /** The index's encoder (shares its matrices). */
   encoder(): NativeFdeEncoder
   addSync(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null): void
-  add(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  /**
+   * `onProgress(done, total)` counts encoded documents; `cancel` stops the add while it runs
+   * (`signal` only before it starts). A cancelled add leaves the index unchanged.
+   */
+  add(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null, onProgress?: (done: number, total: number) => void, cancel?: NativeCancelToken | undefined | null): Promise<void>
   /**
    * One query on the calling thread; results go into `idsOut` / `scoresOut` (≥ k entries).
    * `mode`: 'muvera' (FDE candidates + rerank), 'bruteforce' or 'singlevector'.
