@@ -123,8 +123,9 @@ export async function run({ smoke }) {
     }
     // The best npm alternative on the same corpus (k = 10), one pass each (it is much slower).
     if (npmPeers && n <= 300_000) {
-      const { default: MiniSearch } = await import(join(npmPeers, 'node_modules', 'minisearch', 'dist', 'es', 'index.js'))
-      peers.minisearch = MINISEARCH.split('@')[1]
+      const mod = npmPeers.require('minisearch')
+      const MiniSearch = mod.default ?? mod
+      peers.minisearch = npmPeers.versions.minisearch ?? MINISEARCH.split('@')[1]
       const heap0 = process.memoryUsage().heapUsed
       t = performance.now()
       const ms = new MiniSearch({ fields: ['text'], idField: 'id' })
