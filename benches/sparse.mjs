@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { rng } from './lib/data.mjs'
+import { rng, zipfSampler } from './lib/data.mjs'
 import { ensureNpmPeers } from './lib/npm-peers.mjs'
 import { PyWorker, ensureVenv } from './lib/python.mjs'
 import { alternate, benchDir, fmt, loadSlimdex, ratios, stats, writeResults } from './lib/report.mjs'
@@ -15,20 +15,7 @@ const MINISEARCH = 'minisearch@7.1.2'
 /** Seeded Zipfian "text": words w0, w1, … with P(rank r) ∝ 1/(r+1). */
 function zipfTexts(n, { vocab, minWords, maxWords, seed }) {
   const r = rng(seed)
-  const cdf = new Float64Array(vocab)
-  let s = 0
-  for (let t = 0; t < vocab; t++) cdf[t] = s += 1 / (t + 1)
-  const draw = () => {
-    const u = r.uniform() * s
-    let lo = 0
-    let hi = vocab - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
+  const draw = zipfSampler(r, vocab)
   return Array.from({ length: n }, () => {
     const len = minWords + r.below(maxWords - minWords + 1)
     return Array.from({ length: len }, () => `w${draw()}`).join(' ')
