@@ -1,0 +1,7 @@
+//! Dense-vector compression: k-means, product quantization (8-bit ADC and 4-bit fast scan),
+//! IVF, and exact search over scalar storage formats (float16, float8 E4M3, int8) with
+//! Matryoshka truncation.
+
+pub mod dot;
+pub mod kmeans;
+pub mod scalar;
