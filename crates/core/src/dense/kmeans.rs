@@ -338,7 +338,7 @@ fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
   use super::*;
 
   pub(crate) fn blobs(seed: u64, n: usize, dim: usize, centers: usize) -> Vec<f32> {

@@ -4,4 +4,5 @@
 
 pub mod dot;
 pub mod kmeans;
+pub mod pq;
 pub mod scalar;
