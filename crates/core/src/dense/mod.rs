@@ -3,6 +3,9 @@
 //! Matryoshka truncation.
 
 pub mod dot;
+pub mod fastscan;
+pub mod ivf;
 pub mod kmeans;
 pub mod pq;
+pub mod pq_index;
 pub mod scalar;
