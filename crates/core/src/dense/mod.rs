@@ -4,8 +4,13 @@
 
 pub mod dot;
 pub mod fastscan;
+pub mod flat_index;
 pub mod ivf;
 pub mod kmeans;
 pub mod pq;
 pub mod pq_index;
 pub mod scalar;
+
+pub use flat_index::{FlatIndex, FlatIndexOptions, Storage};
+pub use pq::{Metric, PqParams, ProductQuantizer};
+pub use pq_index::{PqIndex, PqIndexOptions, Rescore};
