@@ -81,9 +81,9 @@ impl FastScanCodes {
     // Pad slots (vectors past len, the pad sub-quantizer) must be zero: they are scanned.
     let mut tmp = vec![0u8; c.m2];
     for i in 0..len.div_ceil(BLOCK) * BLOCK {
-      for s in 0..c.m2 {
+      for (s, t) in tmp.iter_mut().enumerate() {
         let (byte, shift) = c.pos(i, s);
-        tmp[s] = (c.blocks[byte] >> shift) & 15;
+        *t = (c.blocks[byte] >> shift) & 15;
       }
       if (i >= len && tmp.iter().any(|&x| x != 0)) || (c.m2 > m && tmp[m] != 0) {
         return None;

@@ -104,8 +104,8 @@ impl Assigner {
       for c0 in (0..self.kpad).step_by(LANES) {
         let acc = tile(tier, &rows, &self.ct, self.kpad, c0, dim);
         for (pi, b) in best.iter_mut().enumerate().take(take) {
-          for l in 0..LANES {
-            let d = self.cnorm[c0 + l] - 2.0 * acc[pi][l];
+          for (l, (&cn, &a)) in self.cnorm[c0..c0 + LANES].iter().zip(&acc[pi]).enumerate() {
+            let d = cn - 2.0 * a;
             if d < b.0 {
               *b = (d, (c0 + l) as u32);
             }
