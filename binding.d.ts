@@ -39,6 +39,14 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+export declare class NativeDeduper {
+  constructor(o: DeduperInit)
+  /** Signs a batch (in parallel) and clusters it; resolves to the number of documents seen. */
+  push(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<number>
+  pushSync(texts: Array<string>, threads?: number | undefined | null): number
+  finish(): DedupOutput
+}
+
 export declare class NativeFdeEncoder {
   constructor(options: FdeEncoderInit)
   options(): FdeEncoderInit
@@ -57,6 +65,85 @@ export declare class NativeFdeEncoder {
    * encoding without the cost of returning the output to JS).
    */
   encodeBatchDiscard(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Promise<void>
+}
+
+export declare class NativeFlatIndex {
+  constructor(options: FlatIndexInit)
+  get size(): number
+  options(): FlatIndexOptionsOut
+  fit(sample: Float32Array): void
+  addSync(ids: IdsInput, vectors: Float32Array): void
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /** The stored vector at insertion position `index`, decoded (stored dimension). */
+  reconstruct(index: number): Float32Array | null
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(query: Float32Array, k: number, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: Float32Array, k: number, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, k: number, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  shrinkToFit(): void
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeFlatIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeFlatIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeFlatIndex>
+}
+
+export declare class NativeLshBloom {
+  constructor(o: LshBloomInit)
+  options(): LshBloomOptionsOut
+  /** Documents inserted so far (summed over merges). */
+  get count(): number
+  get bandFalsePositiveRate(): number
+  insertIfNew(sig: Uint32Array): boolean
+  /** `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate. */
+  insertIfNewBatch(sigs: Uint32Array): Uint8Array
+  has(sig: Uint32Array): boolean
+  hasBatch(sigs: Uint32Array): Uint8Array
+  merge(other: NativeLshBloom): void
+  memoryUsage(): Array<MemoryComponent>
+  /** Filter bytes per expected document. */
+  bytesPerDocument(): number
+  get isMapped(): boolean
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeLshBloom
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeLshBloom
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeLshBloom>
+}
+
+export declare class NativeMinHasher {
+  constructor(options: MinHasherInit)
+  options(): MinHasherOptionsOut
+  signSync(texts: Array<string>, threads?: number | undefined | null): Uint32Array
+  sign(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  signTokensSync(tokenSets: Array<Array<string>>, threads?: number | undefined | null): Uint32Array
+  signTokens(tokenSets: Array<Array<string>>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
+  shingles(text: string): Array<string>
+}
+
+export declare class NativeMinHashLsh {
+  constructor(o: MinHashLshInit)
+  options(): MinHashLshOptionsOut
+  get size(): number
+  insertSync(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null): void
+  insert(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  query(sig: Uint32Array, verify?: number | undefined | null): Array<LshMatch>
+  queryBatchSync(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null): Array<Array<LshMatch>>
+  queryBatch(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<LshMatch[][]>
+  remove(id: string | number): boolean
+  has(id: string | number): boolean
+  candidatePairs(verify?: number | undefined | null): Array<LshPair>
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeMinHashLsh
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string): NativeMinHashLsh
+  static load(path: string, signal?: AbortSignal | undefined | null): Promise<NativeMinHashLsh>
 }
 
 export declare class NativeMultiVectorIndex {
@@ -92,6 +179,53 @@ export declare class NativeMultiVectorIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
 }
 
+export declare class NativePqIndex {
+  static trainSync(vectors: Float32Array, options: PqIndexInit): NativePqIndex
+  static train(vectors: Float32Array, options: PqIndexInit, signal?: AbortSignal | undefined | null): Promise<NativePqIndex>
+  get size(): number
+  options(): PqIndexOptionsOut
+  addSync(ids: IdsInput, vectors: Float32Array): void
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(query: Float32Array, k: number, nprobe: number | undefined | null, candidates: number | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: Float32Array, k: number, nprobe?: number | undefined | null, candidates?: number | undefined | null, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, k: number, nprobe?: number | undefined | null, candidates?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  shrinkToFit(): void
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativePqIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativePqIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativePqIndex>
+}
+
+export declare class NativeProductQuantizer {
+  static trainSync(vectors: Float32Array, options: ProductQuantizerInit): NativeProductQuantizer
+  static train(vectors: Float32Array, options: ProductQuantizerInit, signal?: AbortSignal | undefined | null): Promise<NativeProductQuantizer>
+  get dim(): number
+  get m(): number
+  get nbits(): number
+  get codeSize(): number
+  /** Packed codes, `n × codeSize` bytes. */
+  encode(vectors: Float32Array): Uint8Array
+  decode(codes: Uint8Array): Float32Array
+  /** `m × 2^nbits` table (squared distances for 'l2', dot products for 'ip' / 'cosine'). */
+  adcTable(query: Float32Array, metric: string): Float32Array
+  /** `m × 2^nbits × (dim/m)` centroids, a copy. */
+  codebooks(): Float32Array
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeProductQuantizer
+  saveSync(path: string): void
+  static loadSync(path: string): NativeProductQuantizer
+}
+
+/** Bands and rows of a banded LSH. */
+export interface BandsRows {
+  bands: number
+  rows: number
+}
+
 /** Options of `new NativeBinaryIndex(...)` (validated and defaulted by the TS layer). */
 export interface BinaryIndexInit {
   dim: number
@@ -119,6 +253,41 @@ export declare function chamferRerank(query: Float32Array, dim: number, tokens: 
 /** Chamfer scores of a CSR batch of candidate documents against one query, in input order. */
 export declare function chamferRerankSync(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null): Float32Array
 
+/** Options of `new NativeDeduper(...)` (validated and defaulted by the TS layer). */
+export interface DeduperInit {
+  hasher: MinHasherInit
+  threshold: number
+  /** 'lsh' | 'bloom' */
+  mode: string
+  verify: boolean
+  collectPairs: boolean
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  expectedItems: number
+  falsePositiveRate: number
+}
+
+/** The result of `finish()`. */
+export interface DedupOutput {
+  clusters: Int32Array
+  isDuplicate: Uint8Array
+  duplicates: number
+  pairA: Uint32Array
+  pairB: Uint32Array
+  pairJaccard: Float32Array
+  bands: number
+  rows: number
+}
+
+/** Exact pairs of a corpus (ground truth for evaluation). */
+export interface ExactPairs {
+  a: Uint32Array
+  b: Uint32Array
+  jaccard: Float64Array
+}
+
 /** Options of `new NativeFdeEncoder(...)` (validated and defaulted by the TS layer). */
 export interface FdeEncoderInit {
   dim: number
@@ -131,6 +300,23 @@ export interface FdeEncoderInit {
   fillEmpty: boolean
   /** A safe integer ≥ 0. */
   seed: number
+}
+
+/** Options of `new NativeFlatIndex(...)` (validated and defaulted by the TS layer). */
+export interface FlatIndexInit {
+  dim: number
+  /** 'float32' | 'float16' | 'float8' | 'int8' */
+  storage: string
+  /** 'l2' | 'ip' | 'cosine' */
+  metric: string
+  truncateTo?: number
+}
+
+export interface FlatIndexOptionsOut {
+  dim: number
+  storage: string
+  metric: string
+  truncateTo?: number
 }
 
 export declare function hammingDistance(a: Uint8Array, b: Uint8Array): number
@@ -165,6 +351,43 @@ export declare function inspectIndexBuffer(buffer: Uint8Array): IndexFileInfo
 /** Validates a saved index file (every checksum) and describes it. */
 export declare function inspectIndexFile(path: string): IndexFileInfo
 
+/** Options of `new NativeLshBloom(...)` (validated and defaulted by the TS layer). */
+export interface LshBloomInit {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+}
+
+/** The options a filter set was built with. */
+export interface LshBloomOptionsOut {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weights: Array<number>
+  bands: number
+  rows: number
+}
+
+/** One query result. */
+export interface LshMatch {
+  id: string | number
+  /** Estimated Jaccard, present when the query was verified. */
+  jaccard?: number
+}
+
+/** One candidate pair (ids in insertion order). */
+export interface LshPair {
+  a: string | number
+  b: string | number
+  jaccard?: number
+}
+
 /**
  * Benchmark helper (not part of the public API): single-core sequential read bandwidth in
  * GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
@@ -177,6 +400,68 @@ export interface MemoryComponent {
   /** Bytes held by this component. */
   bytes: number
 }
+
+/** Band keys of a flat batch of signatures: `n × bands` u64s. */
+export declare function minhashBandKeys(sigs: Uint32Array, numPerm: number, bands: number, rows: number, threads?: number | undefined | null): BigUint64Array
+
+/** Packs the lowest `bits` bits of every slot of a flat batch of signatures. */
+export declare function minhashBbitCompact(sigs: Uint32Array, numPerm: number, bits: number): Uint8Array
+
+/** Corrected Jaccard estimate of two packed b-bit signatures. */
+export declare function minhashBbitJaccard(a: Uint8Array, b: Uint8Array, numPerm: number, bits: number): number
+
+/** Options of `new NativeMinHasher(...)` (validated and defaulted by the TS layer). */
+export interface MinHasherInit {
+  numPerm: number
+  seed: number
+  /** 'oph' | 'classic' | 'datasketch' */
+  scheme: string
+  /** 'word' | 'char' */
+  shingle: string
+  ngram: number
+}
+
+/** The options a hasher was built with. */
+export interface MinHasherOptionsOut {
+  numPerm: number
+  seed: number
+  scheme: string
+  shingle: string
+  ngram: number
+}
+
+/**
+ * Every pair of texts whose shingle sets (same shingling as `MinHasher`) have exact Jaccard
+ * ≥ threshold: an exact all-pairs join (prefix filtering + verification), for evaluation.
+ */
+export declare function minhashExactPairs(texts: Array<string>, shingle: string, ngram: number, threshold: number, threads?: number | undefined | null): ExactPairs
+
+/** Fraction of equal slots of two signatures (the Jaccard estimate). */
+export declare function minhashJaccard(a: Uint32Array, b: Uint32Array): number
+
+/** Options of `new NativeMinHashLsh(...)` (validated and defaulted by the TS layer). */
+export interface MinHashLshInit {
+  threshold: number
+  numPerm: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  keepSignatures: boolean
+}
+
+/** The options an index was built with. */
+export interface MinHashLshOptionsOut {
+  threshold: number
+  numPerm: number
+  weights: Array<number>
+  bands: number
+  rows: number
+  keepSignatures: boolean
+}
+
+/** datasketch's (b, r) choice for a threshold. */
+export declare function minhashOptimalParams(threshold: number, numPerm: number, weightFp: number, weightFn: number): BandsRows
 
 /** Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer). */
 export interface MultiVectorIndexInit {
@@ -209,6 +494,44 @@ export interface NativeInfo {
 }
 
 export declare function packSigns(vectors: Float32Array, dim: number): Uint8Array
+
+/** Options of `NativePqIndex.train` (validated and defaulted by the TS layer). */
+export interface PqIndexInit {
+  dim: number
+  m: number
+  nbits: number
+  /** 'l2' | 'ip' | 'cosine' */
+  metric: string
+  /** IVF lists (0: no IVF). */
+  lists: number
+  nprobe: number
+  /** 'none' | 'float32' */
+  rescore: string
+  iters: number
+  seed: number
+}
+
+/** The options an index was trained with, as the TS layer spells them. */
+export interface PqIndexOptionsOut {
+  dim: number
+  m: number
+  nbits: number
+  metric: string
+  lists: number
+  nprobe: number
+  rescore: string
+  iters: number
+  seed: number
+}
+
+/** Options of `NativeProductQuantizer.train` (validated and defaulted by the TS layer). */
+export interface ProductQuantizerInit {
+  dim: number
+  m: number
+  nbits: number
+  iters: number
+  seed: number
+}
 
 /** One section of a saved index. */
 export interface SectionInfo {
