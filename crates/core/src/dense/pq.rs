@@ -350,7 +350,8 @@ pub fn adc_scan8(table: &[f32], m: usize, codes: &[u8], out: &mut [f32]) {
       (&codes[i * m..][..m], &codes[(i + 1) * m..][..m], &codes[(i + 2) * m..][..m], &codes[(i + 3) * m..][..m]);
     let (mut s0, mut s1, mut s2, mut s3) = (0f32, 0f32, 0f32, 0f32);
     for s in 0..m {
-      let t = &table[s * 256..s * 256 + 256];
+      // A 256-entry array: indexing by a u8 needs no bounds check.
+      let t: &[f32; 256] = table[s * 256..s * 256 + 256].try_into().expect("256-entry table row");
       s0 += t[c0[s] as usize];
       s1 += t[c1[s] as usize];
       s2 += t[c2[s] as usize];

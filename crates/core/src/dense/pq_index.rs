@@ -300,7 +300,22 @@ impl PqIndex {
       let qt = &qts[pi];
       sums.resize(codes.len().div_ceil(BLOCK) * BLOCK, 0u16);
       fastscan::scan(qt, codes, &mut sums);
+      // Integer form of `qt.lower(s) <= threshold`, refreshed when the threshold moves, so the
+      // common case (a code that cannot make the top) is one u16 compare.
+      let int_limit = |t: Option<f32>| -> u32 {
+        match t {
+          None => u32::MAX,
+          Some(t) => {
+            let x = ((t - qt.base) / qt.delta + qt.m as f32 * 0.5 + 2.0).floor();
+            if x < 0.0 { 0 } else if x > 65535.0 { u32::MAX } else { x as u32 }
+          }
+        }
+      };
+      let mut limit = int_limit(upper.threshold());
       for (pos, (&s, &id)) in sums.iter().zip(&list.ids).enumerate() {
+        if approx.is_none() && s as u32 > limit {
+          continue;
+        }
         if approx.is_some() {
           // Candidate key packs (probe, position) into the heap id; resolved below.
           let key = (cands.len()) as u32;
@@ -312,7 +327,9 @@ impl PqIndex {
         let lo = qt.lower(s);
         if upper.threshold().is_none_or(|t| lo <= t) {
           cands.push((pi as u32, pos as u32, lo));
-          upper.push(qt.upper(s), id);
+          if upper.push(qt.upper(s), id) {
+            limit = int_limit(upper.threshold());
+          }
         }
       }
     }
