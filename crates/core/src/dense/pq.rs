@@ -9,6 +9,7 @@
 use super::kmeans::{self, Assigner, Init, KMeansParams};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::rng::{mix64, Rng};
+use crate::simd::Tier;
 use crate::{validate, Error, Result};
 use rayon::prelude::*;
 
@@ -64,6 +65,9 @@ pub struct ProductQuantizer {
   nbits: u32,
   /// `m × ksub × dsub` centroids.
   codebooks: Vec<f32>,
+  /// The same centroids transposed per sub-quantizer (`m × dsub × ksub`) so that table
+  /// building runs SIMD lanes across centroids. Derived, never saved.
+  books_t: Vec<f32>,
 }
 
 pub fn check_params(dim: usize, m: usize, nbits: u32) -> Result<()> {
@@ -96,6 +100,19 @@ pub(crate) fn sample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
 }
 
 impl ProductQuantizer {
+  fn build(dim: usize, m: usize, nbits: u32, codebooks: Vec<f32>) -> ProductQuantizer {
+    let (ksub, dsub) = (1usize << nbits, dim / m);
+    let mut books_t = vec![0f32; codebooks.len()];
+    for s in 0..m {
+      for c in 0..ksub {
+        for j in 0..dsub {
+          books_t[(s * dsub + j) * ksub + c] = codebooks[(s * ksub + c) * dsub + j];
+        }
+      }
+    }
+    ProductQuantizer { dim, m, nbits, codebooks, books_t }
+  }
+
   /// Trains the codebooks on `data` (`n × dim`, finite). Needs n ≥ 2^nbits.
   pub fn train(data: &[f32], p: &PqParams) -> Result<ProductQuantizer> {
     check_params(p.dim, p.m, p.nbits)?;
@@ -130,7 +147,7 @@ impl ProductQuantizer {
     for b in books {
       codebooks.extend(b?);
     }
-    Ok(ProductQuantizer { dim, m, nbits: p.nbits, codebooks })
+    Ok(ProductQuantizer::build(dim, m, p.nbits, codebooks))
   }
 
   pub fn from_codebooks(dim: usize, m: usize, nbits: u32, codebooks: Vec<f32>) -> Result<Self> {
@@ -138,7 +155,7 @@ impl ProductQuantizer {
     if codebooks.len() != dim << nbits {
       return Err(Error::InvalidArg(format!("codebooks must hold {} values (got {})", dim << nbits, codebooks.len())));
     }
-    Ok(ProductQuantizer { dim, m, nbits, codebooks })
+    Ok(ProductQuantizer::build(dim, m, nbits, codebooks))
   }
 
   pub fn dim(&self) -> usize {
@@ -256,15 +273,25 @@ impl ProductQuantizer {
   /// The ADC table for `q` (already normalised for cosine), `m × ksub`: squared distances
   /// ‖q_s − c‖² for L2, dot products q_s · c otherwise.
   pub fn table_into(&self, q: &[f32], metric: Metric, out: &mut [f32]) {
+    self.table_into_with(crate::simd::tier(), q, metric, out)
+  }
+
+  /// [`table_into`](Self::table_into) on a given tier; every tier returns the same bits.
+  pub fn table_into_with(&self, tier: Tier, q: &[f32], metric: Metric, out: &mut [f32]) {
     let (dsub, ksub) = (self.dsub(), self.ksub());
+    let ip = metric != Metric::L2;
     for s in 0..self.m {
       let qs = &q[s * dsub..(s + 1) * dsub];
-      for c in 0..ksub {
-        let cen = self.centroid(s, c);
-        out[s * ksub + c] = match metric {
-          Metric::L2 => qs.iter().zip(cen).map(|(a, b)| (a - b) * (a - b)).sum(),
-          _ => qs.iter().zip(cen).map(|(a, b)| a * b).sum(),
-        };
+      let bt = &self.books_t[s * dsub * ksub..(s + 1) * dsub * ksub];
+      let o = &mut out[s * ksub..(s + 1) * ksub];
+      match tier {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the Avx512 tier is only active when the CPU has AVX-512 F.
+        Tier::Avx512 => unsafe { table_avx512(qs, bt, ip, o) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the Avx2 tier is only active when the CPU has AVX2.
+        Tier::Avx2 => unsafe { table_avx2(qs, bt, ip, o) },
+        _ => table_body(qs, bt, ip, o),
       }
     }
   }
@@ -303,7 +330,7 @@ impl ProductQuantizer {
     if codebooks.iter().any(|x| !x.is_finite()) {
       return Err(Error::corrupt("codebooks contain non-finite values"));
     }
-    Ok(ProductQuantizer { dim, m, nbits, codebooks })
+    Ok(ProductQuantizer::build(dim, m, nbits, codebooks))
   }
 
   pub(crate) fn codebook_bytes(&self) -> Vec<u8> {
@@ -327,6 +354,43 @@ impl ProductQuantizer {
     p.finish("parameters")?;
     Ok(pq)
   }
+}
+
+/// One sub-quantizer's table row: lanes run across centroids, each adds its terms in
+/// dimension order with separate multiply and add, so all tiers agree bit for bit.
+#[inline(always)]
+fn table_body(qs: &[f32], bt: &[f32], ip: bool, out: &mut [f32]) {
+  let ksub = out.len();
+  out.fill(0.0);
+  for (j, &qj) in qs.iter().enumerate() {
+    let row = &bt[j * ksub..(j + 1) * ksub];
+    if ip {
+      for (o, &c) in out.iter_mut().zip(row) {
+        *o += qj * c;
+      }
+    } else {
+      for (o, &c) in out.iter_mut().zip(row) {
+        let d = qj - c;
+        *o += d * d;
+      }
+    }
+  }
+}
+
+/// # Safety
+/// The CPU must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn table_avx512(qs: &[f32], bt: &[f32], ip: bool, out: &mut [f32]) {
+  table_body(qs, bt, ip, out)
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn table_avx2(qs: &[f32], bt: &[f32], ip: bool, out: &mut [f32]) {
+  table_body(qs, bt, ip, out)
 }
 
 /// Σ_s table[s·ksub + code_s] in sub-quantizer order: the one ADC sum every path uses, so the
@@ -422,6 +486,15 @@ mod tests {
           let d = |c: usize| pq.centroid(s, c).iter().zip(sub).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
           let best = (0..pq.ksub()).map(d).fold(f32::INFINITY, f32::min);
           assert!(d(un[i * 6 + s] as usize) <= best + 1e-4);
+        }
+      }
+      for metric in [Metric::L2, Metric::InnerProduct] {
+        let mut want = vec![0f32; 6 * pq.ksub()];
+        pq.table_into_with(Tier::Scalar, q, metric, &mut want);
+        for tier in crate::simd::available() {
+          let mut got = vec![0f32; 6 * pq.ksub()];
+          pq.table_into_with(tier, q, metric, &mut got);
+          assert_eq!(got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{tier:?}");
         }
       }
       let back = ProductQuantizer::from_bytes(&pq.to_bytes()).unwrap();

@@ -311,16 +311,27 @@ impl PqIndex {
           }
         }
       };
-      let mut limit = int_limit(upper.threshold());
+      // Approximate mode: the same early-out on the estimate base + δ·s.
+      let est_limit = |t: Option<f32>| -> u32 {
+        match t {
+          None => u32::MAX,
+          Some(t) => {
+            let x = ((t - qt.base) / qt.delta + 1.0).floor();
+            if x < 0.0 { 0 } else if x > 65535.0 { u32::MAX } else { x as u32 }
+          }
+        }
+      };
+      let mut limit = if approx.is_some() { est_limit(best.threshold()) } else { int_limit(upper.threshold()) };
       for (pos, (&s, &id)) in sums.iter().zip(&list.ids).enumerate() {
-        if approx.is_none() && s as u32 > limit {
+        if s as u32 > limit {
           continue;
         }
         if approx.is_some() {
-          // Candidate key packs (probe, position) into the heap id; resolved below.
-          let key = (cands.len()) as u32;
+          // The heap id indexes `cands`, which records (probe, position); resolved below.
+          let key = cands.len() as u32;
           if best.push(qt.estimate(s), key) {
             cands.push((pi as u32, pos as u32, 0.0));
+            limit = est_limit(best.threshold());
           }
           continue;
         }
