@@ -247,6 +247,7 @@ impl FlatIndex {
   /// Scores of every stored vector for a prepared query (tests and the scan share it).
   fn score_range(&self, tier: Tier, q: &Query, from: usize, to: usize, top: &mut TopMax<f32>) {
     let sdim = self.sdim;
+    let mut thr = top.threshold().unwrap_or(f32::NEG_INFINITY);
     for i in from..to {
       let row = i * sdim..(i + 1) * sdim;
       let dot = match &self.data {
@@ -256,7 +257,10 @@ impl FlatIndex {
         Data::U8(v) => q.bias + super::dot::dot_u8_with(tier, &q.scaled, &v[row]),
       };
       let s = if self.opts.metric == Metric::L2 { -(q.norm - 2.0 * dot + self.norms[i]) } else { dot };
-      top.push(s, i as u32);
+      // Ids grow within the range, so a score equal to the threshold can never enter.
+      if s > thr && top.push(s, i as u32) {
+        thr = top.threshold().unwrap_or(f32::NEG_INFINITY);
+      }
     }
   }
 

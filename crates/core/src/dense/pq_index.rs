@@ -270,8 +270,13 @@ impl PqIndex {
       let Codes::Eight(codes) = &list.codes else { continue };
       buf.resize(list.ids.len(), 0f32);
       adc_scan8(&p.table, m, codes, &mut buf);
+      // A plain float compare rejects most codes before the heap's (score, id) order is consulted.
+      let mut thr = top.threshold().unwrap_or(f32::INFINITY);
       for (&d, &id) in buf.iter().zip(&list.ids) {
-        top.push(p.offset + d, id);
+        let v = p.offset + d;
+        if v <= thr && top.push(v, id) {
+          thr = top.threshold().unwrap_or(f32::INFINITY);
+        }
       }
     }
     top.into_sorted()
