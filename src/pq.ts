@@ -129,9 +129,10 @@ export interface PQIndexOptions extends ProductQuantizerOptions {
   /**
    * Inverted file: `lists` coarse k-means centroids (needs ≥ lists training vectors); each
    * vector is stored in its nearest list with its residual PQ-encoded, and a query scans the
-   * `nprobe` closest lists (default 8, at most `lists`). Omit for one exhaustive scan.
+   * `nprobe` closest lists (default 8, at most `lists`). `iters`: k-means iterations of the
+   * lists (default 10, as FAISS's IndexIVF). Omit `ivf` for one exhaustive scan.
    */
-  ivf?: { lists: number; nprobe?: number }
+  ivf?: { lists: number; nprobe?: number; iters?: number }
   /**
    * `'none'` (default): rank by ADC distance. `'float32'`: keep the float vectors
    * (4·dim extra bytes per vector) and re-rank the best `candidates` exactly.
@@ -162,7 +163,9 @@ export interface PQBatchOptions extends PQSearchOptions, AsyncOptions {
 
 const indexSchema = pqSchema.extend({
   metric: z.enum(['l2', 'ip', 'cosine']).default('l2'),
-  ivf: z.strictObject({ lists: positiveInt(1 << 24), nprobe: positiveInt().optional() }).optional(),
+  ivf: z
+    .strictObject({ lists: positiveInt(1 << 24), nprobe: positiveInt().optional(), iters: positiveInt(1000).optional() })
+    .optional(),
   rescore: z.enum(['none', 'float32']).default('none'),
 })
 
@@ -176,12 +179,13 @@ const batchSchema = searchSchema.extend({
   signal: z.instanceof(AbortSignal).optional(),
 })
 
-type ResolvedPQIndexOptions = Required<Omit<PQIndexOptions, 'ivf'>> & { ivf?: { lists: number; nprobe: number } }
+type ResolvedPQIndexOptions = Required<Omit<PQIndexOptions, 'ivf'>> & { ivf?: { lists: number; nprobe: number; iters: number } }
 
 function toNative(o: z.output<typeof indexSchema>) {
   const lists = o.ivf?.lists ?? 0
   const nprobe = Math.min(o.ivf?.nprobe ?? 8, Math.max(lists, 1))
-  return { dim: o.dim, m: o.m, nbits: o.nbits, metric: o.metric, lists, nprobe, rescore: o.rescore, iters: o.iters, seed: o.seed }
+  const ivfIters = o.ivf?.iters ?? 10
+  return { dim: o.dim, m: o.m, nbits: o.nbits, metric: o.metric, lists, nprobe, rescore: o.rescore, iters: o.iters, ivfIters, seed: o.seed }
 }
 
 /**
@@ -212,7 +216,7 @@ export class PQIndex {
       seed: o.seed,
       metric: o.metric as DenseMetric,
       rescore: o.rescore as 'none' | 'float32',
-      ...(o.lists > 0 ? { ivf: { lists: o.lists, nprobe: o.nprobe } } : {}),
+      ...(o.lists > 0 ? { ivf: { lists: o.lists, nprobe: o.nprobe, iters: o.ivfIters } } : {}),
     }
   }
 

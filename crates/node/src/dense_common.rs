@@ -8,7 +8,9 @@ pub fn metric_from(s: &str) -> napi::Result<Metric> {
     "l2" => Ok(Metric::L2),
     "ip" => Ok(Metric::InnerProduct),
     "cosine" => Ok(Metric::Cosine),
-    m => Err(invalid(format!("metric must be 'l2', 'ip' or 'cosine' (got {m:?})"))),
+    m => Err(invalid(format!(
+      "metric must be 'l2', 'ip' or 'cosine' (got {m:?})"
+    ))),
   }
 }
 

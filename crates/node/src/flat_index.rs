@@ -1,7 +1,10 @@
 //! `FlatIndex` binding: exact search over float32 / float16 / float8 / int8 storage with
 //! optional Matryoshka truncation.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::dense_common::{metric_from, metric_name};
 use crate::error::{guard, invalid};
 use crate::tasks::{spawn, Job};
@@ -47,7 +50,9 @@ fn write(inner: &Shared) -> RwLockWriteGuard<'_, FlatIndex> {
 }
 
 fn wrap(idx: FlatIndex) -> NativeFlatIndex {
-  NativeFlatIndex { inner: Arc::new(RwLock::new(idx)) }
+  NativeFlatIndex {
+    inner: Arc::new(RwLock::new(idx)),
+  }
 }
 
 fn storage_name(s: Storage) -> &'static str {
@@ -68,7 +73,12 @@ fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()
   }))
 }
 
-fn search_batch_job(inner: Shared, queries: &[f32], k: f64, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+fn search_batch_job(
+  inner: Shared,
+  queries: &[f32],
+  k: f64,
+  threads: Option<f64>,
+) -> napi::Result<Job<HitBatch>> {
   let k = to_k(k)?;
   let threads = to_usize_opt(threads, "threads")?;
   let queries = queries.to_vec();
@@ -80,7 +90,11 @@ fn search_batch_job(inner: Shared, queries: &[f32], k: f64, threads: Option<f64>
 }
 
 fn load_job(path: String, mmap: bool) -> Job<NativeFlatIndex> {
-  Job::new(move || Ok(wrap(guard(|| FlatIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?)))
+  Job::new(move || {
+    Ok(wrap(guard(|| {
+      FlatIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?)
+    })?))
+  })
 }
 
 #[napi]
@@ -92,7 +106,11 @@ impl NativeFlatIndex {
       "float16" => Storage::Float16,
       "float8" => Storage::Float8,
       "int8" => Storage::Int8,
-      s => return Err(invalid(format!("storage must be 'float32', 'float16', 'float8' or 'int8' (got {s:?})"))),
+      s => {
+        return Err(invalid(format!(
+          "storage must be 'float32', 'float16', 'float8' or 'int8' (got {s:?})"
+        )))
+      }
     };
     let opts = FlatIndexOptions {
       dim: to_usize(options.dim, "dim")?,
@@ -131,8 +149,16 @@ impl NativeFlatIndex {
   }
 
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, vectors: &[f32], signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
-    Ok(AsyncTask::with_optional_signal(add_job(self.inner.clone(), ids, vectors)?, signal))
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    vectors: &[f32],
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
+    Ok(AsyncTask::with_optional_signal(
+      add_job(self.inner.clone(), ids, vectors)?,
+      signal,
+    ))
   }
 
   /// The stored vector at insertion position `index`, decoded (stored dimension).
@@ -144,14 +170,22 @@ impl NativeFlatIndex {
 
   /// One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`).
   #[napi]
-  pub fn search(&self, query: &[f32], k: f64, mut ids_out: Float64ArraySlice, mut scores_out: Float64ArraySlice) -> napi::Result<Either<u32, Vec<String>>> {
+  pub fn search(
+    &self,
+    query: &[f32],
+    k: f64,
+    mut ids_out: Float64ArraySlice,
+    mut scores_out: Float64ArraySlice,
+  ) -> napi::Result<Either<u32, Vec<String>>> {
     let k = to_k(k)?;
     let idx = read(&self.inner);
     let hits = guard(|| idx.search(query, k))?;
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   #[napi]
@@ -160,8 +194,17 @@ impl NativeFlatIndex {
   }
 
   #[napi(ts_return_type = "Promise<HitBatch>")]
-  pub fn search_batch(&self, queries: &[f32], k: f64, threads: Option<f64>, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    Ok(AsyncTask::with_optional_signal(search_batch_job(self.inner.clone(), queries, k, threads)?, signal))
+  pub fn search_batch(
+    &self,
+    queries: &[f32],
+    k: f64,
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
+    Ok(AsyncTask::with_optional_signal(
+      search_batch_job(self.inner.clone(), queries, k, threads)?,
+      signal,
+    ))
   }
 
   #[napi]
@@ -205,7 +248,11 @@ impl NativeFlatIndex {
   }
 
   #[napi(ts_return_type = "Promise<NativeFlatIndex>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeFlatIndex>> {
+  pub fn load(
+    path: String,
+    mmap: Option<bool>,
+    signal: Option<AbortSignal>,
+  ) -> AsyncTask<Job<NativeFlatIndex>> {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

@@ -1,6 +1,9 @@
 //! `PQIndex` binding: product quantization (8-bit ADC / 4-bit fast scan), IVF, float rescoring.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::dense_common::{metric_from, metric_name, nbits_from, seed_from};
 use crate::error::{guard, invalid};
 use crate::tasks::{spawn, Job};
@@ -25,6 +28,7 @@ pub struct PqIndexInit {
   /// 'none' | 'float32'
   pub rescore: String,
   pub iters: f64,
+  pub ivf_iters: f64,
   pub seed: f64,
 }
 
@@ -39,6 +43,7 @@ pub struct PqIndexOptionsOut {
   pub nprobe: u32,
   pub rescore: String,
   pub iters: u32,
+  pub ivf_iters: u32,
   pub seed: f64,
 }
 
@@ -59,7 +64,9 @@ fn write(inner: &Shared) -> RwLockWriteGuard<'_, PqIndex> {
 }
 
 fn wrap(idx: PqIndex) -> NativePqIndex {
-  NativePqIndex { inner: Arc::new(RwLock::new(idx)) }
+  NativePqIndex {
+    inner: Arc::new(RwLock::new(idx)),
+  }
 }
 
 fn parse(o: PqIndexInit) -> napi::Result<PqIndexOptions> {
@@ -73,9 +80,14 @@ fn parse(o: PqIndexInit) -> napi::Result<PqIndexOptions> {
     rescore: match o.rescore.as_str() {
       "none" => Rescore::None,
       "float32" => Rescore::Float32,
-      r => return Err(invalid(format!("rescore must be 'none' or 'float32' (got {r:?})"))),
+      r => {
+        return Err(invalid(format!(
+          "rescore must be 'none' or 'float32' (got {r:?})"
+        )))
+      }
     },
     iters: to_usize(o.iters, "iters")?,
+    ivf_iters: to_usize(o.ivf_iters, "ivf.iters")?,
     seed: seed_from(o.seed)?,
   })
 }
@@ -130,8 +142,15 @@ impl NativePqIndex {
   }
 
   #[napi(ts_return_type = "Promise<NativePqIndex>")]
-  pub fn train(vectors: &[f32], options: PqIndexInit, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativePqIndex>>> {
-    Ok(AsyncTask::with_optional_signal(train_job(vectors, options)?, signal))
+  pub fn train(
+    vectors: &[f32],
+    options: PqIndexInit,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<NativePqIndex>>> {
+    Ok(AsyncTask::with_optional_signal(
+      train_job(vectors, options)?,
+      signal,
+    ))
   }
 
   #[napi(getter)]
@@ -156,6 +175,7 @@ impl NativePqIndex {
       }
       .into(),
       iters: o.iters as u32,
+      ivf_iters: o.ivf_iters as u32,
       seed: o.seed as f64,
     }
   }
@@ -166,8 +186,16 @@ impl NativePqIndex {
   }
 
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, vectors: &[f32], signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
-    Ok(AsyncTask::with_optional_signal(add_job(self.inner.clone(), ids, vectors)?, signal))
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    vectors: &[f32],
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
+    Ok(AsyncTask::with_optional_signal(
+      add_job(self.inner.clone(), ids, vectors)?,
+      signal,
+    ))
   }
 
   /// One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`).
@@ -189,11 +217,20 @@ impl NativePqIndex {
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   #[napi]
-  pub fn search_batch_sync(&self, queries: &[f32], k: f64, nprobe: Option<f64>, candidates: Option<f64>, threads: Option<f64>) -> napi::Result<HitBatch> {
+  pub fn search_batch_sync(
+    &self,
+    queries: &[f32],
+    k: f64,
+    nprobe: Option<f64>,
+    candidates: Option<f64>,
+    threads: Option<f64>,
+  ) -> napi::Result<HitBatch> {
     search_batch_job(self.inner.clone(), queries, k, nprobe, candidates, threads)?.run_sync()
   }
 
@@ -252,7 +289,11 @@ impl NativePqIndex {
   }
 
   #[napi(ts_return_type = "Promise<NativePqIndex>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativePqIndex>> {
+  pub fn load(
+    path: String,
+    mmap: Option<bool>,
+    signal: Option<AbortSignal>,
+  ) -> AsyncTask<Job<NativePqIndex>> {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

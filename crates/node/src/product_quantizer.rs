@@ -48,8 +48,15 @@ impl NativeProductQuantizer {
   }
 
   #[napi(ts_return_type = "Promise<NativeProductQuantizer>")]
-  pub fn train(vectors: &[f32], options: ProductQuantizerInit, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativeProductQuantizer>>> {
-    Ok(AsyncTask::with_optional_signal(train_job(vectors, options)?, signal))
+  pub fn train(
+    vectors: &[f32],
+    options: ProductQuantizerInit,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<NativeProductQuantizer>>> {
+    Ok(AsyncTask::with_optional_signal(
+      train_job(vectors, options)?,
+      signal,
+    ))
   }
 
   #[napi(getter)]
@@ -100,7 +107,9 @@ impl NativeProductQuantizer {
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeProductQuantizer { inner: Arc::new(guard(|| ProductQuantizer::from_bytes(buffer))?) })
+    Ok(NativeProductQuantizer {
+      inner: Arc::new(guard(|| ProductQuantizer::from_bytes(buffer))?),
+    })
   }
 
   #[napi]

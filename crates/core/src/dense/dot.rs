@@ -33,7 +33,12 @@ pub fn dot_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
       acc[l] += x[l] * y[l];
     }
   }
-  let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+  let tail: f32 = ca
+    .remainder()
+    .iter()
+    .zip(cb.remainder())
+    .map(|(x, y)| x * y)
+    .sum();
   (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
@@ -48,13 +53,21 @@ pub fn l2sq_f32_scalar(a: &[f32], b: &[f32]) -> f32 {
       acc[l] += d * d;
     }
   }
-  let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+  let tail: f32 = ca
+    .remainder()
+    .iter()
+    .zip(cb.remainder())
+    .map(|(x, y)| (x - y) * (x - y))
+    .sum();
   (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Σ qᵢ·f16(xᵢ), scalar twin (`x` holds binary16 bit patterns).
 pub fn dot_f16_scalar(q: &[f32], x: &[u16]) -> f32 {
-  q.iter().zip(x).map(|(&a, &b)| a * half::f16::from_bits(b).to_f32()).sum()
+  q.iter()
+    .zip(x)
+    .map(|(&a, &b)| a * half::f16::from_bits(b).to_f32())
+    .sum()
 }
 
 /// Σ qᵢ·xᵢ over u8 codes, scalar twin.
@@ -95,7 +108,10 @@ mod x86 {
   unsafe fn e4m3_8(b: __m256i) -> __m256 {
     let mag = _mm256_slli_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7f)), 20);
     let sign = _mm256_slli_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x80)), 24);
-    _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(mag, sign)), _mm256_set1_ps(E4M3_SCALE))
+    _mm256_mul_ps(
+      _mm256_castsi256_ps(_mm256_or_si256(mag, sign)),
+      _mm256_set1_ps(E4M3_SCALE),
+    )
   }
 
   /// Which second operand the generic AVX2 loop widens.
@@ -162,7 +178,10 @@ mod x86 {
     let mut acc = _mm256_setzero_ps();
     let mut i = 0;
     while i + 8 <= n {
-      let d = _mm256_sub_ps(_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i)));
+      let d = _mm256_sub_ps(
+        _mm256_loadu_ps(a.as_ptr().add(i)),
+        _mm256_loadu_ps(b.as_ptr().add(i)),
+      );
       acc = _mm256_fmadd_ps(d, d, acc);
       i += 8;
     }
@@ -182,14 +201,18 @@ mod x86 {
     match src {
       Src::F32(x) => _mm512_maskz_loadu_ps(mask, x.as_ptr().add(i)),
       Src::F16(x) => _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, x.as_ptr().add(i) as *const i16)),
-      Src::U8(x) => {
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, x.as_ptr().add(i) as *const i8)))
-      }
+      Src::U8(x) => _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(
+        mask,
+        x.as_ptr().add(i) as *const i8,
+      ))),
       Src::E4m3(x) => {
         let b = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, x.as_ptr().add(i) as *const i8));
         let mag = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x7f)), 20);
         let sign = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x80)), 24);
-        _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)), _mm512_set1_ps(E4M3_SCALE))
+        _mm512_mul_ps(
+          _mm512_castsi512_ps(_mm512_or_si512(mag, sign)),
+          _mm512_set1_ps(E4M3_SCALE),
+        )
       }
     }
   }
@@ -207,13 +230,21 @@ mod x86 {
     let mut i = 0;
     while i + 32 <= n {
       a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q.as_ptr().add(i)), load16(src, i, 0xffff), a0);
-      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q.as_ptr().add(i + 16)), load16(src, i + 16, 0xffff), a1);
+      a1 = _mm512_fmadd_ps(
+        _mm512_loadu_ps(q.as_ptr().add(i + 16)),
+        load16(src, i + 16, 0xffff),
+        a1,
+      );
       i += 32;
     }
     while i < n {
       let left = (n - i).min(16);
       let mask: __mmask16 = if left == 16 { 0xffff } else { (1u16 << left) - 1 };
-      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, q.as_ptr().add(i)), load16(src, i, mask), a0);
+      a0 = _mm512_fmadd_ps(
+        _mm512_maskz_loadu_ps(mask, q.as_ptr().add(i)),
+        load16(src, i, mask),
+        a0,
+      );
       i += left;
     }
     _mm512_reduce_add_ps(_mm512_add_ps(a0, a1))
@@ -286,26 +317,65 @@ mod tests {
 
   fn close(got: f32, want: f32, mag: f32, what: &str) {
     let tol = 1e-5 * mag.max(1e-6);
-    assert!((got - want).abs() <= tol, "{what}: got {got}, want {want} (tol {tol})");
+    assert!(
+      (got - want).abs() <= tol,
+      "{what}: got {got}, want {want} (tol {tol})"
+    );
   }
 
   #[test]
   fn every_tier_matches_the_scalar_twin_on_awkward_lengths() {
     let mut rng = Rng::new(11);
-    for len in [0usize, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 100, 384, 385, 1000] {
+    for len in [
+      0usize, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 100, 384, 385, 1000,
+    ] {
       let q: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();
       let b: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();
       let h: Vec<u16> = b.iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
       let u: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
       // Every E4M3 code except the two NaNs.
-      let e: Vec<u8> = (0..len).map(|_| { let c = rng.below(254) as u8; if c >= 0x7f { c + 1 } else { c } }).collect();
+      let e: Vec<u8> = (0..len)
+        .map(|_| {
+          let c = rng.below(254) as u8;
+          if c >= 0x7f {
+            c + 1
+          } else {
+            c
+          }
+        })
+        .collect();
       let mag = |f: &dyn Fn(usize) -> f32| (0..len).map(|i| (q[i] * f(i)).abs()).sum::<f32>();
       for tier in simd::available() {
-        close(dot_f32_with(tier, &q, &b), dot_f32_scalar(&q, &b), mag(&|i| b[i]), "f32");
-        close(l2sq_f32_with(tier, &q, &b), l2sq_f32_scalar(&q, &b), l2sq_f32_scalar(&q, &b), "l2");
-        close(dot_f16_with(tier, &q, &h), dot_f16_scalar(&q, &h), mag(&|i| half::f16::from_bits(h[i]).to_f32()), "f16");
-        close(dot_u8_with(tier, &q, &u), dot_u8_scalar(&q, &u), mag(&|i| u[i] as f32), "u8");
-        close(dot_e4m3_with(tier, &q, &e), dot_e4m3_scalar(&q, &e), mag(&|i| e4m3_to_f32(e[i])), "e4m3");
+        close(
+          dot_f32_with(tier, &q, &b),
+          dot_f32_scalar(&q, &b),
+          mag(&|i| b[i]),
+          "f32",
+        );
+        close(
+          l2sq_f32_with(tier, &q, &b),
+          l2sq_f32_scalar(&q, &b),
+          l2sq_f32_scalar(&q, &b),
+          "l2",
+        );
+        close(
+          dot_f16_with(tier, &q, &h),
+          dot_f16_scalar(&q, &h),
+          mag(&|i| half::f16::from_bits(h[i]).to_f32()),
+          "f16",
+        );
+        close(
+          dot_u8_with(tier, &q, &u),
+          dot_u8_scalar(&q, &u),
+          mag(&|i| u[i] as f32),
+          "u8",
+        );
+        close(
+          dot_e4m3_with(tier, &q, &e),
+          dot_e4m3_scalar(&q, &e),
+          mag(&|i| e4m3_to_f32(e[i])),
+          "e4m3",
+        );
       }
     }
   }
@@ -320,7 +390,11 @@ mod tests {
       let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
       let e = ((b >> 3) & 0xf) as i32;
       let m = (b & 7) as f64;
-      let v = if e == 0 { m / 8.0 * 2f64.powi(-6) } else { (1.0 + m / 8.0) * 2f64.powi(e - 7) };
+      let v = if e == 0 {
+        m / 8.0 * 2f64.powi(-6)
+      } else {
+        (1.0 + m / 8.0) * 2f64.powi(e - 7)
+      };
       assert_eq!(e4m3_to_f32(b) as f64, sign * v, "code {b:#x}");
     }
     assert_eq!(e4m3_to_f32(0x7e), 448.0);

@@ -29,7 +29,12 @@ pub struct FastScanCodes {
 
 impl FastScanCodes {
   pub fn new(m: usize) -> Self {
-    FastScanCodes { m, m2: m.div_ceil(2) * 2, len: 0, blocks: Vec::new() }
+    FastScanCodes {
+      m,
+      m2: m.div_ceil(2) * 2,
+      len: 0,
+      blocks: Vec::new(),
+    }
   }
   pub fn len(&self) -> usize {
     self.len
@@ -74,7 +79,12 @@ impl FastScanCodes {
 
   /// Rebuilds from raw parts (after loading); `None` if the sizes disagree or padding is set.
   pub fn from_parts(m: usize, len: usize, blocks: Vec<u8>) -> Option<Self> {
-    let c = FastScanCodes { m, m2: m.div_ceil(2) * 2, len, blocks };
+    let c = FastScanCodes {
+      m,
+      m2: m.div_ceil(2) * 2,
+      len,
+      blocks,
+    };
     if c.blocks.len() != len.div_ceil(BLOCK) * c.block_bytes() {
       return None;
     }
@@ -189,8 +199,12 @@ mod x86 {
     assert!(tq.len() >= m2 * 16 && block.len() >= m2 * 16);
     let mask = _mm256_set1_epi8(0x0f);
     let low = _mm256_set1_epi16(0x00ff);
-    let (mut le, mut lo, mut he, mut ho) =
-      (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256());
+    let (mut le, mut lo, mut he, mut ho) = (
+      _mm256_setzero_si256(),
+      _mm256_setzero_si256(),
+      _mm256_setzero_si256(),
+      _mm256_setzero_si256(),
+    );
     for p in 0..m2 / 2 {
       let codes = _mm256_loadu_si256(block.as_ptr().add(p * 32) as *const __m256i);
       let lut = _mm256_loadu_si256(tq.as_ptr().add(p * 32) as *const __m256i);
@@ -214,8 +228,12 @@ mod x86 {
     assert!(tq.len() >= m2 * 16 && block.len() >= m2 * 16);
     let mask = _mm512_set1_epi8(0x0f);
     let low = _mm512_set1_epi16(0x00ff);
-    let (mut le, mut lo, mut he, mut ho) =
-      (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512());
+    let (mut le, mut lo, mut he, mut ho) = (
+      _mm512_setzero_si512(),
+      _mm512_setzero_si512(),
+      _mm512_setzero_si512(),
+      _mm512_setzero_si512(),
+    );
     let pairs = m2 / 2;
     let mut p = 0;
     while p + 2 <= pairs {
@@ -249,26 +267,41 @@ mod x86 {
   }
 }
 
+/// Quantized sums of the 32 vectors of block `b` (pad slots included).
+#[inline]
+pub fn block_with(tier: Tier, tq: &QTable, codes: &FastScanCodes, b: usize, out: &mut [u16; BLOCK]) {
+  let bb = codes.block_bytes();
+  let m2 = codes.m2;
+  let block = &codes.blocks[b * bb..(b + 1) * bb];
+  assert!(tq.q.len() == m2 * 16);
+  match tier {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx512 tier guarantees AVX-512 F/BW; AVX2 is checked here (std caches the
+    // detection); table and block sizes are asserted inside.
+    Tier::Avx512 if std::arch::is_x86_feature_detected!("avx2") => unsafe {
+      x86::block_avx512(&tq.q, block, m2, out)
+    },
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx2 tier guarantees AVX2 (and Avx512 CPUs have it); sizes asserted inside.
+    Tier::Avx2 | Tier::Avx512 => unsafe { x86::block_avx2(&tq.q, block, m2, out) },
+    _ => block_scalar(&tq.q, block, m2, out),
+  }
+}
+
+/// Number of 32-vector blocks.
+pub fn blocks(codes: &FastScanCodes) -> usize {
+  codes.len.div_ceil(BLOCK)
+}
+
 /// Quantized sums of every vector in `codes` (the last block's pad slots included), written
 /// block by block to `out` (`⌈len/32⌉ · 32` entries).
 pub fn scan_with(tier: Tier, tq: &QTable, codes: &FastScanCodes, out: &mut [u16]) {
-  let bb = codes.block_bytes();
-  let m2 = codes.m2;
-  assert!(tq.q.len() == m2 * 16 && out.len() >= codes.len.div_ceil(BLOCK) * BLOCK);
-  #[cfg(target_arch = "x86_64")]
-  let avx2 = std::arch::is_x86_feature_detected!("avx2");
-  for (b, block) in codes.blocks.chunks_exact(bb).enumerate() {
-    let dst: &mut [u16; BLOCK] = (&mut out[b * BLOCK..(b + 1) * BLOCK]).try_into().expect("block slice");
-    match tier {
-      #[cfg(target_arch = "x86_64")]
-      // SAFETY: the Avx512 tier guarantees AVX-512 F/BW; AVX2 is checked above; table and
-      // block sizes are asserted inside.
-      Tier::Avx512 if avx2 => unsafe { x86::block_avx512(&tq.q, block, m2, dst) },
-      #[cfg(target_arch = "x86_64")]
-      // SAFETY: the Avx2 tier guarantees AVX2; sizes asserted inside.
-      Tier::Avx2 | Tier::Avx512 => unsafe { x86::block_avx2(&tq.q, block, m2, dst) },
-      _ => block_scalar(&tq.q, block, m2, dst),
-    }
+  assert!(out.len() >= blocks(codes) * BLOCK);
+  for b in 0..blocks(codes) {
+    let dst: &mut [u16; BLOCK] = (&mut out[b * BLOCK..(b + 1) * BLOCK])
+      .try_into()
+      .expect("block slice");
+    block_with(tier, tq, codes, b, dst);
   }
 }
 
@@ -300,7 +333,11 @@ mod tests {
         let table: Vec<f32> = (0..m * 16).map(|_| rng.normal() as f32 * 3.0).collect();
         let tq = QTable::new(&table, m);
         let want: Vec<u16> = (0..n)
-          .map(|i| (0..m).map(|s| tq.q[s * 16 + codes[i * m + s] as usize] as u16).sum())
+          .map(|i| {
+            (0..m)
+              .map(|s| tq.q[s * 16 + codes[i * m + s] as usize] as u16)
+              .sum()
+          })
           .collect();
         for tier in simd::available() {
           let mut out = vec![0u16; n.div_ceil(BLOCK) * BLOCK];

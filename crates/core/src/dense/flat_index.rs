@@ -43,7 +43,9 @@ impl Storage {
     }
   }
   fn from_code(c: u8) -> Option<Storage> {
-    [Storage::Float32, Storage::Float16, Storage::Float8, Storage::Int8].get(c as usize).copied()
+    [Storage::Float32, Storage::Float16, Storage::Float8, Storage::Int8]
+      .get(c as usize)
+      .copied()
   }
   pub fn bytes_per_dim(self) -> usize {
     match self {
@@ -97,15 +99,30 @@ pub struct FlatIndex {
 impl FlatIndex {
   pub fn new(opts: FlatIndexOptions) -> Result<FlatIndex> {
     if opts.dim == 0 || opts.dim > MAX_DIM {
-      return Err(Error::InvalidArg(format!("dim must be an integer in [1, {MAX_DIM}] (got {})", opts.dim)));
+      return Err(Error::InvalidArg(format!(
+        "dim must be an integer in [1, {MAX_DIM}] (got {})",
+        opts.dim
+      )));
     }
     let sdim = match opts.truncate_to {
       None => opts.dim,
       Some(t) if (1..=opts.dim).contains(&t) => t,
-      Some(t) => return Err(Error::InvalidArg(format!("truncateTo must be an integer in [1, dim = {}] (got {t})", opts.dim))),
+      Some(t) => {
+        return Err(Error::InvalidArg(format!(
+          "truncateTo must be an integer in [1, dim = {}] (got {t})",
+          opts.dim
+        )))
+      }
     };
     let data = empty(opts.storage);
-    Ok(FlatIndex { opts, sdim, data, norms: Vec::new(), ranges: None, ids: IdMap::new() })
+    Ok(FlatIndex {
+      opts,
+      sdim,
+      data,
+      norms: Vec::new(),
+      ranges: None,
+      ids: IdMap::new(),
+    })
   }
 
   pub fn options(&self) -> &FlatIndexOptions {
@@ -132,10 +149,21 @@ impl FlatIndex {
     let (dim, sdim) = (self.opts.dim, self.sdim);
     let n = validate::vector_count(data.len(), dim, what)?;
     validate::finite(data, dim, what)?;
-    let mut v: Vec<f32> = if sdim == dim { data.to_vec() } else { data.chunks_exact(dim).flat_map(|r| r[..sdim].iter().copied()).collect() };
+    let mut v: Vec<f32> = if sdim == dim {
+      data.to_vec()
+    } else {
+      data
+        .chunks_exact(dim)
+        .flat_map(|r| r[..sdim].iter().copied())
+        .collect()
+    };
     if self.opts.metric == Metric::Cosine {
       for (i, row) in v.chunks_exact_mut(sdim).enumerate() {
-        normalize(row).map_err(|_| Error::InvalidArg(format!("{what}: vector {i} has zero norm (after truncation) and cannot be used with metric 'cosine'")))?;
+        normalize(row).map_err(|_| {
+          Error::InvalidArg(format!(
+            "{what}: vector {i} has zero norm (after truncation) and cannot be used with metric 'cosine'"
+          ))
+        })?;
       }
     }
     Ok((n, v))
@@ -147,7 +175,9 @@ impl FlatIndex {
       return Err(Error::InvalidState("fit() only applies to storage 'int8'".into()));
     }
     if !self.is_empty() {
-      return Err(Error::InvalidState("fit() must be called before the first add()".into()));
+      return Err(Error::InvalidState(
+        "fit() must be called before the first add()".into(),
+      ));
     }
     let (n, v) = self.prepare(sample, "sample")?;
     if n == 0 {
@@ -165,10 +195,15 @@ impl FlatIndex {
   pub fn prepare_add(&self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<PreparedAdd> {
     let (n, v) = self.prepare(vectors, "vectors")?;
     if ids.len() != n {
-      return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
+      return Err(Error::InvalidArg(format!(
+        "ids has {} entries but vectors holds {n} vectors",
+        ids.len()
+      )));
     }
     if n == 0 {
-      return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
+      return Err(Error::invalid(
+        "add() needs at least one vector (got an empty batch)",
+      ));
     }
     validate::to_u32(self.len() + n, "index size")?;
     self.ids.check_new(&ids)?;
@@ -186,9 +221,14 @@ impl FlatIndex {
       }
       Storage::Float8 => Data::U8(v.iter().map(|&x| f32_to_e4m3(x)).collect()),
       Storage::Int8 => {
-        let r = fitted.as_ref().or(self.ranges.as_ref()).ok_or_else(|| Error::Internal("int8 ranges missing".into()))?;
+        let r = fitted
+          .as_ref()
+          .or(self.ranges.as_ref())
+          .ok_or_else(|| Error::Internal("int8 ranges missing".into()))?;
         let mut c = vec![0u8; v.len()];
-        c.par_chunks_mut(sdim).zip(v.par_chunks(sdim)).for_each(|(o, row)| r.encode(row, o));
+        c.par_chunks_mut(sdim)
+          .zip(v.par_chunks(sdim))
+          .for_each(|(o, row)| r.encode(row, o));
         Data::U8(c)
       }
     };
@@ -196,14 +236,26 @@ impl FlatIndex {
       let mut buf = vec![0f32; sdim];
       (0..n)
         .map(|i| {
-          decode_row(&data, fitted.as_ref().or(self.ranges.as_ref()), self.opts.storage, sdim, i, &mut buf);
+          decode_row(
+            &data,
+            fitted.as_ref().or(self.ranges.as_ref()),
+            self.opts.storage,
+            sdim,
+            i,
+            &mut buf,
+          );
           buf.iter().map(|x| x * x).sum()
         })
         .collect()
     } else {
       Vec::new()
     };
-    Ok(PreparedAdd { ids, data, norms, ranges: fitted })
+    Ok(PreparedAdd {
+      ids,
+      data,
+      norms,
+      ranges: fitted,
+    })
   }
 
   pub fn commit_add(&mut self, b: PreparedAdd) -> Result<()> {
@@ -211,7 +263,9 @@ impl FlatIndex {
     match (b.ranges, &self.ranges) {
       (Some(r), None) => self.ranges = Some(r),
       (Some(_), Some(_)) => {
-        return Err(Error::InvalidState("another add() calibrated the index while this batch was being prepared; add it again".into()))
+        return Err(Error::InvalidState(
+          "another add() calibrated the index while this batch was being prepared; add it again".into(),
+        ))
       }
       (None, _) => {}
     }
@@ -232,7 +286,14 @@ impl FlatIndex {
       return None;
     }
     let mut out = vec![0f32; self.sdim];
-    decode_row(&self.data, self.ranges.as_ref(), self.opts.storage, self.sdim, i, &mut out);
+    decode_row(
+      &self.data,
+      self.ranges.as_ref(),
+      self.opts.storage,
+      self.sdim,
+      i,
+      &mut out,
+    );
     Some(out)
   }
 
@@ -256,7 +317,11 @@ impl FlatIndex {
         Data::U8(v) if self.opts.storage == Storage::Float8 => dot_e4m3_with(tier, &q.q, &v[row]),
         Data::U8(v) => q.bias + super::dot::dot_u8_with(tier, &q.scaled, &v[row]),
       };
-      let s = if self.opts.metric == Metric::L2 { -(q.norm - 2.0 * dot + self.norms[i]) } else { dot };
+      let s = if self.opts.metric == Metric::L2 {
+        -(q.norm - 2.0 * dot + self.norms[i])
+      } else {
+        dot
+      };
       // Ids grow within the range, so a score equal to the threshold can never enter.
       if s > thr && top.push(s, i as u32) {
         thr = top.threshold().unwrap_or(f32::NEG_INFINITY);
@@ -266,12 +331,18 @@ impl FlatIndex {
 
   fn query(&self, q: &[f32]) -> Query {
     let (scaled, bias) = match &self.ranges {
-      Some(r) if self.opts.storage == Storage::Int8 => {
-        (q.iter().zip(&r.step).map(|(a, s)| a * s).collect(), q.iter().zip(&r.min).map(|(a, m)| a * m).sum())
-      }
+      Some(r) if self.opts.storage == Storage::Int8 => (
+        q.iter().zip(&r.step).map(|(a, s)| a * s).collect(),
+        q.iter().zip(&r.min).map(|(a, m)| a * m).sum(),
+      ),
       _ => (Vec::new(), 0.0),
     };
-    Query { q: q.to_vec(), scaled, bias, norm: q.iter().map(|x| x * x).sum() }
+    Query {
+      q: q.to_vec(),
+      scaled,
+      bias,
+      norm: q.iter().map(|x| x * x).sum(),
+    }
   }
 
   fn search_prepared(&self, tier: Tier, q: &[f32], k: usize) -> Vec<Scored<f32>> {
@@ -290,15 +361,23 @@ impl FlatIndex {
         self.score_range(tier, &q, c * CHUNK, ((c + 1) * CHUNK).min(n), &mut top);
         top
       })
-      .reduce(|| TopMax::new(k), |mut a, b| {
-        a.merge(b);
-        a
-      })
+      .reduce(
+        || TopMax::new(k),
+        |mut a, b| {
+          a.merge(b);
+          a
+        },
+      )
       .into_sorted()
   }
 
   /// Many queries (`nq × dim`) in parallel on at most `threads` threads.
-  pub fn search_batch(&self, queries: &[f32], k: usize, threads: Option<usize>) -> Result<Vec<Vec<Scored<f32>>>> {
+  pub fn search_batch(
+    &self,
+    queries: &[f32],
+    k: usize,
+    threads: Option<usize>,
+  ) -> Result<Vec<Vec<Scored<f32>>>> {
     validate::k(k)?;
     let (_, q) = self.prepare(queries, "queries")?;
     let tier = simd::tier();
@@ -325,7 +404,13 @@ impl FlatIndex {
       ("vectors", vectors),
       ("norms", self.norms.capacity() * 4),
       ("ids", self.ids.memory_bytes()),
-      ("calibration", self.ranges.as_ref().map_or(0, |r| (r.min.len() + r.step.len()) * 4)),
+      (
+        "calibration",
+        self
+          .ranges
+          .as_ref()
+          .map_or(0, |r| (r.min.len() + r.step.len()) * 4),
+      ),
     ]
   }
 
@@ -380,18 +465,30 @@ impl FlatIndex {
     let c = Container::parse(bytes, Kind::FlatIndex)?;
     let mut p = ByteReader::new(c.params());
     let dim = usize::try_from(p.get::<u64>("dim")?).map_err(|_| Error::corrupt("dim overflows"))?;
-    let storage = Storage::from_code(p.get::<u8>("storage")?).ok_or_else(|| Error::corrupt("unknown storage"))?;
+    let storage =
+      Storage::from_code(p.get::<u8>("storage")?).ok_or_else(|| Error::corrupt("unknown storage"))?;
     let metric = Metric::from_code(p.get::<u8>("metric")?).ok_or_else(|| Error::corrupt("unknown metric"))?;
-    let t = usize::try_from(p.get::<u64>("truncateTo")?).map_err(|_| Error::corrupt("truncateTo overflows"))?;
+    let t =
+      usize::try_from(p.get::<u64>("truncateTo")?).map_err(|_| Error::corrupt("truncateTo overflows"))?;
     let n = usize::try_from(p.get::<u64>("count")?).map_err(|_| Error::corrupt("count overflows"))?;
     p.finish("parameters")?;
-    let mut idx = FlatIndex::new(FlatIndexOptions { dim, storage, metric, truncate_to: (t > 0).then_some(t) })
-      .map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
+    let mut idx = FlatIndex::new(FlatIndexOptions {
+      dim,
+      storage,
+      metric,
+      truncate_to: (t > 0).then_some(t),
+    })
+    .map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
     let sdim = idx.sdim;
-    let values = n.checked_mul(sdim).ok_or_else(|| Error::corrupt("size overflows"))?;
+    let values = n
+      .checked_mul(sdim)
+      .ok_or_else(|| Error::corrupt("size overflows"))?;
     let v = c.section(b"VECS")?;
     if Some(v.len()) != values.checked_mul(storage.bytes_per_dim()) {
-      return Err(Error::corrupt(format!("vectors have {} bytes, expected {values} values of {storage:?}", v.len())));
+      return Err(Error::corrupt(format!(
+        "vectors have {} bytes, expected {values} values of {storage:?}",
+        v.len()
+      )));
     }
     let mut r = ByteReader::new(v);
     idx.data = match storage {
@@ -469,12 +566,25 @@ fn empty(s: Storage) -> Data {
   }
 }
 
-fn decode_row(data: &Data, ranges: Option<&Int8Ranges>, storage: Storage, sdim: usize, i: usize, out: &mut [f32]) {
+fn decode_row(
+  data: &Data,
+  ranges: Option<&Int8Ranges>,
+  storage: Storage,
+  sdim: usize,
+  i: usize,
+  out: &mut [f32],
+) {
   let row = i * sdim..(i + 1) * sdim;
   match data {
     Data::F32(v) => out.copy_from_slice(&v[row]),
-    Data::F16(v) => out.iter_mut().zip(&v[row]).for_each(|(o, &h)| *o = half::f16::from_bits(h).to_f32()),
-    Data::U8(v) if storage == Storage::Float8 => out.iter_mut().zip(&v[row]).for_each(|(o, &b)| *o = e4m3_to_f32(b)),
+    Data::F16(v) => out
+      .iter_mut()
+      .zip(&v[row])
+      .for_each(|(o, &h)| *o = half::f16::from_bits(h).to_f32()),
+    Data::U8(v) if storage == Storage::Float8 => out
+      .iter_mut()
+      .zip(&v[row])
+      .for_each(|(o, &b)| *o = e4m3_to_f32(b)),
     Data::U8(v) => {
       if let Some(r) = ranges {
         r.decode(&v[row], out)
@@ -501,30 +611,51 @@ mod tests {
     let data: Vec<f32> = blobs(1, n, dim, 9).iter().map(|x| x * 0.1).collect();
     for storage in ALL {
       for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
-        let mut idx = FlatIndex::new(FlatIndexOptions { dim, storage, metric, truncate_to: None }).unwrap();
+        let mut idx = FlatIndex::new(FlatIndexOptions {
+          dim,
+          storage,
+          metric,
+          truncate_to: None,
+        })
+        .unwrap();
         idx.add(ext(n), &data).unwrap();
         let dec: Vec<Vec<f32>> = (0..n).map(|i| idx.reconstruct(i).unwrap()).collect();
         for qi in 0..10 {
-          let (_, q) = idx.prepare(&data[qi * 31 * dim..(qi * 31 + 1) * dim], "q").unwrap();
+          let (_, q) = idx
+            .prepare(&data[qi * 31 * dim..(qi * 31 + 1) * dim], "q")
+            .unwrap();
           let got = idx.search(&data[qi * 31 * dim..(qi * 31 + 1) * dim], 10).unwrap();
           let mut all: Vec<Scored<f32>> = dec
             .iter()
             .enumerate()
             .map(|(i, x)| {
               let d: f64 = q.iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum();
-              let l: f64 = q.iter().zip(x).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum();
-              Scored { id: i as u32, score: if metric == Metric::L2 { -l as f32 } else { d as f32 } }
+              let l: f64 = q
+                .iter()
+                .zip(x)
+                .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                .sum();
+              Scored {
+                id: i as u32,
+                score: if metric == Metric::L2 { -l as f32 } else { d as f32 },
+              }
             })
             .collect();
           sort_hits(&mut all, true);
           // Scores agree to rounding; the id sets agree except for near-ties at the boundary.
           for (g, w) in got.iter().zip(&all) {
-            assert!((g.score - w.score).abs() <= 1e-4 * (1.0 + w.score.abs()), "{storage:?} {metric:?}: {g:?} vs {w:?}");
+            assert!(
+              (g.score - w.score).abs() <= 1e-4 * (1.0 + w.score.abs()),
+              "{storage:?} {metric:?}: {g:?} vs {w:?}"
+            );
           }
           let kth = all[9].score;
           for g in &got {
             let truth = all.iter().find(|s| s.id == g.id).unwrap().score;
-            assert!(truth >= kth - 1e-4 * (1.0 + kth.abs()), "{storage:?} {metric:?}: {g:?} is not in the top 10");
+            assert!(
+              truth >= kth - 1e-4 * (1.0 + kth.abs()),
+              "{storage:?} {metric:?}: {g:?} is not in the top 10"
+            );
           }
         }
         // Every tier returns the same ids.
@@ -546,10 +677,22 @@ mod tests {
     let (dim, n, t) = (32, 400, 12);
     let data = blobs(2, n, dim, 5);
     for metric in [Metric::Cosine, Metric::InnerProduct, Metric::L2] {
-      let mut a = FlatIndex::new(FlatIndexOptions { dim, storage: Storage::Float32, metric, truncate_to: Some(t) }).unwrap();
+      let mut a = FlatIndex::new(FlatIndexOptions {
+        dim,
+        storage: Storage::Float32,
+        metric,
+        truncate_to: Some(t),
+      })
+      .unwrap();
       a.add(ext(n), &data).unwrap();
       let cut: Vec<f32> = data.chunks_exact(dim).flat_map(|r| r[..t].to_vec()).collect();
-      let mut b = FlatIndex::new(FlatIndexOptions { dim: t, storage: Storage::Float32, metric, truncate_to: None }).unwrap();
+      let mut b = FlatIndex::new(FlatIndexOptions {
+        dim: t,
+        storage: Storage::Float32,
+        metric,
+        truncate_to: None,
+      })
+      .unwrap();
       b.add(ext(n), &cut).unwrap();
       for qi in 0..10 {
         let q = &data[qi * dim..(qi + 1) * dim];
@@ -570,14 +713,35 @@ mod tests {
     let (dim, n, nq) = (64, 3000, 30);
     let data = blobs(3, n, dim, 30);
     let queries = blobs(4, nq, dim, 30);
-    let mut exact = FlatIndex::new(FlatIndexOptions { dim, storage: Storage::Float32, metric: Metric::Cosine, truncate_to: None }).unwrap();
+    let mut exact = FlatIndex::new(FlatIndexOptions {
+      dim,
+      storage: Storage::Float32,
+      metric: Metric::Cosine,
+      truncate_to: None,
+    })
+    .unwrap();
     exact.add(ext(n), &data).unwrap();
     let truth = exact.search_batch(&queries, 10, Some(2)).unwrap();
-    for (storage, trunc, floor) in [(Storage::Float16, None, 0.99), (Storage::Float8, None, 0.85), (Storage::Int8, None, 0.85), (Storage::Float32, Some(32), 0.1)] {
-      let mut idx = FlatIndex::new(FlatIndexOptions { dim, storage, metric: Metric::Cosine, truncate_to: trunc }).unwrap();
+    for (storage, trunc, floor) in [
+      (Storage::Float16, None, 0.99),
+      (Storage::Float8, None, 0.85),
+      (Storage::Int8, None, 0.85),
+      (Storage::Float32, Some(32), 0.1),
+    ] {
+      let mut idx = FlatIndex::new(FlatIndexOptions {
+        dim,
+        storage,
+        metric: Metric::Cosine,
+        truncate_to: trunc,
+      })
+      .unwrap();
       idx.add(ext(n), &data).unwrap();
       let got = idx.search_batch(&queries, 10, Some(2)).unwrap();
-      let hits: usize = got.iter().zip(&truth).map(|(g, t)| g.iter().filter(|s| t.iter().any(|x| x.id == s.id)).count()).sum();
+      let hits: usize = got
+        .iter()
+        .zip(&truth)
+        .map(|(g, t)| g.iter().filter(|s| t.iter().any(|x| x.id == s.id)).count())
+        .sum();
       let recall = hits as f64 / (nq * 10) as f64;
       // Synthetic isotropic blobs are not Matryoshka-trained, so truncation loses a lot here;
       // the floor only guards against a broken path.
@@ -591,24 +755,66 @@ mod tests {
     let (dim, n) = (12, 120);
     let data = blobs(5, n, dim, 4);
     for storage in ALL {
-      let mut idx = FlatIndex::new(FlatIndexOptions { dim, storage, metric: Metric::L2, truncate_to: Some(10) }).unwrap();
+      let mut idx = FlatIndex::new(FlatIndexOptions {
+        dim,
+        storage,
+        metric: Metric::L2,
+        truncate_to: Some(10),
+      })
+      .unwrap();
       idx.add(ext(n), &data).unwrap();
       let bytes = idx.to_bytes();
       let back = FlatIndex::from_bytes(&bytes).unwrap();
       assert_eq!(back.to_bytes(), bytes);
-      assert_eq!(back.search(&data[..dim], 5).unwrap(), idx.search(&data[..dim], 5).unwrap());
-      assert!(matches!(FlatIndex::from_bytes(&bytes[..bytes.len() - 3]), Err(Error::CorruptFile(_))));
+      assert_eq!(
+        back.search(&data[..dim], 5).unwrap(),
+        idx.search(&data[..dim], 5).unwrap()
+      );
+      assert!(matches!(
+        FlatIndex::from_bytes(&bytes[..bytes.len() - 3]),
+        Err(Error::CorruptFile(_))
+      ));
       let before = idx.to_bytes();
       let mut nan = data[..dim].to_vec();
       nan[2] = f32::NAN;
-      assert!(matches!(idx.add(vec![ExternalId::Int(1000)], &nan), Err(Error::InvalidArg(_))));
-      assert!(matches!(idx.add(vec![ExternalId::Int(0)], &data[..dim]), Err(Error::DuplicateId(_))));
+      assert!(matches!(
+        idx.add(vec![ExternalId::Int(1000)], &nan),
+        Err(Error::InvalidArg(_))
+      ));
+      assert!(matches!(
+        idx.add(vec![ExternalId::Int(0)], &data[..dim]),
+        Err(Error::DuplicateId(_))
+      ));
       assert_eq!(idx.to_bytes(), before);
-      assert!(matches!(idx.search(&data[..dim - 2], 5), Err(Error::DimMismatch { .. })));
+      assert!(matches!(
+        idx.search(&data[..dim - 2], 5),
+        Err(Error::DimMismatch { .. })
+      ));
     }
-    assert!(FlatIndex::new(FlatIndexOptions { dim: 8, storage: Storage::Float8, metric: Metric::L2, truncate_to: Some(9) }).is_err());
-    assert!(FlatIndex::new(FlatIndexOptions { dim: 8, storage: Storage::Float8, metric: Metric::L2, truncate_to: Some(0) }).is_err());
-    let mut c = FlatIndex::new(FlatIndexOptions { dim: 2, storage: Storage::Float32, metric: Metric::Cosine, truncate_to: None }).unwrap();
-    assert!(matches!(c.add(vec![ExternalId::Int(1)], &[0.0, 0.0]), Err(Error::InvalidArg(_))));
+    assert!(FlatIndex::new(FlatIndexOptions {
+      dim: 8,
+      storage: Storage::Float8,
+      metric: Metric::L2,
+      truncate_to: Some(9)
+    })
+    .is_err());
+    assert!(FlatIndex::new(FlatIndexOptions {
+      dim: 8,
+      storage: Storage::Float8,
+      metric: Metric::L2,
+      truncate_to: Some(0)
+    })
+    .is_err());
+    let mut c = FlatIndex::new(FlatIndexOptions {
+      dim: 2,
+      storage: Storage::Float32,
+      metric: Metric::Cosine,
+      truncate_to: None,
+    })
+    .unwrap();
+    assert!(matches!(
+      c.add(vec![ExternalId::Int(1)], &[0.0, 0.0]),
+      Err(Error::InvalidArg(_))
+    ));
   }
 }

@@ -44,7 +44,11 @@ impl Coarse {
     let mut top = TopMin::new(nprobe.max(1));
     for l in 0..self.lists() {
       let c = self.centroid(l);
-      let d = if metric == Metric::L2 { l2sq_f32(q, c) } else { -dot_f32(q, c) };
+      let d = if metric == Metric::L2 {
+        l2sq_f32(q, c)
+      } else {
+        -dot_f32(q, c)
+      };
       top.push(d, l as u32);
     }
     top.into_sorted().into_iter().map(|s| (s.id, -s.score)).collect()

@@ -57,6 +57,8 @@ pub struct PqParams {
 
 /// Largest dim accepted (tables and codebooks are sized from it).
 pub const MAX_DIM: usize = 1 << 16;
+/// Largest m for 4-bit codes (fast-scan u16 accumulators).
+pub const MAX_M_4BIT: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProductQuantizer {
@@ -72,13 +74,24 @@ pub struct ProductQuantizer {
 
 pub fn check_params(dim: usize, m: usize, nbits: u32) -> Result<()> {
   if dim == 0 || dim > MAX_DIM {
-    return Err(Error::InvalidArg(format!("dim must be an integer in [1, {MAX_DIM}] (got {dim})")));
+    return Err(Error::InvalidArg(format!(
+      "dim must be an integer in [1, {MAX_DIM}] (got {dim})"
+    )));
   }
   if m == 0 || m > dim || !dim.is_multiple_of(m) {
-    return Err(Error::InvalidArg(format!("m must divide dim: dim {dim} is not divisible by m {m}")));
+    return Err(Error::InvalidArg(format!(
+      "m must divide dim: dim {dim} is not divisible by m {m}"
+    )));
   }
   if nbits != 4 && nbits != 8 {
     return Err(Error::InvalidArg(format!("nbits must be 4 or 8 (got {nbits})")));
+  }
+  // The fast scan sums m quantized entries in u16 lanes; its table scale keeps the sums below
+  // 65535 − m/2, which needs m well below 65535.
+  if nbits == 4 && m > MAX_M_4BIT {
+    return Err(Error::InvalidArg(format!(
+      "m must be at most {MAX_M_4BIT} with nbits 4 (got {m})"
+    )));
   }
   Ok(())
 }
@@ -110,7 +123,13 @@ impl ProductQuantizer {
         }
       }
     }
-    ProductQuantizer { dim, m, nbits, codebooks, books_t }
+    ProductQuantizer {
+      dim,
+      m,
+      nbits,
+      codebooks,
+      books_t,
+    }
   }
 
   /// Trains the codebooks on `data` (`n × dim`, finite). Needs n ≥ 2^nbits.
@@ -131,8 +150,10 @@ impl ProductQuantizer {
     let books: Vec<Result<Vec<f32>>> = (0..m)
       .into_par_iter()
       .map(|s| {
-        let sub: Vec<f32> =
-          rows.iter().flat_map(|&r| data[r * dim + s * dsub..r * dim + (s + 1) * dsub].iter().copied()).collect();
+        let sub: Vec<f32> = rows
+          .iter()
+          .flat_map(|&r| data[r * dim + s * dsub..r * dim + (s + 1) * dsub].iter().copied())
+          .collect();
         let params = KMeansParams {
           k: ksub,
           iters: p.iters,
@@ -153,7 +174,11 @@ impl ProductQuantizer {
   pub fn from_codebooks(dim: usize, m: usize, nbits: u32, codebooks: Vec<f32>) -> Result<Self> {
     check_params(dim, m, nbits)?;
     if codebooks.len() != dim << nbits {
-      return Err(Error::InvalidArg(format!("codebooks must hold {} values (got {})", dim << nbits, codebooks.len())));
+      return Err(Error::InvalidArg(format!(
+        "codebooks must hold {} values (got {})",
+        dim << nbits,
+        codebooks.len()
+      )));
     }
     Ok(ProductQuantizer::build(dim, m, nbits, codebooks))
   }
@@ -178,7 +203,11 @@ impl ProductQuantizer {
   }
   /// Bytes per packed code: m (8-bit) or ⌈m/2⌉ (4-bit).
   pub fn code_size(&self) -> usize {
-    if self.nbits == 8 { self.m } else { self.m.div_ceil(2) }
+    if self.nbits == 8 {
+      self.m
+    } else {
+      self.m.div_ceil(2)
+    }
   }
 
   fn centroid(&self, s: usize, c: usize) -> &[f32] {
@@ -195,7 +224,10 @@ impl ProductQuantizer {
       .into_par_iter()
       .map(|s| {
         let a = Assigner::new(&self.codebooks[s * ksub * dsub..(s + 1) * ksub * dsub], dsub);
-        let sub: Vec<f32> = data.chunks_exact(dim).flat_map(|r| r[s * dsub..(s + 1) * dsub].iter().copied()).collect();
+        let sub: Vec<f32> = data
+          .chunks_exact(dim)
+          .flat_map(|r| r[s * dsub..(s + 1) * dsub].iter().copied())
+          .collect();
         let mut labels = vec![0u32; n];
         let mut dists = vec![0f32; n];
         a.assign_with(crate::simd::tier(), &sub, &mut labels, &mut dists);
@@ -230,7 +262,10 @@ impl ProductQuantizer {
   pub fn unpack(&self, codes: &[u8]) -> Result<Vec<u8>> {
     let cs = self.code_size();
     if !codes.len().is_multiple_of(cs) {
-      return Err(Error::InvalidArg(format!("codes: length {} is not a multiple of the code size {cs}", codes.len())));
+      return Err(Error::InvalidArg(format!(
+        "codes: length {} is not a multiple of the code size {cs}",
+        codes.len()
+      )));
     }
     if self.nbits == 8 {
       return Ok(codes.to_vec());
@@ -241,7 +276,9 @@ impl ProductQuantizer {
         out.push((code[s / 2] >> (4 * (s % 2))) & 15);
       }
       if self.m % 2 == 1 && code[cs - 1] >> 4 != 0 {
-        return Err(Error::InvalidArg(format!("code {i} has a non-zero padding nibble")));
+        return Err(Error::InvalidArg(format!(
+          "code {i} has a non-zero padding nibble"
+        )));
       }
     }
     Ok(out)
@@ -302,7 +339,8 @@ impl ProductQuantizer {
     validate::finite(query, self.dim, "query")?;
     let mut q = query.to_vec();
     if metric == Metric::Cosine {
-      normalize(&mut q).map_err(|_| Error::invalid("query has zero norm and cannot be used with metric 'cosine'"))?;
+      normalize(&mut q)
+        .map_err(|_| Error::invalid("query has zero norm and cannot be used with metric 'cosine'"))?;
     }
     let mut t = vec![0f32; self.m * self.ksub()];
     self.table_into(&q, metric, &mut t);
@@ -324,7 +362,11 @@ impl ProductQuantizer {
     check_params(dim, m, nbits).map_err(|e| Error::corrupt(format!("invalid PQ parameters: {e}")))?;
     let count = dim << nbits;
     if books.len() != count * 4 {
-      return Err(Error::corrupt(format!("codebooks have {} bytes, expected {}", books.len(), count * 4)));
+      return Err(Error::corrupt(format!(
+        "codebooks have {} bytes, expected {}",
+        books.len(),
+        count * 4
+      )));
     }
     let codebooks = ByteReader::new(books).get_raw::<f32>(count, "codebooks")?;
     if codebooks.iter().any(|x| !x.is_finite()) {
@@ -410,12 +452,18 @@ pub fn adc_scan8(table: &[f32], m: usize, codes: &[u8], out: &mut [f32]) {
   let n = codes.len() / m;
   let mut i = 0;
   while i + 4 <= n {
-    let (c0, c1, c2, c3) =
-      (&codes[i * m..][..m], &codes[(i + 1) * m..][..m], &codes[(i + 2) * m..][..m], &codes[(i + 3) * m..][..m]);
+    let (c0, c1, c2, c3) = (
+      &codes[i * m..][..m],
+      &codes[(i + 1) * m..][..m],
+      &codes[(i + 2) * m..][..m],
+      &codes[(i + 3) * m..][..m],
+    );
     let (mut s0, mut s1, mut s2, mut s3) = (0f32, 0f32, 0f32, 0f32);
     for s in 0..m {
       // A 256-entry array: indexing by a u8 needs no bounds check.
-      let t: &[f32; 256] = table[s * 256..s * 256 + 256].try_into().expect("256-entry table row");
+      let t: &[f32; 256] = table[s * 256..s * 256 + 256]
+        .try_into()
+        .expect("256-entry table row");
       s0 += t[c0[s] as usize];
       s1 += t[c1[s] as usize];
       s2 += t[c2[s] as usize];
@@ -454,7 +502,17 @@ mod tests {
     let (dim, n) = (24, 600);
     let data = blobs(1, n, dim, 8);
     for nbits in [4, 8] {
-      let pq = ProductQuantizer::train(&data, &PqParams { dim, m: 6, nbits, iters: 10, seed: 2 }).unwrap();
+      let pq = ProductQuantizer::train(
+        &data,
+        &PqParams {
+          dim,
+          m: 6,
+          nbits,
+          iters: 10,
+          seed: 2,
+        },
+      )
+      .unwrap();
       let codes = pq.encode(&data[..50 * dim]).unwrap();
       assert_eq!(codes.len(), 50 * pq.code_size());
       let dec = pq.decode(&codes).unwrap();
@@ -468,7 +526,10 @@ mod tests {
             Metric::L2 => q.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum(),
             _ => q.iter().zip(x).map(|(a, b)| a * b).sum(),
           };
-          assert!((adc - want).abs() <= 1e-4 * (1.0 + want.abs()), "{nbits} {metric:?}: {adc} vs {want}");
+          assert!(
+            (adc - want).abs() <= 1e-4 * (1.0 + want.abs()),
+            "{nbits} {metric:?}: {adc} vs {want}"
+          );
         }
       }
       if nbits == 8 {
@@ -476,14 +537,23 @@ mod tests {
         let mut out = vec![0f32; 50];
         adc_scan8(&t, 6, &codes, &mut out);
         for i in 0..50 {
-          assert_eq!(out[i].to_bits(), adc_sum(&t, 256, &codes[i * 6..(i + 1) * 6]).to_bits());
+          assert_eq!(
+            out[i].to_bits(),
+            adc_sum(&t, 256, &codes[i * 6..(i + 1) * 6]).to_bits()
+          );
         }
       }
       // Each sub-vector is encoded to its nearest centroid.
       for (i, x) in data[..50 * dim].chunks_exact(dim).enumerate() {
         for s in 0..6 {
           let sub = &x[s * 4..(s + 1) * 4];
-          let d = |c: usize| pq.centroid(s, c).iter().zip(sub).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+          let d = |c: usize| {
+            pq.centroid(s, c)
+              .iter()
+              .zip(sub)
+              .map(|(a, b)| (a - b) * (a - b))
+              .sum::<f32>()
+          };
           let best = (0..pq.ksub()).map(d).fold(f32::INFINITY, f32::min);
           assert!(d(un[i * 6 + s] as usize) <= best + 1e-4);
         }
@@ -494,7 +564,11 @@ mod tests {
         for tier in crate::simd::available() {
           let mut got = vec![0f32; 6 * pq.ksub()];
           pq.table_into_with(tier, q, metric, &mut got);
-          assert_eq!(got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{tier:?}");
+          assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            "{tier:?}"
+          );
         }
       }
       let back = ProductQuantizer::from_bytes(&pq.to_bytes()).unwrap();
@@ -506,11 +580,26 @@ mod tests {
   fn training_is_seeded_and_rejects_bad_input() {
     let (dim, n) = (8, 300);
     let data = blobs(3, n, dim, 4);
-    let p = PqParams { dim, m: 4, nbits: 4, iters: 5, seed: 7 };
-    assert_eq!(ProductQuantizer::train(&data, &p).unwrap(), ProductQuantizer::train(&data, &p).unwrap());
+    let p = PqParams {
+      dim,
+      m: 4,
+      nbits: 4,
+      iters: 5,
+      seed: 7,
+    };
+    assert_eq!(
+      ProductQuantizer::train(&data, &p).unwrap(),
+      ProductQuantizer::train(&data, &p).unwrap()
+    );
     let bad = |p: PqParams, d: &[f32]| matches!(ProductQuantizer::train(d, &p), Err(Error::InvalidArg(_)));
     assert!(bad(PqParams { m: 3, ..p.clone() }, &data));
-    assert!(bad(PqParams { nbits: 6, ..p.clone() }, &data));
+    assert!(bad(
+      PqParams {
+        nbits: 6,
+        ..p.clone()
+      },
+      &data
+    ));
     assert!(bad(p.clone(), &data[..10 * dim]));
     let mut nan = data.clone();
     nan[5] = f32::NAN;
@@ -519,7 +608,13 @@ mod tests {
     let mut bytes = pq.to_bytes();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    assert!(matches!(ProductQuantizer::from_bytes(&bytes), Err(Error::CorruptFile(_))));
-    assert!(matches!(pq.unpack(&[0xff, 0xff, 0xff]), Err(Error::InvalidArg(_))));
+    assert!(matches!(
+      ProductQuantizer::from_bytes(&bytes),
+      Err(Error::CorruptFile(_))
+    ));
+    assert!(matches!(
+      pq.unpack(&[0xff, 0xff, 0xff]),
+      Err(Error::InvalidArg(_))
+    ));
   }
 }

@@ -41,8 +41,11 @@ pub struct PqIndexOptions {
   /// Lists scanned per query by default (clamped to `lists`).
   pub nprobe: usize,
   pub rescore: Rescore,
-  /// k-means iterations for codebooks and lists (default 25).
+  /// k-means iterations for the PQ codebooks (default 25).
   pub iters: usize,
+  /// k-means iterations for the IVF lists (default 10, FAISS's `IndexIVF` setting: coarse
+  /// clusterings are large and converge early).
+  pub ivf_iters: usize,
   pub seed: u64,
 }
 
@@ -105,21 +108,49 @@ impl PqIndex {
       )));
     }
     let coarse = if opts.lists > 0 {
-      let p = KMeansParams { k: opts.lists, iters: opts.iters, max_points_per_centroid: 256, seed: mix64(opts.seed ^ 0x1f), init: Init::Auto };
-      Some(Coarse { dim, centroids: kmeans::train(&x, dim, &p)?.centroids })
+      let p = KMeansParams {
+        k: opts.lists,
+        iters: opts.ivf_iters,
+        max_points_per_centroid: 256,
+        seed: mix64(opts.seed ^ 0x1f),
+        init: Init::Auto,
+      };
+      Some(Coarse {
+        dim,
+        centroids: kmeans::train(&x, dim, &p)?.centroids,
+      })
     } else {
       None
     };
     // PQ trains on residuals of a sample (at most 256 points per codebook centroid).
     let rows = sample_rows(n, ksub * 256, mix64(opts.seed ^ 0x2f));
-    let mut sample: Vec<f32> = rows.iter().flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied()).collect();
+    let mut sample: Vec<f32> = rows
+      .iter()
+      .flat_map(|&r| x[r * dim..(r + 1) * dim].iter().copied())
+      .collect();
     if let Some(c) = &coarse {
       residuals(c, opts.metric, &mut sample);
     }
-    let pq = ProductQuantizer::train(&sample, &PqParams { dim, m: opts.m, nbits: opts.nbits, iters: opts.iters, seed: opts.seed })?;
+    let pq = ProductQuantizer::train(
+      &sample,
+      &PqParams {
+        dim,
+        m: opts.m,
+        nbits: opts.nbits,
+        iters: opts.iters,
+        seed: opts.seed,
+      },
+    )?;
     let nl = opts.lists.max(1);
     let lists = (0..nl).map(|_| empty_list(opts.nbits, opts.m)).collect();
-    Ok(PqIndex { opts, pq, coarse, lists, floats: Vec::new(), ids: IdMap::new() })
+    Ok(PqIndex {
+      opts,
+      pq,
+      coarse,
+      lists,
+      floats: Vec::new(),
+      ids: IdMap::new(),
+    })
   }
 
   pub fn options(&self) -> &PqIndexOptions {
@@ -150,10 +181,15 @@ impl PqIndex {
   pub fn prepare_add(&self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<PreparedAdd> {
     let (n, x) = prepare(vectors, self.opts.dim, self.opts.metric, "vectors")?;
     if ids.len() != n {
-      return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
+      return Err(Error::InvalidArg(format!(
+        "ids has {} entries but vectors holds {n} vectors",
+        ids.len()
+      )));
     }
     if n == 0 {
-      return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
+      return Err(Error::invalid(
+        "add() needs at least one vector (got an empty batch)",
+      ));
     }
     validate::to_u32(self.len() + n, "index size")?;
     self.ids.check_new(&ids)?;
@@ -170,8 +206,17 @@ impl PqIndex {
       }
       None => (vec![0u32; n], self.pq.encode_unpacked(&x)),
     };
-    let floats = if self.opts.rescore == Rescore::Float32 { x } else { Vec::new() };
-    Ok(PreparedAdd { ids, lists, codes, floats })
+    let floats = if self.opts.rescore == Rescore::Float32 {
+      x
+    } else {
+      Vec::new()
+    };
+    Ok(PreparedAdd {
+      ids,
+      lists,
+      codes,
+      floats,
+    })
   }
 
   pub fn commit_add(&mut self, b: PreparedAdd) -> Result<()> {
@@ -193,7 +238,11 @@ impl PqIndex {
 
   fn probes(&self, q: &[f32], nprobe: usize) -> Vec<Probe> {
     let (m, ksub, metric) = (self.opts.m, self.pq.ksub(), self.opts.metric);
-    let table_metric = if metric == Metric::L2 { Metric::L2 } else { Metric::InnerProduct };
+    let table_metric = if metric == Metric::L2 {
+      Metric::L2
+    } else {
+      Metric::InnerProduct
+    };
     let mut shared: Option<Vec<f32>> = None;
     let make = |qv: &[f32]| {
       let mut t = vec![0f32; m * ksub];
@@ -204,17 +253,29 @@ impl PqIndex {
       t
     };
     match &self.coarse {
-      None => vec![Probe { list: 0, table: make(q), offset: 0.0 }],
+      None => vec![Probe {
+        list: 0,
+        table: make(q),
+        offset: 0.0,
+      }],
       Some(c) => c
         .probe(q, nprobe.min(c.lists()), metric)
         .into_iter()
         .map(|(l, qc)| {
           if metric == Metric::L2 {
             let r: Vec<f32> = q.iter().zip(c.centroid(l as usize)).map(|(a, b)| a - b).collect();
-            Probe { list: l as usize, table: make(&r), offset: 0.0 }
+            Probe {
+              list: l as usize,
+              table: make(&r),
+              offset: 0.0,
+            }
           } else {
             let t = shared.get_or_insert_with(|| make(q)).clone();
-            Probe { list: l as usize, table: t, offset: -qc }
+            Probe {
+              list: l as usize,
+              table: t,
+              offset: -qc,
+            }
           }
         })
         .collect(),
@@ -224,7 +285,13 @@ impl PqIndex {
   /// Top `k` by score (−D). `nprobe` overrides the default; `candidates` is how many hits of
   /// the coarser stage the finer stage re-ranks: 4-bit quantized sums → exact ADC (default: as
   /// many as needed to return exactly the ADC top-k), and ADC → float32 rescoring (default 10·k).
-  pub fn search(&self, query: &[f32], k: usize, nprobe: Option<usize>, candidates: Option<usize>) -> Result<Vec<Scored<f32>>> {
+  pub fn search(
+    &self,
+    query: &[f32],
+    k: usize,
+    nprobe: Option<usize>,
+    candidates: Option<usize>,
+  ) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     validate::query_dim(query.len(), self.opts.dim)?;
     check_opt(nprobe, "nprobe")?;
@@ -233,11 +300,21 @@ impl PqIndex {
     Ok(self.search_prepared(&q, k, nprobe, candidates))
   }
 
-  fn search_prepared(&self, q: &[f32], k: usize, nprobe: Option<usize>, candidates: Option<usize>) -> Vec<Scored<f32>> {
+  fn search_prepared(
+    &self,
+    q: &[f32],
+    k: usize,
+    nprobe: Option<usize>,
+    candidates: Option<usize>,
+  ) -> Vec<Scored<f32>> {
     let probes = self.probes(q, nprobe.unwrap_or(self.opts.nprobe));
     let float = self.opts.rescore == Rescore::Float32;
     // How many exact-ADC hits this stage must deliver.
-    let want = if float { candidates.unwrap_or_else(|| k.saturating_mul(10)).max(k) } else { k };
+    let want = if float {
+      candidates.unwrap_or_else(|| k.saturating_mul(10)).max(k)
+    } else {
+      k
+    };
     let adc = if self.opts.nbits == 8 {
       self.scan8(&probes, want)
     } else {
@@ -245,14 +322,24 @@ impl PqIndex {
       self.scan4(&probes, want, approx)
     };
     if !float {
-      return adc.into_iter().map(|s| Scored { id: s.id, score: -s.score }).collect();
+      return adc
+        .into_iter()
+        .map(|s| Scored {
+          id: s.id,
+          score: -s.score,
+        })
+        .collect();
     }
     let dim = self.opts.dim;
     let mut hits: Vec<Scored<f32>> = adc
       .into_iter()
       .map(|s| {
         let x = &self.floats[s.id as usize * dim..(s.id as usize + 1) * dim];
-        let score = if self.opts.metric == Metric::L2 { -l2sq_f32(q, x) } else { dot_f32(q, x) };
+        let score = if self.opts.metric == Metric::L2 {
+          -l2sq_f32(q, x)
+        } else {
+          dot_f32(q, x)
+        };
         Scored { id: s.id, score }
       })
       .collect();
@@ -267,7 +354,9 @@ impl PqIndex {
     let mut buf = Vec::new();
     for p in probes {
       let list = &self.lists[p.list];
-      let Codes::Eight(codes) = &list.codes else { continue };
+      let Codes::Eight(codes) = &list.codes else {
+        continue;
+      };
       buf.resize(list.ids.len(), 0f32);
       adc_scan8(&p.table, m, codes, &mut buf);
       // A plain float compare rejects most codes before the heap's (score, id) order is consulted.
@@ -286,7 +375,7 @@ impl PqIndex {
   /// the top `want` (bound test) — or, with `approx`, for the best `approx` by estimate.
   fn scan4(&self, probes: &[Probe], want: usize, approx: Option<usize>) -> Vec<Scored<f32>> {
     let m = self.opts.m;
-    let mut sums = Vec::new();
+    let tier = crate::simd::tier();
     // (probe index, position in list, lower bound or estimate)
     let mut cands: Vec<(u32, u32, f32)> = Vec::new();
     let mut upper = TopMin::<f32>::new(want);
@@ -303,8 +392,6 @@ impl PqIndex {
       let list = &self.lists[p.list];
       let Codes::Four(codes) = &list.codes else { continue };
       let qt = &qts[pi];
-      sums.resize(codes.len().div_ceil(BLOCK) * BLOCK, 0u16);
-      fastscan::scan(qt, codes, &mut sums);
       // Integer form of `qt.lower(s) <= threshold`, refreshed when the threshold moves, so the
       // common case (a code that cannot make the top) is one u16 compare.
       let int_limit = |t: Option<f32>| -> u32 {
@@ -312,7 +399,13 @@ impl PqIndex {
           None => u32::MAX,
           Some(t) => {
             let x = ((t - qt.base) / qt.delta + qt.m as f32 * 0.5 + 2.0).floor();
-            if x < 0.0 { 0 } else if x > 65535.0 { u32::MAX } else { x as u32 }
+            if x < 0.0 {
+              0
+            } else if x > 65535.0 {
+              u32::MAX
+            } else {
+              x as u32
+            }
           }
         }
       };
@@ -322,29 +415,53 @@ impl PqIndex {
           None => u32::MAX,
           Some(t) => {
             let x = ((t - qt.base) / qt.delta + 1.0).floor();
-            if x < 0.0 { 0 } else if x > 65535.0 { u32::MAX } else { x as u32 }
+            if x < 0.0 {
+              0
+            } else if x > 65535.0 {
+              u32::MAX
+            } else {
+              x as u32
+            }
           }
         }
       };
-      let mut limit = if approx.is_some() { est_limit(best.threshold()) } else { int_limit(upper.threshold()) };
-      for (pos, (&s, &id)) in sums.iter().zip(&list.ids).enumerate() {
-        if s as u32 > limit {
+      let mut limit = if approx.is_some() {
+        est_limit(best.threshold())
+      } else {
+        int_limit(upper.threshold())
+      };
+      let mut sums = [0u16; BLOCK];
+      for b in 0..fastscan::blocks(codes) {
+        fastscan::block_with(tier, qt, codes, b, &mut sums);
+        // Most blocks hold no code under the limit once it has settled: one vectorised min.
+        if sums.iter().fold(u16::MAX, |a, &x| a.min(x)) as u32 > limit {
           continue;
         }
-        if approx.is_some() {
-          // The heap id indexes `cands`, which records (probe, position); resolved below.
-          let key = cands.len() as u32;
-          if best.push(qt.estimate(s), key) {
-            cands.push((pi as u32, pos as u32, 0.0));
-            limit = est_limit(best.threshold());
+        let end = (list.ids.len() - b * BLOCK).min(BLOCK);
+        for (j, (&s, &id)) in sums[..end]
+          .iter()
+          .zip(&list.ids[b * BLOCK..b * BLOCK + end])
+          .enumerate()
+        {
+          let pos = b * BLOCK + j;
+          if s as u32 > limit {
+            continue;
           }
-          continue;
-        }
-        let lo = qt.lower(s);
-        if upper.threshold().is_none_or(|t| lo <= t) {
-          cands.push((pi as u32, pos as u32, lo));
-          if upper.push(qt.upper(s), id) {
-            limit = int_limit(upper.threshold());
+          if approx.is_some() {
+            // The heap id indexes `cands`, which records (probe, position); resolved below.
+            let key = cands.len() as u32;
+            if best.push(qt.estimate(s), key) {
+              cands.push((pi as u32, pos as u32, 0.0));
+              limit = est_limit(best.threshold());
+            }
+            continue;
+          }
+          let lo = qt.lower(s);
+          if upper.threshold().is_none_or(|t| lo <= t) {
+            cands.push((pi as u32, pos as u32, lo));
+            if upper.push(qt.upper(s), id) {
+              limit = int_limit(upper.threshold());
+            }
           }
         }
       }
@@ -392,7 +509,11 @@ impl PqIndex {
     check_opt(candidates, "candidates")?;
     let (_, q) = prepare(queries, self.opts.dim, self.opts.metric, "queries")?;
     let dim = self.opts.dim;
-    Ok(parallel::with_threads(threads, || q.par_chunks(dim).map(|row| self.search_prepared(row, k, nprobe, candidates)).collect()))
+    Ok(parallel::with_threads(threads, || {
+      q.par_chunks(dim)
+        .map(|row| self.search_prepared(row, k, nprobe, candidates))
+        .collect()
+    }))
   }
 
   /// Bytes held, by component.
@@ -410,7 +531,10 @@ impl PqIndex {
       ("listIds", self.lists.iter().map(|l| l.ids.capacity() * 4).sum()),
       ("ids", self.ids.memory_bytes()),
       ("codebooks", self.pq.memory_bytes()),
-      ("coarse", self.coarse.as_ref().map_or(0, |c| c.centroids.len() * 4)),
+      (
+        "coarse",
+        self.coarse.as_ref().map_or(0, |c| c.centroids.len() * 4),
+      ),
       ("float32", self.floats.capacity() * 4),
     ]
   }
@@ -437,6 +561,7 @@ impl PqIndex {
         Rescore::Float32 => 1u8,
       })
       .put(self.opts.iters as u64)
+      .put(self.opts.ivf_iters as u64)
       .put(self.opts.seed)
       .put(self.len() as u64);
     let mut w = ContainerWriter::new(Kind::PqIndex, p.into_bytes());
@@ -474,7 +599,8 @@ impl PqIndex {
     let mut p = ByteReader::new(c.params());
     let pq = ProductQuantizer::read(&mut p, c.section(b"PQCB")?)?;
     let metric = Metric::from_code(p.get::<u8>("metric")?).ok_or_else(|| Error::corrupt("unknown metric"))?;
-    let usize_of = |v: u64, what: &str| usize::try_from(v).map_err(|_| Error::corrupt(format!("{what} overflows")));
+    let usize_of =
+      |v: u64, what: &str| usize::try_from(v).map_err(|_| Error::corrupt(format!("{what} overflows")));
     let lists = usize_of(p.get::<u64>("lists")?, "lists")?;
     let nprobe = usize_of(p.get::<u64>("nprobe")?, "nprobe")?;
     let rescore = match p.get::<u8>("rescore")? {
@@ -483,6 +609,7 @@ impl PqIndex {
       r => return Err(Error::corrupt(format!("unknown rescore mode {r}"))),
     };
     let iters = usize_of(p.get::<u64>("iters")?, "iters")?;
+    let ivf_iters = usize_of(p.get::<u64>("ivfIters")?, "ivfIters")?;
     let seed = p.get::<u64>("seed")?;
     let n = usize_of(p.get::<u64>("count")?, "count")?;
     p.finish("parameters")?;
@@ -511,7 +638,9 @@ impl PqIndex {
     let lens = ByteReader::new(llen).get_raw::<u64>(nl, "list lengths")?;
     let total: u128 = lens.iter().map(|&x| x as u128).sum();
     if total != n as u128 {
-      return Err(Error::corrupt(format!("lists hold {total} entries for {n} vectors")));
+      return Err(Error::corrupt(format!(
+        "lists hold {total} entries for {n} vectors"
+      )));
     }
     let lids_b = c.section(b"LIDS")?;
     if lids_b.len() != n * 4 {
@@ -522,7 +651,11 @@ impl PqIndex {
     for &id in &all_ids {
       match seen.get_mut(id as usize) {
         Some(s) if !*s => *s = true,
-        _ => return Err(Error::corrupt("list ids are not a permutation of the internal ids")),
+        _ => {
+          return Err(Error::corrupt(
+            "list ids are not a permutation of the internal ids",
+          ))
+        }
       }
     }
     let code_b = c.section(b"CODE")?;
@@ -531,15 +664,27 @@ impl PqIndex {
     let mut out_lists = Vec::with_capacity(nl);
     for &len in &lens {
       let len = len as usize;
-      let size = if nbits == 8 { len * m } else { len.div_ceil(BLOCK) * 16 * m.div_ceil(2) * 2 };
-      let chunk = code_b.get(off..off + size).ok_or_else(|| Error::corrupt("codes are truncated"))?;
+      let size = if nbits == 8 {
+        len * m
+      } else {
+        len.div_ceil(BLOCK) * 16 * m.div_ceil(2) * 2
+      };
+      let chunk = code_b
+        .get(off..off + size)
+        .ok_or_else(|| Error::corrupt("codes are truncated"))?;
       off += size;
       let codes = if nbits == 8 {
         Codes::Eight(chunk.to_vec())
       } else {
-        Codes::Four(FastScanCodes::from_parts(m, len, chunk.to_vec()).ok_or_else(|| Error::corrupt("fast-scan codes are malformed"))?)
+        Codes::Four(
+          FastScanCodes::from_parts(m, len, chunk.to_vec())
+            .ok_or_else(|| Error::corrupt("fast-scan codes are malformed"))?,
+        )
       };
-      out_lists.push(List { codes, ids: all_ids[id_off..id_off + len].to_vec() });
+      out_lists.push(List {
+        codes,
+        ids: all_ids[id_off..id_off + len].to_vec(),
+      });
       id_off += len;
     }
     if off != code_b.len() {
@@ -564,20 +709,47 @@ impl PqIndex {
     } else {
       Vec::new()
     };
-    let opts = PqIndexOptions { dim, m, nbits, metric, lists, nprobe, rescore, iters, seed };
-    Ok(PqIndex { opts, pq, coarse, lists: out_lists, floats, ids })
+    let opts = PqIndexOptions {
+      dim,
+      m,
+      nbits,
+      metric,
+      lists,
+      nprobe,
+      rescore,
+      iters,
+      ivf_iters,
+      seed,
+    };
+    Ok(PqIndex {
+      opts,
+      pq,
+      coarse,
+      lists: out_lists,
+      floats,
+      ids,
+    })
   }
 }
 
 fn check_opt(v: Option<usize>, what: &str) -> Result<()> {
   if v == Some(0) {
-    return Err(Error::InvalidArg(format!("{what} must be a positive integer (got 0)")));
+    return Err(Error::InvalidArg(format!(
+      "{what} must be a positive integer (got 0)"
+    )));
   }
   Ok(())
 }
 
 fn empty_list(nbits: u32, m: usize) -> List {
-  List { codes: if nbits == 8 { Codes::Eight(Vec::new()) } else { Codes::Four(FastScanCodes::new(m)) }, ids: Vec::new() }
+  List {
+    codes: if nbits == 8 {
+      Codes::Eight(Vec::new())
+    } else {
+      Codes::Four(FastScanCodes::new(m))
+    },
+    ids: Vec::new(),
+  }
 }
 
 /// Subtracts each row's list centroid in place.
@@ -597,7 +769,11 @@ fn prepare(data: &[f32], dim: usize, metric: Metric, what: &str) -> Result<(usiz
   let mut v = data.to_vec();
   if metric == Metric::Cosine {
     for (i, row) in v.chunks_exact_mut(dim).enumerate() {
-      normalize(row).map_err(|_| Error::InvalidArg(format!("{what}: vector {i} has zero norm and cannot be used with metric 'cosine'")))?;
+      normalize(row).map_err(|_| {
+        Error::InvalidArg(format!(
+          "{what}: vector {i} has zero norm and cannot be used with metric 'cosine'"
+        ))
+      })?;
     }
   }
   Ok((n, v))

@@ -98,7 +98,11 @@ impl Int8Ranges {
       .zip(&hi)
       .map(|(&l, &h)| {
         let s = (h - l) / 255.0;
-        if s > 0.0 && s.is_finite() { s } else { f32::MIN_POSITIVE.max(l.abs() * 1e-7) }
+        if s > 0.0 && s.is_finite() {
+          s
+        } else {
+          f32::MIN_POSITIVE.max(l.abs() * 1e-7)
+        }
       })
       .collect();
     Int8Ranges { min: lo, step }
@@ -126,7 +130,9 @@ mod tests {
   #[test]
   fn f16_every_tier_is_bit_identical_to_half() {
     let mut rng = Rng::new(5);
-    let mut src: Vec<f32> = (0..1003).map(|_| (rng.normal() * 10f64.powi(rng.below(12) as i32 - 6)) as f32).collect();
+    let mut src: Vec<f32> = (0..1003)
+      .map(|_| (rng.normal() * 10f64.powi(rng.below(12) as i32 - 6)) as f32)
+      .collect();
     src.extend([0.0, -0.0, 65504.0, 70000.0, -1e6, 6e-8, 1e-9]);
     let mut want = vec![0u16; src.len()];
     f32_to_f16_scalar(&src, &mut want);
@@ -147,16 +153,44 @@ mod tests {
   fn e4m3_round_trip_is_within_the_format_bound_and_nearest() {
     let mut rng = Rng::new(6);
     // All finite decoded values, sorted, to check "nearest" by brute force.
-    let mut table: Vec<f32> = (0u16..=255).filter(|b| b & 0x7f != 0x7f).map(|b| e4m3_to_f32(b as u8)).collect();
+    let mut table: Vec<f32> = (0u16..=255)
+      .filter(|b| b & 0x7f != 0x7f)
+      .map(|b| e4m3_to_f32(b as u8))
+      .collect();
     table.sort_by(f32::total_cmp);
     for i in 0..20_000 {
-      let x = if i < 16 { [0.0, -0.0, 448.0, -448.0, 500.0, 1e9, 2f32.powi(-6), 2f32.powi(-9), 2f32.powi(-10), 0.0019, 464.0, 1.0625, 1.1875, 3.0, 0.1, -7.5][i] } else { (rng.normal() * 10f64.powi(rng.below(8) as i32 - 4)) as f32 };
+      let x = if i < 16 {
+        [
+          0.0,
+          -0.0,
+          448.0,
+          -448.0,
+          500.0,
+          1e9,
+          2f32.powi(-6),
+          2f32.powi(-9),
+          2f32.powi(-10),
+          0.0019,
+          464.0,
+          1.0625,
+          1.1875,
+          3.0,
+          0.1,
+          -7.5,
+        ][i]
+      } else {
+        (rng.normal() * 10f64.powi(rng.below(8) as i32 - 4)) as f32
+      };
       let c = f32_to_e4m3(x);
       assert_ne!(c & 0x7f, 0x7f, "NaN produced for {x}");
       let y = e4m3_to_f32(c);
       let a = x.abs();
       if a <= 448.0 {
-        let bound = if a >= 2f32.powi(-6) { a * 2f32.powi(-4) } else { 2f32.powi(-10) };
+        let bound = if a >= 2f32.powi(-6) {
+          a * 2f32.powi(-4)
+        } else {
+          2f32.powi(-10)
+        };
         assert!((y - x).abs() <= bound, "{x} -> {y}");
         // Nearest representable value.
         let best = table.iter().map(|&t| (t - x).abs()).fold(f32::INFINITY, f32::min);
@@ -179,7 +213,12 @@ mod tests {
       r.encode(row, &mut code);
       r.decode(&code, &mut back);
       for j in 0..dim {
-        assert!((back[j] - row[j]).abs() <= r.step[j] * 0.5 + 1e-6, "dim {j}: {} vs {}", back[j], row[j]);
+        assert!(
+          (back[j] - row[j]).abs() <= r.step[j] * 0.5 + 1e-6,
+          "dim {j}: {} vs {}",
+          back[j],
+          row[j]
+        );
       }
     }
   }
