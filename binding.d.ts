@@ -508,6 +508,7 @@ export interface PqIndexInit {
   /** 'none' | 'float32' */
   rescore: string
   iters: number
+  ivfIters: number
   seed: number
 }
 
@@ -521,6 +522,7 @@ export interface PqIndexOptionsOut {
   nprobe: number
   rescore: string
   iters: number
+  ivfIters: number
   seed: number
 }
 

@@ -41,13 +41,7 @@ pub struct KMeansParams {
 
 impl KMeansParams {
   pub fn new(k: usize, seed: u64) -> Self {
-    KMeansParams {
-      k,
-      iters: 25,
-      max_points_per_centroid: 256,
-      seed,
-      init: Init::Auto,
-    }
+    KMeansParams { k, iters: 25, max_points_per_centroid: 256, seed, init: Init::Auto }
   }
 }
 
@@ -63,9 +57,6 @@ pub struct KMeans {
 
 const LANES: usize = 16;
 const POINTS: usize = 4;
-/// Points per cache block: one 16-centroid column tile (dim × 64 bytes) stays in L1 while
-/// all of them pass over it.
-const BLOCK_POINTS: usize = 64;
 
 /// Centroids laid out for the assignment kernel.
 pub struct Assigner {
@@ -90,13 +81,7 @@ impl Assigner {
       }
       cnorm[c] = row.iter().map(|x| x * x).sum();
     }
-    Assigner {
-      dim,
-      k,
-      kpad,
-      ct,
-      cnorm,
-    }
+    Assigner { dim, k, kpad, ct, cnorm }
   }
 
   pub fn k(&self) -> usize {
@@ -108,39 +93,31 @@ impl Assigner {
     let dim = self.dim;
     let n = points.len() / dim;
     assert!(labels.len() == n && dists.len() == n);
-    let mut start = 0;
-    while start < n {
-      let end = (start + BLOCK_POINTS).min(n);
-      let quads: Vec<[&[f32]; POINTS]> = (start..end)
-        .step_by(POINTS)
-        .map(|p| {
-          // Missing rows of the last quad repeat the quad's first row; their results are unused.
-          std::array::from_fn(|i| {
-            let r = if p + i < end { p + i } else { p };
-            &points[r * dim..(r + 1) * dim]
-          })
-        })
-        .collect();
-      let bests = best_of(tier, &quads, &self.ct, &self.cnorm, self.kpad, dim);
-      for (qi, (bv, bi)) in bests.iter().enumerate() {
-        for i in 0..POINTS {
-          let p = start + qi * POINTS + i;
-          if p >= end {
-            break;
-          }
-          // Lane minima → global minimum, ties to the lowest centroid index.
-          let mut best = (f32::INFINITY, u32::MAX);
-          for l in 0..LANES {
-            if bv[i][l] < best.0 || (bv[i][l] == best.0 && bi[i][l] < best.1) {
-              best = (bv[i][l], bi[i][l]);
+    let mut p = 0;
+    while p < n {
+      let take = (n - p).min(POINTS);
+      let mut rows: [&[f32]; POINTS] = [&points[p * dim..(p + 1) * dim]; POINTS];
+      for (i, r) in rows.iter_mut().enumerate().take(take) {
+        *r = &points[(p + i) * dim..(p + i + 1) * dim];
+      }
+      let mut best = [(f32::INFINITY, 0u32); POINTS];
+      for c0 in (0..self.kpad).step_by(LANES) {
+        let acc = tile(tier, &rows, &self.ct, self.kpad, c0, dim);
+        for (pi, b) in best.iter_mut().enumerate().take(take) {
+          for (l, (&cn, &a)) in self.cnorm[c0..c0 + LANES].iter().zip(&acc[pi]).enumerate() {
+            let d = cn - 2.0 * a;
+            if d < b.0 {
+              *b = (d, (c0 + l) as u32);
             }
           }
-          let xn: f32 = quads[qi][i].iter().map(|x| x * x).sum();
-          labels[p] = if best.1 == u32::MAX { 0 } else { best.1 };
-          dists[p] = (xn + best.0).max(0.0);
         }
       }
-      start = end;
+      for i in 0..take {
+        let xn: f32 = rows[i].iter().map(|x| x * x).sum();
+        labels[p + i] = best[i].1;
+        dists[p + i] = (xn + best[i].0).max(0.0);
+      }
+      p += take;
     }
   }
 
@@ -158,16 +135,13 @@ impl Assigner {
 }
 
 type Acc = [[f32; LANES]; POINTS];
-type Best = ([[f32; LANES]; POINTS], [[u32; LANES]; POINTS]);
 
 /// 4 points × 16 centroids of dot products; each lane sums in dimension order.
 #[inline(always)]
 fn tile_body(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
   let mut acc = [[0f32; LANES]; POINTS];
   for j in 0..dim {
-    let c: &[f32; LANES] = ct[j * kpad + c0..j * kpad + c0 + LANES]
-      .try_into()
-      .expect("tile width");
+    let c: &[f32; LANES] = ct[j * kpad + c0..j * kpad + c0 + LANES].try_into().expect("tile width");
     for p in 0..POINTS {
       let x = rows[p][j];
       for l in 0..LANES {
@@ -179,63 +153,39 @@ fn tile_body(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: u
   acc
 }
 
-/// Per quad and lane, the smallest ‖c‖² − 2x·c over all tiles and its centroid (strict `<`,
-/// so the earliest tile wins ties within a lane). Tiles are the outer loop so each centroid
-/// tile is read from memory once per block of points. Lane-wise selects vectorise.
-#[inline(always)]
-fn best_body(quads: &[[&[f32]; POINTS]], ct: &[f32], cnorm: &[f32], kpad: usize, dim: usize) -> Vec<Best> {
-  let mut out: Vec<Best> = vec![([[f32::INFINITY; LANES]; POINTS], [[u32::MAX; LANES]; POINTS]); quads.len()];
-  for c0 in (0..kpad).step_by(LANES) {
-    let cn: &[f32; LANES] = cnorm[c0..c0 + LANES].try_into().expect("tile width");
-    for (rows, (bv, bi)) in quads.iter().zip(out.iter_mut()) {
-      let acc = tile_body(rows, ct, kpad, c0, dim);
-      for p in 0..POINTS {
-        for l in 0..LANES {
-          let d = cn[l] - 2.0 * acc[p][l];
-          let better = d < bv[p][l];
-          bv[p][l] = if better { d } else { bv[p][l] };
-          bi[p][l] = if better { (c0 + l) as u32 } else { bi[p][l] };
-        }
-      }
-    }
-  }
-  out
+/// Scalar twin of the tile kernel.
+fn tile_scalar(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
+  tile_body(rows, ct, kpad, c0, dim)
 }
 
-/// Scalar twin of the assignment kernel.
-fn best_scalar(quads: &[[&[f32]; POINTS]], ct: &[f32], cnorm: &[f32], kpad: usize, dim: usize) -> Vec<Best> {
-  best_body(quads, ct, cnorm, kpad, dim)
-}
-
-/// The same loops compiled with AVX-512: LLVM keeps the accumulators in zmm registers and
-/// turns the selects into masked moves.
+/// The same loop compiled with AVX-512: LLVM keeps the 4 × 16 accumulators in zmm registers.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn best_avx512(quads: &[[&[f32]; POINTS]], ct: &[f32], cnorm: &[f32], kpad: usize, dim: usize) -> Vec<Best> {
-  best_body(quads, ct, cnorm, kpad, dim)
+unsafe fn tile_avx512(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
+  tile_body(rows, ct, kpad, c0, dim)
 }
 
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn best_avx2(quads: &[[&[f32]; POINTS]], ct: &[f32], cnorm: &[f32], kpad: usize, dim: usize) -> Vec<Best> {
-  best_body(quads, ct, cnorm, kpad, dim)
+unsafe fn tile_avx2(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
+  tile_body(rows, ct, kpad, c0, dim)
 }
 
 #[inline]
-fn best_of(tier: Tier, quads: &[[&[f32]; POINTS]], ct: &[f32], cnorm: &[f32], kpad: usize, dim: usize) -> Vec<Best> {
+fn tile(tier: Tier, rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the Avx512 tier is only active when the CPU has AVX-512 F (simd::detected).
-    Tier::Avx512 => unsafe { best_avx512(quads, ct, cnorm, kpad, dim) },
+    Tier::Avx512 => unsafe { tile_avx512(rows, ct, kpad, c0, dim) },
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the Avx2 tier is only active when the CPU has AVX2.
-    Tier::Avx2 => unsafe { best_avx2(quads, ct, cnorm, kpad, dim) },
-    _ => best_scalar(quads, ct, cnorm, kpad, dim),
+    Tier::Avx2 => unsafe { tile_avx2(rows, ct, kpad, c0, dim) },
+    _ => tile_scalar(rows, ct, kpad, c0, dim),
   }
 }
 
@@ -253,11 +203,7 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
   }
   let mut rng = Rng::new(params.seed);
   // Subsample (seeded partial shuffle), kept in original order for locality.
-  let cap = if params.max_points_per_centroid == 0 {
-    n
-  } else {
-    k.saturating_mul(params.max_points_per_centroid)
-  };
+  let cap = if params.max_points_per_centroid == 0 { n } else { k.saturating_mul(params.max_points_per_centroid) };
   let sample: Vec<f32>;
   let x: &[f32] = if n > cap {
     let mut idx: Vec<u32> = (0..n as u32).collect();
@@ -267,10 +213,7 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     }
     let mut pick = idx[..cap].to_vec();
     pick.sort_unstable();
-    sample = pick
-      .iter()
-      .flat_map(|&i| data[i as usize * dim..(i as usize + 1) * dim].iter().copied())
-      .collect();
+    sample = pick.iter().flat_map(|&i| data[i as usize * dim..(i as usize + 1) * dim].iter().copied()).collect();
     &sample
   } else {
     data
@@ -281,11 +224,7 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     Init::Random => false,
     Init::Auto => (n as f64) * (k as f64) * (dim as f64) <= (1u64 << 30) as f64,
   };
-  let mut centroids = if plus {
-    init_plus_plus(x, dim, k, &mut rng)
-  } else {
-    init_random(x, dim, k, &mut rng)
-  };
+  let mut centroids = if plus { init_plus_plus(x, dim, k, &mut rng) } else { init_random(x, dim, k, &mut rng) };
   let mut labels = vec![0u32; n];
   let mut dists = vec![0f32; n];
   let mut objective = Vec::with_capacity(params.iters);
@@ -300,22 +239,11 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     sizes.iter_mut().for_each(|s| *s = 0);
     labels.iter().for_each(|&l| sizes[l as usize] += 1);
   }
-  Ok(KMeans {
-    centroids,
-    objective,
-    sizes,
-  })
+  Ok(KMeans { centroids, objective, sizes })
 }
 
 /// Recomputes the means (f64 sums, sequential: deterministic) and refills empty clusters.
-fn update(
-  x: &[f32],
-  dim: usize,
-  k: usize,
-  labels: &[u32],
-  dists: &[f32],
-  centroids: &mut [f32],
-) -> Vec<usize> {
+fn update(x: &[f32], dim: usize, k: usize, labels: &[u32], dists: &[f32], centroids: &mut [f32]) -> Vec<usize> {
   let mut sums = vec![0f64; k * dim];
   let mut sizes = vec![0usize; k];
   for (i, row) in x.chunks_exact(dim).enumerate() {
@@ -331,9 +259,7 @@ fn update(
       continue;
     }
     // Largest cluster (lowest index on ties) gives up its farthest point not moved yet.
-    let big = (0..k)
-      .max_by(|&a, &b| sizes[a].cmp(&sizes[b]).then(b.cmp(&a)))
-      .unwrap_or(0);
+    let big = (0..k).max_by(|&a, &b| sizes[a].cmp(&sizes[b]).then(b.cmp(&a))).unwrap_or(0);
     if sizes[big] < 2 {
       break; // nothing to split (n ≥ k makes this unreachable unless points coincide)
     }
@@ -368,10 +294,7 @@ fn init_random(x: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
     let j = i + rng.below((n - i) as u64) as usize;
     idx.swap(i, j);
   }
-  idx[..k]
-    .iter()
-    .flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied())
-    .collect()
+  idx[..k].iter().flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied()).collect()
 }
 
 fn init_plus_plus(x: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
@@ -424,9 +347,7 @@ pub(crate) mod tests {
     (0..n)
       .flat_map(|_| {
         let i = rng.below(centers as u64) as usize;
-        (0..dim)
-          .map(|j| c[i * dim + j] + rng.normal() as f32)
-          .collect::<Vec<_>>()
+        (0..dim).map(|j| c[i * dim + j] + rng.normal() as f32).collect::<Vec<_>>()
       })
       .collect()
   }
@@ -443,11 +364,7 @@ pub(crate) mod tests {
       for tier in simd::available() {
         let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
         a.assign_with(tier, &pts, &mut l, &mut d);
-        assert_eq!(
-          (l.clone(), d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
-          (l0.clone(), d0.iter().map(|x| x.to_bits()).collect()),
-          "{tier:?}"
-        );
+        assert_eq!((l.clone(), d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()), (l0.clone(), d0.iter().map(|x| x.to_bits()).collect()), "{tier:?}");
       }
       for (i, p) in pts.chunks_exact(dim).enumerate() {
         let exact: Vec<f32> = cen.chunks_exact(dim).map(|c| sq_dist(p, c)).collect();
@@ -464,23 +381,13 @@ pub(crate) mod tests {
     let (dim, n, k) = (16, 3000, 40);
     let data = blobs(2, n, dim, 10);
     for init in [Init::PlusPlus, Init::Random] {
-      let p = KMeansParams {
-        k,
-        iters: 20,
-        max_points_per_centroid: 256,
-        seed: 9,
-        init,
-      };
+      let p = KMeansParams { k, iters: 20, max_points_per_centroid: 256, seed: 9, init };
       let a = train(&data, dim, &p).unwrap();
       let b = train(&data, dim, &p).unwrap();
       assert_eq!(a.centroids, b.centroids);
       assert_eq!(a.objective, b.objective);
       for w in a.objective.windows(2) {
-        assert!(
-          w[1] <= w[0] * (1.0 + 1e-6),
-          "objective increased: {:?}",
-          a.objective
-        );
+        assert!(w[1] <= w[0] * (1.0 + 1e-6), "objective increased: {:?}", a.objective);
       }
       assert!(a.sizes.iter().all(|&s| s > 0), "{:?}", a.sizes);
       // With the final centroids too.
@@ -490,15 +397,7 @@ pub(crate) mod tests {
       let mut used = vec![false; k];
       l.iter().for_each(|&c| used[c as usize] = true);
       assert!(used.iter().all(|&u| u));
-      let c = train(
-        &data,
-        dim,
-        &KMeansParams {
-          seed: 10,
-          ..p.clone()
-        },
-      )
-      .unwrap();
+      let c = train(&data, dim, &KMeansParams { seed: 10, ..p.clone() }).unwrap();
       assert_ne!(a.centroids, c.centroids);
     }
   }
@@ -514,13 +413,7 @@ pub(crate) mod tests {
       data[i * dim] = i as f32 * 10.0;
       data[i * dim + 1] = 1.0;
     }
-    let p = KMeansParams {
-      k: 20,
-      iters: 10,
-      max_points_per_centroid: 0,
-      seed: 3,
-      init: Init::Random,
-    };
+    let p = KMeansParams { k: 20, iters: 10, max_points_per_centroid: 0, seed: 3, init: Init::Random };
     let r = train(&data, dim, &p).unwrap();
     assert!(r.sizes.iter().all(|&s| s > 0), "{:?}", r.sizes);
     for w in r.objective.windows(2) {
@@ -531,18 +424,9 @@ pub(crate) mod tests {
   #[test]
   fn subsampling_caps_training_points_and_rejects_too_few() {
     let data = blobs(4, 1000, 4, 3);
-    let p = KMeansParams {
-      k: 2,
-      iters: 3,
-      max_points_per_centroid: 10,
-      seed: 1,
-      init: Init::Auto,
-    };
+    let p = KMeansParams { k: 2, iters: 3, max_points_per_centroid: 10, seed: 1, init: Init::Auto };
     let r = train(&data, 4, &p).unwrap();
     assert_eq!(r.sizes.iter().sum::<usize>(), 20);
-    assert!(matches!(
-      train(&data[..4 * 3], 4, &KMeansParams::new(4, 1)),
-      Err(Error::InvalidArg(_))
-    ));
+    assert!(matches!(train(&data[..4 * 3], 4, &KMeansParams::new(4, 1)), Err(Error::InvalidArg(_))));
   }
 }
