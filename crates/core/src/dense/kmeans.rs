@@ -41,7 +41,13 @@ pub struct KMeansParams {
 
 impl KMeansParams {
   pub fn new(k: usize, seed: u64) -> Self {
-    KMeansParams { k, iters: 25, max_points_per_centroid: 256, seed, init: Init::Auto }
+    KMeansParams {
+      k,
+      iters: 25,
+      max_points_per_centroid: 256,
+      seed,
+      init: Init::Auto,
+    }
   }
 }
 
@@ -81,7 +87,13 @@ impl Assigner {
       }
       cnorm[c] = row.iter().map(|x| x * x).sum();
     }
-    Assigner { dim, k, kpad, ct, cnorm }
+    Assigner {
+      dim,
+      k,
+      kpad,
+      ct,
+      cnorm,
+    }
   }
 
   pub fn k(&self) -> usize {
@@ -141,7 +153,9 @@ type Acc = [[f32; LANES]; POINTS];
 fn tile_body(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
   let mut acc = [[0f32; LANES]; POINTS];
   for j in 0..dim {
-    let c: &[f32; LANES] = ct[j * kpad + c0..j * kpad + c0 + LANES].try_into().expect("tile width");
+    let c: &[f32; LANES] = ct[j * kpad + c0..j * kpad + c0 + LANES]
+      .try_into()
+      .expect("tile width");
     for p in 0..POINTS {
       let x = rows[p][j];
       for l in 0..LANES {
@@ -203,7 +217,11 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
   }
   let mut rng = Rng::new(params.seed);
   // Subsample (seeded partial shuffle), kept in original order for locality.
-  let cap = if params.max_points_per_centroid == 0 { n } else { k.saturating_mul(params.max_points_per_centroid) };
+  let cap = if params.max_points_per_centroid == 0 {
+    n
+  } else {
+    k.saturating_mul(params.max_points_per_centroid)
+  };
   let sample: Vec<f32>;
   let x: &[f32] = if n > cap {
     let mut idx: Vec<u32> = (0..n as u32).collect();
@@ -213,7 +231,10 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     }
     let mut pick = idx[..cap].to_vec();
     pick.sort_unstable();
-    sample = pick.iter().flat_map(|&i| data[i as usize * dim..(i as usize + 1) * dim].iter().copied()).collect();
+    sample = pick
+      .iter()
+      .flat_map(|&i| data[i as usize * dim..(i as usize + 1) * dim].iter().copied())
+      .collect();
     &sample
   } else {
     data
@@ -224,7 +245,11 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     Init::Random => false,
     Init::Auto => (n as f64) * (k as f64) * (dim as f64) <= (1u64 << 30) as f64,
   };
-  let mut centroids = if plus { init_plus_plus(x, dim, k, &mut rng) } else { init_random(x, dim, k, &mut rng) };
+  let mut centroids = if plus {
+    init_plus_plus(x, dim, k, &mut rng)
+  } else {
+    init_random(x, dim, k, &mut rng)
+  };
   let mut labels = vec![0u32; n];
   let mut dists = vec![0f32; n];
   let mut objective = Vec::with_capacity(params.iters);
@@ -239,11 +264,22 @@ pub fn train(data: &[f32], dim: usize, params: &KMeansParams) -> Result<KMeans> 
     sizes.iter_mut().for_each(|s| *s = 0);
     labels.iter().for_each(|&l| sizes[l as usize] += 1);
   }
-  Ok(KMeans { centroids, objective, sizes })
+  Ok(KMeans {
+    centroids,
+    objective,
+    sizes,
+  })
 }
 
 /// Recomputes the means (f64 sums, sequential: deterministic) and refills empty clusters.
-fn update(x: &[f32], dim: usize, k: usize, labels: &[u32], dists: &[f32], centroids: &mut [f32]) -> Vec<usize> {
+fn update(
+  x: &[f32],
+  dim: usize,
+  k: usize,
+  labels: &[u32],
+  dists: &[f32],
+  centroids: &mut [f32],
+) -> Vec<usize> {
   let mut sums = vec![0f64; k * dim];
   let mut sizes = vec![0usize; k];
   for (i, row) in x.chunks_exact(dim).enumerate() {
@@ -259,7 +295,9 @@ fn update(x: &[f32], dim: usize, k: usize, labels: &[u32], dists: &[f32], centro
       continue;
     }
     // Largest cluster (lowest index on ties) gives up its farthest point not moved yet.
-    let big = (0..k).max_by(|&a, &b| sizes[a].cmp(&sizes[b]).then(b.cmp(&a))).unwrap_or(0);
+    let big = (0..k)
+      .max_by(|&a, &b| sizes[a].cmp(&sizes[b]).then(b.cmp(&a)))
+      .unwrap_or(0);
     if sizes[big] < 2 {
       break; // nothing to split (n ≥ k makes this unreachable unless points coincide)
     }
@@ -294,7 +332,10 @@ fn init_random(x: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
     let j = i + rng.below((n - i) as u64) as usize;
     idx.swap(i, j);
   }
-  idx[..k].iter().flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied()).collect()
+  idx[..k]
+    .iter()
+    .flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied())
+    .collect()
 }
 
 fn init_plus_plus(x: &[f32], dim: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
@@ -347,7 +388,9 @@ pub(crate) mod tests {
     (0..n)
       .flat_map(|_| {
         let i = rng.below(centers as u64) as usize;
-        (0..dim).map(|j| c[i * dim + j] + rng.normal() as f32).collect::<Vec<_>>()
+        (0..dim)
+          .map(|j| c[i * dim + j] + rng.normal() as f32)
+          .collect::<Vec<_>>()
       })
       .collect()
   }
@@ -364,7 +407,11 @@ pub(crate) mod tests {
       for tier in simd::available() {
         let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
         a.assign_with(tier, &pts, &mut l, &mut d);
-        assert_eq!((l.clone(), d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()), (l0.clone(), d0.iter().map(|x| x.to_bits()).collect()), "{tier:?}");
+        assert_eq!(
+          (l.clone(), d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+          (l0.clone(), d0.iter().map(|x| x.to_bits()).collect()),
+          "{tier:?}"
+        );
       }
       for (i, p) in pts.chunks_exact(dim).enumerate() {
         let exact: Vec<f32> = cen.chunks_exact(dim).map(|c| sq_dist(p, c)).collect();
@@ -381,13 +428,23 @@ pub(crate) mod tests {
     let (dim, n, k) = (16, 3000, 40);
     let data = blobs(2, n, dim, 10);
     for init in [Init::PlusPlus, Init::Random] {
-      let p = KMeansParams { k, iters: 20, max_points_per_centroid: 256, seed: 9, init };
+      let p = KMeansParams {
+        k,
+        iters: 20,
+        max_points_per_centroid: 256,
+        seed: 9,
+        init,
+      };
       let a = train(&data, dim, &p).unwrap();
       let b = train(&data, dim, &p).unwrap();
       assert_eq!(a.centroids, b.centroids);
       assert_eq!(a.objective, b.objective);
       for w in a.objective.windows(2) {
-        assert!(w[1] <= w[0] * (1.0 + 1e-6), "objective increased: {:?}", a.objective);
+        assert!(
+          w[1] <= w[0] * (1.0 + 1e-6),
+          "objective increased: {:?}",
+          a.objective
+        );
       }
       assert!(a.sizes.iter().all(|&s| s > 0), "{:?}", a.sizes);
       // With the final centroids too.
@@ -397,7 +454,15 @@ pub(crate) mod tests {
       let mut used = vec![false; k];
       l.iter().for_each(|&c| used[c as usize] = true);
       assert!(used.iter().all(|&u| u));
-      let c = train(&data, dim, &KMeansParams { seed: 10, ..p.clone() }).unwrap();
+      let c = train(
+        &data,
+        dim,
+        &KMeansParams {
+          seed: 10,
+          ..p.clone()
+        },
+      )
+      .unwrap();
       assert_ne!(a.centroids, c.centroids);
     }
   }
@@ -413,7 +478,13 @@ pub(crate) mod tests {
       data[i * dim] = i as f32 * 10.0;
       data[i * dim + 1] = 1.0;
     }
-    let p = KMeansParams { k: 20, iters: 10, max_points_per_centroid: 0, seed: 3, init: Init::Random };
+    let p = KMeansParams {
+      k: 20,
+      iters: 10,
+      max_points_per_centroid: 0,
+      seed: 3,
+      init: Init::Random,
+    };
     let r = train(&data, dim, &p).unwrap();
     assert!(r.sizes.iter().all(|&s| s > 0), "{:?}", r.sizes);
     for w in r.objective.windows(2) {
@@ -424,9 +495,18 @@ pub(crate) mod tests {
   #[test]
   fn subsampling_caps_training_points_and_rejects_too_few() {
     let data = blobs(4, 1000, 4, 3);
-    let p = KMeansParams { k: 2, iters: 3, max_points_per_centroid: 10, seed: 1, init: Init::Auto };
+    let p = KMeansParams {
+      k: 2,
+      iters: 3,
+      max_points_per_centroid: 10,
+      seed: 1,
+      init: Init::Auto,
+    };
     let r = train(&data, 4, &p).unwrap();
     assert_eq!(r.sizes.iter().sum::<usize>(), 20);
-    assert!(matches!(train(&data[..4 * 3], 4, &KMeansParams::new(4, 1)), Err(Error::InvalidArg(_))));
+    assert!(matches!(
+      train(&data[..4 * 3], 4, &KMeansParams::new(4, 1)),
+      Err(Error::InvalidArg(_))
+    ));
   }
 }
