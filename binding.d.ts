@@ -16,7 +16,11 @@ export declare class NativeBinaryIndex {
   get dim(): number
   fit(sample: Float32Array): void
   addSync(ids: IdsInput, vectors: Float32Array): void
-  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /**
+   * `onProgress(done, total)` counts packed vectors; `cancel` stops the add while it runs
+   * (`signal` only before it starts). A cancelled add leaves the index unchanged.
+   */
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null, onProgress?: (done: number, total: number) => void, cancel?: NativeCancelToken | undefined | null): Promise<void>
   /** Adds packed codes (rescore 'none' / 'asymmetric' only). */
   addCodesSync(ids: IdsInput, codes: Uint8Array): void
   /** Hamming top-k for a packed query code. */
@@ -39,6 +43,24 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+/**
+ * A flag the TS layer sets when the call's `AbortSignal` fires; long work checks it between
+ * steps and stops with `ABORT_ERR`.
+ */
+export declare class NativeCancelToken {
+  constructor()
+  cancel(): void
+  get cancelled(): boolean
+}
+
+export declare class NativeDeduper {
+  constructor(o: DeduperInit)
+  /** Signs a batch (in parallel) and clusters it; resolves to the number of documents seen. */
+  push(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<number>
+  pushSync(texts: Array<string>, threads?: number | undefined | null): number
+  finish(): DedupOutput
+}
+
 export declare class NativeFdeEncoder {
   constructor(options: FdeEncoderInit)
   options(): FdeEncoderInit
@@ -57,6 +79,62 @@ export declare class NativeFdeEncoder {
    * encoding without the cost of returning the output to JS).
    */
   encodeBatchDiscard(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Promise<void>
+}
+
+export declare class NativeLshBloom {
+  constructor(o: LshBloomInit)
+  options(): LshBloomOptionsOut
+  /** Documents inserted so far (summed over merges). */
+  get count(): number
+  get bandFalsePositiveRate(): number
+  insertIfNew(sig: Uint32Array): boolean
+  /** `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate. */
+  insertIfNewBatch(sigs: Uint32Array): Uint8Array
+  has(sig: Uint32Array): boolean
+  hasBatch(sigs: Uint32Array): Uint8Array
+  merge(other: NativeLshBloom): void
+  memoryUsage(): Array<MemoryComponent>
+  /** Filter bytes per expected document. */
+  bytesPerDocument(): number
+  get isMapped(): boolean
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeLshBloom
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeLshBloom
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeLshBloom>
+}
+
+export declare class NativeMinHasher {
+  constructor(options: MinHasherInit)
+  options(): MinHasherOptionsOut
+  signSync(texts: Array<string>, threads?: number | undefined | null): Uint32Array
+  sign(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  signTokensSync(tokenSets: Array<Array<string>>, threads?: number | undefined | null): Uint32Array
+  signTokens(tokenSets: Array<Array<string>>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
+  shingles(text: string): Array<string>
+}
+
+export declare class NativeMinHashLsh {
+  constructor(o: MinHashLshInit)
+  options(): MinHashLshOptionsOut
+  get size(): number
+  insertSync(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null): void
+  insert(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  query(sig: Uint32Array, verify?: number | undefined | null): Array<LshMatch>
+  queryBatchSync(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null): Array<Array<LshMatch>>
+  queryBatch(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<LshMatch[][]>
+  remove(id: string | number): boolean
+  has(id: string | number): boolean
+  candidatePairs(verify?: number | undefined | null): Array<LshPair>
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeMinHashLsh
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string): NativeMinHashLsh
+  static load(path: string, signal?: AbortSignal | undefined | null): Promise<NativeMinHashLsh>
 }
 
 export declare class NativeMultiVectorIndex {
@@ -92,6 +170,12 @@ export declare class NativeMultiVectorIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
 }
 
+/** Bands and rows of a banded LSH. */
+export interface BandsRows {
+  bands: number
+  rows: number
+}
+
 /** Options of `new NativeBinaryIndex(...)` (validated and defaulted by the TS layer). */
 export interface BinaryIndexInit {
   dim: number
@@ -118,6 +202,41 @@ export declare function chamferRerank(query: Float32Array, dim: number, tokens: 
 
 /** Chamfer scores of a CSR batch of candidate documents against one query, in input order. */
 export declare function chamferRerankSync(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null): Float32Array
+
+/** Options of `new NativeDeduper(...)` (validated and defaulted by the TS layer). */
+export interface DeduperInit {
+  hasher: MinHasherInit
+  threshold: number
+  /** 'lsh' | 'bloom' */
+  mode: string
+  verify: boolean
+  collectPairs: boolean
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  expectedItems: number
+  falsePositiveRate: number
+}
+
+/** The result of `finish()`. */
+export interface DedupOutput {
+  clusters: Int32Array
+  isDuplicate: Uint8Array
+  duplicates: number
+  pairA: Uint32Array
+  pairB: Uint32Array
+  pairJaccard: Float32Array
+  bands: number
+  rows: number
+}
+
+/** Exact pairs of a corpus (ground truth for evaluation). */
+export interface ExactPairs {
+  a: Uint32Array
+  b: Uint32Array
+  jaccard: Float64Array
+}
 
 /** Options of `new NativeFdeEncoder(...)` (validated and defaulted by the TS layer). */
 export interface FdeEncoderInit {
@@ -165,6 +284,43 @@ export declare function inspectIndexBuffer(buffer: Uint8Array): IndexFileInfo
 /** Validates a saved index file (every checksum) and describes it. */
 export declare function inspectIndexFile(path: string): IndexFileInfo
 
+/** Options of `new NativeLshBloom(...)` (validated and defaulted by the TS layer). */
+export interface LshBloomInit {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+}
+
+/** The options a filter set was built with. */
+export interface LshBloomOptionsOut {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weights: Array<number>
+  bands: number
+  rows: number
+}
+
+/** One query result. */
+export interface LshMatch {
+  id: string | number
+  /** Estimated Jaccard, present when the query was verified. */
+  jaccard?: number
+}
+
+/** One candidate pair (ids in insertion order). */
+export interface LshPair {
+  a: string | number
+  b: string | number
+  jaccard?: number
+}
+
 /**
  * Benchmark helper (not part of the public API): single-core sequential read bandwidth in
  * GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
@@ -177,6 +333,68 @@ export interface MemoryComponent {
   /** Bytes held by this component. */
   bytes: number
 }
+
+/** Band keys of a flat batch of signatures: `n × bands` u64s. */
+export declare function minhashBandKeys(sigs: Uint32Array, numPerm: number, bands: number, rows: number, threads?: number | undefined | null): BigUint64Array
+
+/** Packs the lowest `bits` bits of every slot of a flat batch of signatures. */
+export declare function minhashBbitCompact(sigs: Uint32Array, numPerm: number, bits: number): Uint8Array
+
+/** Corrected Jaccard estimate of two packed b-bit signatures. */
+export declare function minhashBbitJaccard(a: Uint8Array, b: Uint8Array, numPerm: number, bits: number): number
+
+/** Options of `new NativeMinHasher(...)` (validated and defaulted by the TS layer). */
+export interface MinHasherInit {
+  numPerm: number
+  seed: number
+  /** 'oph' | 'classic' | 'datasketch' */
+  scheme: string
+  /** 'word' | 'char' */
+  shingle: string
+  ngram: number
+}
+
+/** The options a hasher was built with. */
+export interface MinHasherOptionsOut {
+  numPerm: number
+  seed: number
+  scheme: string
+  shingle: string
+  ngram: number
+}
+
+/**
+ * Every pair of texts whose shingle sets (same shingling as `MinHasher`) have exact Jaccard
+ * ≥ threshold: an exact all-pairs join (prefix filtering + verification), for evaluation.
+ */
+export declare function minhashExactPairs(texts: Array<string>, shingle: string, ngram: number, threshold: number, threads?: number | undefined | null): ExactPairs
+
+/** Fraction of equal slots of two signatures (the Jaccard estimate). */
+export declare function minhashJaccard(a: Uint32Array, b: Uint32Array): number
+
+/** Options of `new NativeMinHashLsh(...)` (validated and defaulted by the TS layer). */
+export interface MinHashLshInit {
+  threshold: number
+  numPerm: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  keepSignatures: boolean
+}
+
+/** The options an index was built with. */
+export interface MinHashLshOptionsOut {
+  threshold: number
+  numPerm: number
+  weights: Array<number>
+  bands: number
+  rows: number
+  keepSignatures: boolean
+}
+
+/** datasketch's (b, r) choice for a threshold. */
+export declare function minhashOptimalParams(threshold: number, numPerm: number, weightFp: number, weightFn: number): BandsRows
 
 /** Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer). */
 export interface MultiVectorIndexInit {

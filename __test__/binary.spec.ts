@@ -294,6 +294,28 @@ test('an aborted signal rejects with ABORT_ERR before the work starts', async (t
   t.is(index.size, 0)
 })
 
+test('add reports progress up to the total, and aborting a running add leaves the index unchanged', async (t) => {
+  const dim = 64
+  const n = 60_000
+  const data = clustered({ n, dim, clusters: 8, seed: 21 })
+  const index = new BinaryIndex({ dim, rescore: 'none' })
+  const reports: Array<[number, number]> = []
+  await index.add(undefined, data, { onProgress: (done, total) => reports.push([done, total]) })
+  // Reports travel through the event loop; the last one may land just after the promise.
+  for (let i = 0; i < 100 && reports.at(-1)?.[0] !== n; i++) await new Promise((r) => setTimeout(r, 10))
+  t.true(reports.length >= 1)
+  t.deepEqual(reports.at(-1), [n, n])
+  t.true(reports.every(([done, total], i) => total === n && done <= n && (i === 0 || done >= reports[i - 1][0])))
+  t.is(index.size, n)
+
+  const controller = new AbortController()
+  const running = index.add(undefined, clustered({ n: 200_000, dim, clusters: 8, seed: 22 }), { signal: controller.signal })
+  controller.abort()
+  await t.throwsAsync(running, { code: 'ABORT_ERR' })
+  t.is(index.size, n)
+  await t.throwsAsync(index.add(undefined, data.subarray(0, dim), { onProgress: 5 as never }), { instanceOf: TypeError })
+})
+
 test('async searches racing with add never see a torn index', async (t) => {
   const dim = 64
   const first = clustered({ n: 3000, dim, seed: 31 })

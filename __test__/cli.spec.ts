@@ -200,7 +200,8 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
     ['search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0'],
     ['search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '--bogus'],
     ['eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0'],
-    ['dedup', 'a.jsonl'],
+    ['dedup'],
+    ['dedup', '--threshold', '2', 'a.txt'],
     [],
   ]
   for (const args of usage) {
@@ -239,4 +240,39 @@ test('CLI progress goes to stderr only on a TTY and never with --quiet or --json
   t.is(JSON.parse(json.stdout).items, 200)
   const plain = await inProcessTTY(false, ...args)
   t.is(plain.stderr, '')
+})
+
+test('CLI dedup clusters near-duplicate texts from JSONL and from text files', async (t) => {
+  const { dir } = setup()
+  const base = 'the quick brown fox jumps over the lazy dog while the cat sleeps on the warm windowsill in the afternoon sun'
+  const other = 'stock markets fell sharply on monday as investors worried about rising interest rates and slowing growth'
+  const docs = [
+    { _id: 'a', text: base },
+    { _id: 'b', text: other },
+    { _id: 'c', text: base.replace('afternoon', 'morning') },
+    { _id: 'd', text: base },
+  ]
+  writeFileSync(join(dir, 'docs.jsonl'), docs.map((d) => JSON.stringify(d)).join('\n') + '\n')
+  const r = await inProcess('dedup', '--input', join(dir, 'docs.jsonl'), '--threshold', '0.5', '--json', '--output', join(dir, 'clusters.jsonl'))
+  t.is(r.code, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.count, 4)
+  t.is(out.duplicates, 2)
+  t.deepEqual(out.clusters, [['a', 'c', 'd']])
+  const lines = readFileSync(join(dir, 'clusters.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  t.deepEqual(lines, [
+    { id: 'a', cluster: 'a', duplicate: false },
+    { id: 'b', cluster: 'b', duplicate: false },
+    { id: 'c', cluster: 'a', duplicate: true },
+    { id: 'd', cluster: 'a', duplicate: true },
+  ])
+  docs.forEach((d) => writeFileSync(join(dir, `${d._id}.txt`), d.text))
+  const files = await inProcess('dedup', ...docs.map((d) => join(dir, `${d._id}.txt`)), '--threshold', '0.5')
+  t.is(files.code, 0, files.stderr)
+  t.regex(files.stdout, /^4 texts, 2 near-duplicates \(Jaccard ≥ 0\.5\), 1 clusters of 2 or more\n/)
+  t.true(files.stdout.includes(`${join(dir, 'a.txt')} ${join(dir, 'c.txt')} ${join(dir, 'd.txt')}`))
+  writeFileSync(join(dir, 'bad.jsonl'), '{"_id":"a","text":"x"}\n{"_id":"b","text":3}\n')
+  const bad = await inProcess('dedup', '--input', join(dir, 'bad.jsonl'))
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /bad\.jsonl:2: "text" must be a string/)
 })

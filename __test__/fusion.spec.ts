@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import {
   BinaryIndex,
   HybridRetriever,
+  MultiVectorIndex,
   Pipeline,
   VectorStore,
   asRetriever,
@@ -336,6 +337,32 @@ test('Pipeline stages: callbacks, keep, cosine / l2, Chamfer with a scoring func
   })
   t.throws(() => new Pipeline(base).rescore({ score: () => [], keep: 0 }), { message: /keep/ })
   t.throws(() => new VectorStore(['a', 'a'], [[1], [2]], 1), { code: 'ERR_SLIMDEX_DUPLICATE_ID' })
+})
+
+test('asRetriever(MultiVectorIndex): single and CSR-batched searches equal the index; Chamfer stage defaults to native chamfer', async (t) => {
+  const dim = 8
+  const r = rng(21)
+  const lens = Array.from({ length: 60 }, () => 1 + r.below(6))
+  const offsets = Uint32Array.from([0, ...lens.map(((s) => (l: number) => (s += l))(0))])
+  const tokens = Float32Array.from({ length: offsets[lens.length] * dim }, () => r.normal())
+  const index = new MultiVectorIndex({ fde: { dim }, storage: 'f32' })
+  index.addSync(undefined, { tokens, offsets })
+  const queries = Array.from({ length: 4 }, (_, i) => Float32Array.from({ length: (2 + i) * dim }, () => r.normal()))
+  const retriever = asRetriever(index, { candidates: 60 })
+  const single = await Promise.all(queries.map((q) => retriever.search(q, { k: 5 })))
+  t.deepEqual(single, queries.map((q) => index.search(q, { k: 5, candidates: 60 })))
+  t.deepEqual(await retriever.searchBatch(queries, { k: 5 }), single)
+  const brute = asRetriever(index, { mode: 'bruteforce' })
+  t.deepEqual(await brute.searchBatch(queries, { k: 3 }), queries.map((q) => index.search(q, { k: 3, mode: 'bruteforce' })))
+  // Brute-force candidates re-scored by the default Chamfer stage keep the brute-force order and scores.
+  const doc = (id: Id) => tokens.subarray(offsets[id as number] * dim, offsets[(id as number) + 1] * dim)
+  const piped = await new Pipeline<Float32Array>(brute, { depth: 10 }).rescore(chamferRescorer({ documents: doc, dim })).search(queries[0], { k: 10 })
+  const want = index.search(queries[0], { k: 10, mode: 'bruteforce' })
+  t.deepEqual(
+    piped.map((h) => h.id),
+    want.map((h) => h.id),
+  )
+  piped.forEach((h, i) => t.true(Math.abs(h.score - want[i].score) < 1e-4))
 })
 
 // ---- real data: msmarco-sample -------------------------------------------------------------

@@ -15,7 +15,8 @@ for (const suite of markers) {
     continue
   }
   // Demote the suite's title to a subsection inside the README.
-  const body = readFileSync(md, 'utf8').trim().replace(/^# /, '### ')
+  // Chart links are relative to benches/results/; the README sits at the root.
+  const body = readFileSync(md, 'utf8').trim().replace(/^# /, '### ').replace(/\]\(([\w.-]+\.svg)\)/g, '](benches/results/$1)')
   const re = new RegExp(`(<!-- bench:${suite} -->)[\\s\\S]*?(<!-- /bench:${suite} -->)`)
   readme = readme.replace(re, `$1\n${body}\n$2`)
   console.log(`README: updated ${suite}`)

@@ -8,9 +8,12 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { invalidType } from './errors'
 import { rankRun } from './eval'
-import type { Qrels, Run } from './eval'
+import type { Run } from './eval'
 import { ioError, parseError, readJsonl, readLines } from './readers'
 import { checkPath, parseOptions } from './validate'
+
+/** Relevance judgments as read from disk: query id → document id → relevance. */
+export type QrelsRecord = Record<string, Record<string, number>>
 
 /** A BEIR corpus document. */
 export interface BeirDocument {
@@ -37,7 +40,7 @@ export interface BeirDataset {
   /** Queries in file order; with `judgedOnly` (default) only those with qrels. */
   queries: BeirQuery[]
   /** Relevance judgments of the split. */
-  qrels: Qrels
+  qrels: QrelsRecord
 }
 
 /** Options of {@link loadBeir}. */
@@ -101,8 +104,8 @@ export async function* readBeirQueries(path: string, options: { signal?: AbortSi
  * header line) or TREC qrels (`qid  iter  docid  relevance`), columns separated by tabs or
  * spaces. Relevance must be an integer. A document judged twice for a query keeps the last value.
  */
-export async function readQrels(path: string): Promise<Qrels> {
-  const qrels: Qrels = Object.create(null)
+export async function readQrels(path: string): Promise<QrelsRecord> {
+  const qrels: QrelsRecord = Object.create(null)
   let first = true
   for await (const { text, line } of readLines(path)) {
     const cols = text.trim().split(/\s+/)
@@ -133,7 +136,7 @@ async function checkDir(dir: string): Promise<void> {
 
 /**
  * Loads a BEIR dataset directory: `corpus.jsonl`, `queries.jsonl` and `qrels/<split>.tsv`.
- * Files are streamed line by line; a malformed line throws `ERR_SLIMDEX_PARSE` naming the file
+ * Files are streamed line by line; a malformed line throws `ERR_SLIMDEX_BAD_INPUT` naming the file
  * and line, a missing file `ERR_SLIMDEX_IO` naming it.
  *
  * @example
@@ -160,7 +163,7 @@ export type TrecRun = Record<string, Record<string, number>>
 /**
  * Reads a TREC run file: `qid Q0 docid rank score tag` per line, whitespace-separated. The
  * rank column is ignored (trec_eval orders by score). A document listed twice for one query,
- * a wrong column count or a non-numeric score throws `ERR_SLIMDEX_PARSE` with `file:line`.
+ * a wrong column count or a non-numeric score throws `ERR_SLIMDEX_BAD_INPUT` with `file:line`.
  */
 export async function readTrecRun(path: string): Promise<TrecRun> {
   const run: TrecRun = Object.create(null)
@@ -186,9 +189,10 @@ export function formatTrecRun(run: Run, tag = 'slimdex'): string {
   if (run === null || typeof run !== 'object') throw invalidType('run must be an object: query id → Hit[] or { docId: score }')
   if (!/^\S+$/.test(tag)) throw invalidType('tag must be a non-empty string without whitespace')
   const out: string[] = []
-  for (const qid of Object.keys(run)) {
+  const entries = run instanceof Map ? [...run] : Object.entries(run)
+  for (const [qid, docs] of entries) {
     if (!/^\S+$/.test(qid)) throw invalidType(`query id ${JSON.stringify(qid)} contains whitespace`)
-    rankRun(run[qid]).forEach((d, i) => {
+    rankRun(docs).forEach((d, i) => {
       if (!/^\S+$/.test(d.id)) throw invalidType(`document id ${JSON.stringify(d.id)} contains whitespace`)
       out.push(`${qid} Q0 ${d.id} ${i + 1} ${d.score} ${tag}`)
     })

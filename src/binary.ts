@@ -9,6 +9,7 @@ import { NativeBinaryIndex } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
+import { type LongTaskOptions, runLongTask } from './progress'
 import { checkPath, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Options of {@link BinaryIndex}. */
@@ -118,13 +119,16 @@ export class BinaryIndex {
   /**
    * Adds vectors on the libuv pool. `ids` (numbers or strings, unique; `undefined` for
    * 0, 1, 2, … continuing from `size`) must match the number of vectors. All-or-nothing:
-   * a rejected batch leaves the index unchanged. The vectors are copied before the call returns.
+   * a rejected or aborted batch leaves the index unchanged. The vectors are copied before the
+   * call returns. `onProgress(done, total)` counts encoded vectors; `signal` also stops an add
+   * that is already running.
    */
-  async add(ids: readonly Id[] | undefined, vectors: VectorsInput, options: AsyncOptions = {}): Promise<void> {
+  async add(ids: readonly Id[] | undefined, vectors: VectorsInput, options: LongTaskOptions = {}): Promise<void> {
     const { data, count } = toBatch(vectors, this.dim)
     const nativeIds = toIds(ids, count, this.size)
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.add(nativeIds, data, signal))
+    await runLongTask(options, ({ signal, onProgress, token }) =>
+      callNativeAsync(() => this.#native.add(nativeIds, data, signal, onProgress, token)),
+    )
   }
 
   /** Synchronous twin of {@link BinaryIndex.add}. */

@@ -19,7 +19,8 @@ import type { BeirQuery } from './beir'
 import { evaluate, formatMetrics } from './eval'
 import { inspectIndex, nativeInfo } from './kernels'
 import type { IndexFileInfo } from './kernels'
-import { ioError, parseError, readJsonl, readLines, readVectors } from './readers'
+import { dedup } from './dedup'
+import { ioError, parseError, readBytes, readJsonl, readLines, readVectors } from './readers'
 import type { Matrix } from './readers'
 import { asRetriever } from './retriever'
 import type { Retriever } from './retriever'
@@ -57,7 +58,9 @@ Commands:
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
           [--split test] [--missing skip|zero]
   info    <index>                                   kind, parameters, size by component
-  dedup   (when the MinHash TypeScript API lands)
+  dedup   --input <file.jsonl> | <text files…>         near-duplicate clusters (MinHash LSH)
+          --text-field text, --id-field (default _id or id), --threshold 0.8, --num-perm <n>,
+          --mode lsh|bloom, --output <clusters.jsonl> ({"id", "cluster", "duplicate"} per input)
   bench   [suite ...] [--smoke]                      run benches/run.mjs (repository checkout only)
 
 Global options: --json (machine-readable stdout), --quiet (no progress), --help, --version
@@ -439,11 +442,73 @@ async function cmdInfo(args: string[], ctx: Context): Promise<number> {
   return 0
 }
 
-async function cmdDedup(args: string[]): Promise<number> {
-  parse(args, {}, Infinity)
-  // Hook: wire `dedup(texts, opts)` here (JSONL `text` field or text files in, clusters out)
-  // once the MinHash TypeScript API is on main.
-  throw new UsageError('dedup: the MinHash TypeScript API is not part of this build yet')
+async function cmdDedup(args: string[], ctx: Context): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      input: { type: 'string', short: 'i' },
+      'text-field': { type: 'string' },
+      'id-field': { type: 'string' },
+      threshold: { type: 'string' },
+      'num-perm': { type: 'string' },
+      mode: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+    },
+    Infinity,
+  )
+  const input = values.input as string | undefined
+  if (!input && positionals.length === 0) throw new UsageError('give --input <file.jsonl> or text files: slimdex dedup a.txt b.txt …')
+  if (input && positionals.length) throw new UsageError('give either --input <file.jsonl> or text files, not both')
+  oneOf(values, 'mode', ['lsh', 'bloom'])
+  const threshold = values.threshold === undefined ? 0.8 : Number(values.threshold)
+  if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in (0, 1) (got ${JSON.stringify(values.threshold)})`)
+  const numPerm = values['num-perm'] === undefined ? undefined : parsePositiveInt(values['num-perm'] as string, 'num-perm')
+  const ids: string[] = []
+  const texts: string[] = []
+  if (input) {
+    const field = (values['text-field'] as string | undefined) ?? 'text'
+    for await (const { value, line } of readJsonl(input)) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(input, 'expected a JSON object', line)
+      const r = value as Record<string, unknown>
+      const text = r[field]
+      if (typeof text !== 'string') throw parseError(input, `"${field}" must be a string`, line)
+      const idValue = (values['id-field'] as string | undefined) ? r[values['id-field'] as string] : (r._id ?? r.id)
+      ids.push(idValue === undefined ? String(ids.length) : String(idValue))
+      texts.push(text)
+    }
+  } else {
+    for (const file of positionals) {
+      texts.push((await readBytes(file)).toString('utf8'))
+      ids.push(file)
+    }
+  }
+  const result = await dedup(texts, {
+    threshold,
+    ...(numPerm === undefined ? {} : { numPerm }),
+    ...(values.mode ? { mode: values.mode as 'lsh' | 'bloom' } : {}),
+    onProgress: (done: number, total: number) => ctx.progress.update('deduplicating', done, total),
+  })
+  // Clusters of two or more, each listed by its members' ids, representative first.
+  const groups = new Map<number, string[]>()
+  result.clusters.forEach((rep, i) => {
+    if (rep < 0 || rep === i) return
+    if (!groups.has(rep)) groups.set(rep, [ids[rep]])
+    groups.get(rep)!.push(ids[i])
+  })
+  const clusters = [...groups.values()]
+  const output = values.output as string | undefined
+  if (output) {
+    const lines = ids.map((id, i) => JSON.stringify({ id, cluster: result.clusters[i] < 0 ? null : ids[result.clusters[i]], duplicate: result.isDuplicate[i] === 1 }))
+    await writeFile(output, lines.join('\n') + '\n').catch((e) => {
+      throw ioError(output, e)
+    })
+  }
+  if (ctx.json) out(ctx, JSON.stringify({ count: result.count, duplicates: result.duplicates, clusters }))
+  else if (!ctx.quiet) {
+    out(ctx, `${result.count} texts, ${result.duplicates} near-duplicates (Jaccard ≥ ${threshold}), ${clusters.length} clusters of 2 or more`)
+    for (const c of clusters) out(ctx, c.join(' '))
+  }
+  return 0
 }
 
 function packageRoot(): string | undefined {

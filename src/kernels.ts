@@ -77,7 +77,12 @@ export interface IndexFileInfo {
   /** Size of the kind-specific parameter block, in bytes. */
   paramsBytes: number
   /** Every section with its payload size in bytes (e.g. `CODE` for binary codes). */
-  sections: Array<{ tag: string; bytes: number }>
+  sections: Array<{
+    /** Four-character section tag, e.g. `CODE`, `IDS_`. */
+    tag: string
+    /** Section length in bytes. */
+    bytes: number
+  }>
 }
 
 /**

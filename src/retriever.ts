@@ -7,6 +7,8 @@
 import { z } from 'zod'
 import { BinaryIndex } from './binary'
 import type { BinarySearchOptions } from './binary'
+import { MultiVectorIndex } from './multivector'
+import type { MultiVectorSearchOptions } from './multivector'
 import { invalidType, slimdexError } from './errors'
 import type { Hit, Id, VectorInput } from './types'
 import { checkSignal, parseOptions, positiveInt } from './validate'
@@ -24,6 +26,9 @@ export interface RetrieverSearchOptions {
   /** Cancels the search if it has not started yet. */
   signal?: AbortSignal
 }
+
+/** Alias of {@link RetrieverSearchOptions}. */
+export type SearchOptions = RetrieverSearchOptions
 
 /**
  * Anything that answers top-k queries asynchronously. Every slimdex index becomes one with
@@ -151,10 +156,59 @@ function indexBackend<Q>(index: SearchableIndex<Q>, extra: object, batchExtra: o
   }
 }
 
+/** Alias of {@link SearchableIndex}. */
+export type Searchable<Q, O extends object = object> = SearchableIndex<Q, O>
+
+/**
+ * A {@link Retriever} from a search function, for anything that is not a slimdex index.
+ * `size` (a number, or a function read at each search; default unbounded) bounds the
+ * over-fetching of filtered searches.
+ */
+export function retrieverFrom<Q>(search: (query: Q, k: number) => Hit[] | Promise<Hit[]>, size: number | (() => number) = Infinity): Retriever<Q> {
+  if (typeof search !== 'function') throw invalidType('retrieverFrom needs a function (query, k) => hits')
+  if (typeof size !== 'function' && !(typeof size === 'number' && size >= 0)) throw invalidType('retrieverFrom: size must be a number ≥ 0 or a function')
+  return new BackendRetriever<Q>({ size: typeof size === 'function' ? size : () => size, search })
+}
+
 /** Options of {@link asRetriever} for a {@link BinaryIndex}: its search options except `k`. */
 export type BinaryRetrieverOptions = Omit<BinarySearchOptions, 'k'> & {
   /** Worker threads for batches (default: one per core). */
   threads?: number
+}
+
+/** Options of {@link asRetriever} for a {@link MultiVectorIndex}: its search options except `k`. */
+export type MultiVectorRetrieverOptions = Omit<MultiVectorSearchOptions, 'k'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** MultiVectorIndex: queries are token matrices; a batch goes to the index as one CSR batch. */
+function multiVectorBackend(index: MultiVectorIndex, extra: MultiVectorRetrieverOptions): SearchBackend<Float32Array> {
+  const { threads, ...search } = extra
+  const { mode, ...batch } = search
+  return {
+    size: () => index.size,
+    search: (query, k) => index.search(query, { ...search, k }),
+    // The native batch runs MUVERA only; other modes go query by query.
+    searchBatch:
+      mode === undefined || mode === 'muvera'
+        ? (queries, k, signal) => {
+            let total = 0
+            for (const q of queries) total += q.length
+            const tokens = new Float32Array(total)
+            const offsets = new Uint32Array(queries.length + 1)
+            let at = 0
+            queries.forEach((q, i) => {
+              if (!(q instanceof Float32Array)) throw invalidType(`queries[${i}] must be a Float32Array of tokens × ${index.dim}`)
+              if (q.length % index.dim !== 0) throw invalidType(`queries[${i}] has ${q.length} values, not a multiple of dim ${index.dim}`)
+              tokens.set(q, at)
+              at += q.length
+              offsets[i + 1] = at / index.dim
+            })
+            return index.searchBatch({ tokens, offsets }, { ...batch, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
+          }
+        : undefined,
+  }
 }
 
 /**
@@ -169,6 +223,10 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
       const { threads, ...search } = extra as BinaryRetrieverOptions
       return indexBackend(x as SearchableIndex<unknown>, search, threads === undefined ? search : { ...search, threads })
     },
+  },
+  {
+    matches: (x) => x instanceof MultiVectorIndex,
+    wrap: (x, extra) => multiVectorBackend(x as MultiVectorIndex, extra as MultiVectorRetrieverOptions) as SearchBackend<unknown>,
   },
 ]
 
@@ -187,6 +245,7 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
  * ```
  */
 export function asRetriever(index: BinaryIndex, options?: BinaryRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
 export function asRetriever<Q, O extends object>(index: SearchableIndex<Q, O>, options?: O): Retriever<Q>
 export function asRetriever(index: unknown, options: object = {}): Retriever<unknown> {

@@ -69,10 +69,14 @@ export function fmt(x, digits = 2) {
 }
 
 /** Writes results/<suite>.json and results/<suite>.md (a table a reader can scan). */
-export function writeResults(suite, { title, data, peers, table, notes = [], measurements }, { smoke = false } = {}) {
+/**
+ * Writes benches/results/<suite>.json and .md. `tables`: further `{ title, columns, rows }`
+ * tables after the main one; `charts`: `{ file, alt }` SVGs in benches/results to show.
+ */
+export function writeResults(suite, { title, data, peers, table, tables = [], charts = [], notes = [], measurements }, { smoke = false } = {}) {
   mkdirSync(resultsDir, { recursive: true })
   const name = smoke ? `${suite}.smoke` : suite
-  const json = { suite, title, smoke, data, peers, table, notes, measurements, machine: globalThis.__benchMachine }
+  const json = { suite, title, smoke, data, peers, table, tables, charts, notes, measurements, machine: globalThis.__benchMachine }
   writeFileSync(join(resultsDir, `${name}.json`), JSON.stringify(json, null, 2) + '\n')
   const m = globalThis.__benchMachine
   const lines = [
@@ -88,6 +92,15 @@ export function writeResults(suite, { title, data, peers, table, notes = [], mea
     '',
     ...notes.map((n) => `- ${n}`),
     '',
+    ...tables.flatMap((t) => [
+      `**${t.title}**`,
+      '',
+      `| ${t.columns.join(' | ')} |`,
+      `| ${t.columns.map(() => '---').join(' | ')} |`,
+      ...t.rows.map((r) => `| ${r.join(' | ')} |`),
+      '',
+    ]),
+    ...(smoke ? [] : charts.flatMap((c) => [`![${c.alt}](${c.file})`, ''])),
   ]
   writeFileSync(join(resultsDir, `${name}.md`), lines.join('\n'))
   console.log(lines.join('\n'))

@@ -14,13 +14,16 @@
 
 pub mod binary;
 pub mod error;
+pub mod huge_bytes;
 pub mod ids;
 pub mod io;
 pub mod minhash;
 pub mod multivec;
 pub mod parallel;
+pub mod progress;
 pub mod rng;
 pub mod simd;
+pub mod sparse;
 pub mod topk;
 pub mod validate;
 

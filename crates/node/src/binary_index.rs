@@ -2,13 +2,12 @@
 
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
-use crate::tasks::{spawn, Job};
+use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
+use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use slimdex_core::binary::{BinaryIndex, BinaryIndexOptions, Metric, Rescore, Threshold};
-use slimdex_core::io;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Options of `new NativeBinaryIndex(...)` (validated and defaulted by the TS layer).
 #[napi(object, object_to_js = false)]
@@ -31,20 +30,18 @@ pub struct BinaryIndexOptionsOut {
   pub metric: String,
 }
 
-type Shared = Arc<RwLock<BinaryIndex>>;
-
 #[napi]
 pub struct NativeBinaryIndex {
-  inner: Shared,
+  inner: Shared<BinaryIndex>,
 }
 
-fn read(inner: &Shared) -> RwLockReadGuard<'_, BinaryIndex> {
-  // A poisoned lock means a panic happened while writing; writes are all-or-nothing
-  // (prepare under the read lock, then an append that validates first), so the data is consistent.
-  inner.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write(inner: &Shared) -> RwLockWriteGuard<'_, BinaryIndex> {
-  inner.write().unwrap_or_else(|p| p.into_inner())
+impl Persist for BinaryIndex {
+  fn to_bytes(&self) -> Vec<u8> {
+    BinaryIndex::to_bytes(self)
+  }
+  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
+    BinaryIndex::from_bytes(bytes)
+  }
 }
 
 fn parse_options(o: BinaryIndexInit) -> napi::Result<BinaryIndexOptions> {
@@ -69,18 +66,18 @@ fn parse_options(o: BinaryIndexInit) -> napi::Result<BinaryIndexOptions> {
   Ok(BinaryIndexOptions { dim, threshold, rescore, metric })
 }
 
-fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
+fn add_job(inner: Shared<BinaryIndex>, ids: IdsInput, vectors: &[f32], progress: ProgressSink) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   // Copy now: the JS buffer may be mutated after the call returns.
   let vectors = vectors.to_vec();
   Ok(Job::new(move || {
-    let batch = guard(|| read(&inner).prepare_add(ids, &vectors))?;
+    let batch = guard(|| progress.run(|p| read(&inner).prepare_add_with(ids, &vectors, p)))?;
     guard(|| write(&inner).commit_add(batch))
   }))
 }
 
 fn search_batch_job(
-  inner: Shared,
+  inner: Shared<BinaryIndex>,
   queries: &[f32],
   k: f64,
   candidates: Option<f64>,
@@ -97,23 +94,13 @@ fn search_batch_job(
   }))
 }
 
-fn load_job(path: String, mmap: bool) -> Job<NativeBinaryIndex> {
-  Job::new(move || {
-    let idx = guard(|| {
-      let bytes = io::read_file(&PathBuf::from(&path), mmap)?;
-      BinaryIndex::from_bytes(&bytes)
-    })?;
-    Ok(NativeBinaryIndex { inner: Arc::new(RwLock::new(idx)) })
-  })
-}
-
 #[napi]
 impl NativeBinaryIndex {
   #[napi(constructor)]
   pub fn new(options: BinaryIndexInit) -> napi::Result<Self> {
     let opts = parse_options(options)?;
     let idx = guard(|| BinaryIndex::new(opts))?;
-    Ok(NativeBinaryIndex { inner: Arc::new(RwLock::new(idx)) })
+    Ok(NativeBinaryIndex { inner: shared(idx) })
   }
 
   #[napi(getter)]
@@ -159,12 +146,21 @@ impl NativeBinaryIndex {
 
   #[napi]
   pub fn add_sync(&self, ids: IdsInput, vectors: &[f32]) -> napi::Result<()> {
-    add_job(self.inner.clone(), ids, vectors)?.run_sync()
+    add_job(self.inner.clone(), ids, vectors, ProgressSink::new(None, None))?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, vectors: &[f32], signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
-    let job = add_job(self.inner.clone(), ids, vectors)?;
+  /// `onProgress(done, total)` counts packed vectors; `cancel` stops the add while it runs
+  /// (`signal` only before it starts). A cancelled add leaves the index unchanged.
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    vectors: &[f32],
+    signal: Option<AbortSignal>,
+    #[napi(ts_arg_type = "(done: number, total: number) => void")] on_progress: Option<ProgressCallback>,
+    cancel: Option<&NativeCancelToken>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
+    let job = add_job(self.inner.clone(), ids, vectors, ProgressSink::new(on_progress, cancel))?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
@@ -251,38 +247,35 @@ impl NativeBinaryIndex {
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
-    Ok(Buffer::from(bytes))
+    shared::to_buffer(&self.inner)
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    let idx = guard(|| BinaryIndex::from_bytes(buffer))?;
-    Ok(NativeBinaryIndex { inner: Arc::new(RwLock::new(idx)) })
+    shared::from_buffer(buffer).map(|inner| NativeBinaryIndex { inner })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
-    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    shared::save_sync(&self.inner, path)
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || {
-      let bytes = guard(|| Ok(read(&inner).to_bytes()))?;
-      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
-    })
+    shared::save(&self.inner, path, signal)
   }
 
   #[napi(factory)]
   pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    load_job(path, mmap.unwrap_or(false)).run_sync()
+    load_job(path, mmap).run_sync()
   }
 
   #[napi(ts_return_type = "Promise<NativeBinaryIndex>")]
   pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeBinaryIndex>> {
-    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
+    AsyncTask::with_optional_signal(load_job(path, mmap), signal)
   }
+}
+
+fn load_job(path: String, mmap: Option<bool>) -> Job<NativeBinaryIndex> {
+  shared::load_job(path, mmap.unwrap_or(false), |inner| NativeBinaryIndex { inner })
 }

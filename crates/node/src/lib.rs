@@ -13,4 +13,6 @@ mod lsh_bloom;
 mod min_hasher;
 mod minhash_lsh;
 mod multi_vector_index;
+mod progress;
+mod shared;
 mod tasks;

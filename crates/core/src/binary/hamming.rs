@@ -115,24 +115,61 @@ mod x86 {
   }
 
   /// # Safety
-  /// AVX2 must be available; `codes.len() >= out.len() * query.len()` (checked by the dispatcher).
+  /// AVX2 must be available; `query.len() == CHUNKS * 32 + tail` with `tail < 32`, and
+  /// `codes.len() >= out.len() * query.len()`. Each load reads `[i*cb + j*32, +32)` with
+  /// `j < CHUNKS`, inside code i; the tail goes through the safe scalar twin.
   #[target_feature(enable = "avx2,popcnt")]
-  pub unsafe fn scan_avx2(query: &[u8], codes: &[u8], out: &mut [u32]) {
+  unsafe fn scan_avx2_fixed<const CHUNKS: usize>(query: &[u8], codes: &[u8], out: &mut [u32]) {
     let cb = query.len();
+    let whole = CHUNKS * 32;
+    let mut q = [_mm256_setzero_si256(); CHUNKS];
+    for (j, qj) in q.iter_mut().enumerate() {
+      *qj = _mm256_loadu_si256(query.as_ptr().add(j * 32) as *const __m256i);
+    }
+    let base = codes.as_ptr();
     for (i, o) in out.iter_mut().enumerate() {
-      *o = hamming_avx2(query, &codes[i * cb..(i + 1) * cb]);
+      // Byte counts of up to 4 chunks sum to at most 32 per byte lane: no u8 overflow, so
+      // one SAD per code turns them into four u64 partial sums.
+      let mut bytes = _mm256_setzero_si256();
+      for (j, qj) in q.iter().enumerate() {
+        let c = _mm256_loadu_si256(base.add(i * cb + j * 32) as *const __m256i);
+        bytes = _mm256_add_epi8(bytes, popcnt_bytes_256(_mm256_xor_si256(*qj, c)));
+      }
+      let sums = _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+      let tail = super::hamming_scalar(&query[whole..], &codes[i * cb + whole..(i + 1) * cb]);
+      *o = hsum_epi64_256(sums) as u32 + tail;
     }
   }
 
-  /// Distance of one code of `FULL` whole 64-byte chunks plus a `tail` of bytes (< 64),
-  /// with the query chunks preloaded in registers.
+  /// # Safety
+  /// AVX2 must be available; `codes.len() >= out.len() * query.len()` (checked by the dispatcher).
+  #[target_feature(enable = "avx2,popcnt")]
+  pub unsafe fn scan_avx2(query: &[u8], codes: &[u8], out: &mut [u32]) {
+    // Specialised for codes of up to 1024 bits (+ a sub-32-byte tail): the query stays in
+    // registers and the loop over chunks unrolls.
+    match query.len() / 32 {
+      1 => scan_avx2_fixed::<1>(query, codes, out),
+      2 => scan_avx2_fixed::<2>(query, codes, out),
+      3 => scan_avx2_fixed::<3>(query, codes, out),
+      4 => scan_avx2_fixed::<4>(query, codes, out),
+      _ => {
+        let cb = query.len();
+        for (i, o) in out.iter_mut().enumerate() {
+          *o = hamming_avx2(query, &codes[i * cb..(i + 1) * cb]);
+        }
+      }
+    }
+  }
+
+  /// Per-lane popcounts (8 × u64) of one code of `FULL` whole 64-byte chunks plus a `tail`
+  /// of bytes (< 64), with the query chunks preloaded in registers.
   #[inline(always)]
-  unsafe fn code_distance_512<const FULL: usize>(
+  unsafe fn code_popcounts_512<const FULL: usize>(
     q: &[__m512i; FULL],
     q_tail: __m512i,
     tail_mask: __mmask64,
     code: *const u8,
-  ) -> u32 {
+  ) -> __m512i {
     let mut acc = _mm512_setzero_si512();
     for (j, qj) in q.iter().enumerate() {
       let c = _mm512_loadu_si512(code.add(j * 64) as *const _);
@@ -142,7 +179,7 @@ mod x86 {
       let c = _mm512_maskz_loadu_epi8(tail_mask, code.add(FULL * 64) as *const i8);
       acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(q_tail, c)));
     }
-    _mm512_reduce_add_epi64(acc) as u32
+    acc
   }
 
   /// # Safety
@@ -166,8 +203,30 @@ mod x86 {
       _mm512_setzero_si512()
     };
     let base = codes.as_ptr();
-    for (i, o) in out.iter_mut().enumerate() {
-      *o = code_distance_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb));
+    // The horizontal reduction costs more than the popcounts of a short code, so four codes
+    // share one: lane = a + b<<16 + c<<32 + d<<48. A code has at most (FULL + 1) * 512 <= 2560
+    // set bits, so each 16-bit field holds its sum without carrying into the next.
+    let mut quads = out.chunks_exact_mut(4);
+    let mut i = 0usize;
+    for o in &mut quads {
+      let a = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb));
+      let b = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 1) * cb));
+      let c = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 2) * cb));
+      let d = code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add((i + 3) * cb));
+      let packed = _mm512_add_epi64(
+        _mm512_add_epi64(a, _mm512_slli_epi64::<16>(b)),
+        _mm512_add_epi64(_mm512_slli_epi64::<32>(c), _mm512_slli_epi64::<48>(d)),
+      );
+      let sums = _mm512_reduce_add_epi64(packed) as u64;
+      o[0] = (sums & 0xffff) as u32;
+      o[1] = ((sums >> 16) & 0xffff) as u32;
+      o[2] = ((sums >> 32) & 0xffff) as u32;
+      o[3] = (sums >> 48) as u32;
+      i += 4;
+    }
+    for o in quads.into_remainder() {
+      *o = _mm512_reduce_add_epi64(code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb))) as u32;
+      i += 1;
     }
   }
 
@@ -310,11 +369,19 @@ pub fn topk_scan_with(tier: Tier, query: &[u8], codes: &[u8], k: usize) -> Vec<S
   while start < n {
     let len = BLOCK.min(n - start);
     scan_distances_with(tier, query, &codes[start * cb..(start + len) * cb], &mut dist[..len]);
-    for (j, &d) in dist[..len].iter().enumerate() {
-      if d < bound || !top.is_full() {
-        top.push(d, (start + j) as u32);
-        if let Some(t) = top.threshold() {
-          bound = t;
+    for (c, chunk) in dist[..len].chunks(16).enumerate() {
+      // Once the heap is full almost no code enters it; a branch-free test of 16 distances
+      // (vectorised by the compiler) skips most chunks without per-element branches.
+      if !chunk.iter().fold(false, |any, &d| any | (d < bound)) {
+        continue;
+      }
+      for (j, &d) in chunk.iter().enumerate() {
+        // Until the heap is full `bound` is u32::MAX, above any distance (at most 2^23 bits).
+        if d < bound {
+          top.push(d, (start + c * 16 + j) as u32);
+          if let Some(t) = top.threshold() {
+            bound = t;
+          }
         }
       }
     }
@@ -381,6 +448,20 @@ mod tests {
         let mut out = vec![0u32; n];
         scan_distances_with(tier, &q, &codes, &mut out);
         assert_eq!(out, want, "{tier:?}, {cb} bytes");
+      }
+    }
+  }
+
+  #[test]
+  fn scans_hold_maximal_distances_on_every_tier() {
+    // All bits differ: the largest per-code sums the packed reductions must carry.
+    for cb in [64usize, 128, 255, 256, 319] {
+      let q = vec![0u8; cb];
+      let codes = vec![0xffu8; 9 * cb];
+      for tier in simd::available() {
+        let mut out = vec![0u32; 9];
+        scan_distances_with(tier, &q, &codes, &mut out);
+        assert_eq!(out, vec![8 * cb as u32; 9], "{tier:?}, {cb} bytes");
       }
     }
   }

@@ -2,7 +2,9 @@
 //! rescoring of the candidates with the float query (BPR / binary embedding retrieval).
 
 use super::{hamming, pack};
+use crate::huge_bytes::HugeBytes;
 use crate::ids::{ExternalId, IdMap};
+use crate::progress::Progress;
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::topk::{sort_hits, Scored};
 use crate::{parallel, simd, validate, Error, Result};
@@ -62,7 +64,7 @@ type Fit = (Option<Vec<f32>>, Option<Vec<f32>>);
 /// Upper bound on dim: codes and rescoring buffers are sized from it.
 const MAX_DIM: usize = 1 << 20;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BinaryIndex {
   opts: BinaryIndexOptions,
   code_bytes: usize,
@@ -70,7 +72,8 @@ pub struct BinaryIndex {
   means: Option<Vec<f32>>,
   /// Per-dimension int8 scales (value = q · scale) once calibrated.
   int8_scales: Option<Vec<f32>>,
-  codes: Vec<u8>,
+  /// Scanned in full by every search, so kept on huge pages (see `HugeBytes`).
+  codes: HugeBytes,
   int8: Vec<i8>,
   floats: Vec<f32>,
   ids: IdMap,
@@ -86,7 +89,7 @@ impl BinaryIndex {
       opts,
       means: None,
       int8_scales: None,
-      codes: Vec::new(),
+      codes: HugeBytes::new(),
       int8: Vec::new(),
       floats: Vec::new(),
       ids: IdMap::new(),
@@ -186,6 +189,12 @@ impl BinaryIndex {
   /// The expensive half of `add` (validation, normalisation, packing), done under a shared
   /// borrow so concurrent searches keep running; [`commit_add`](Self::commit_add) appends.
   pub fn prepare_add(&self, ids: Vec<ExternalId>, vectors: &[f32]) -> Result<PreparedAdd> {
+    self.prepare_add_with(ids, vectors, &Progress::none())
+  }
+
+  /// [`prepare_add`](Self::prepare_add) reporting packed vectors to `progress`, and stopping
+  /// with `Error::Aborted` (index unchanged) when it is cancelled.
+  pub fn prepare_add_with(&self, ids: Vec<ExternalId>, vectors: &[f32], progress: &Progress) -> Result<PreparedAdd> {
     let (n, v) = self.prepare(vectors, "vectors")?;
     if ids.len() != n {
       return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
@@ -208,7 +217,15 @@ impl BinaryIndex {
     let cb = self.code_bytes;
     let mut codes = vec![0u8; n * cb];
     let means = fitted.means.as_deref();
-    codes.par_chunks_mut(cb).zip(v.par_chunks(dim)).for_each(|(out, row)| pack::pack_signs_into(row, means, out));
+    // Packed in slices of rows so progress and cancellation are seen while the batch runs.
+    const SLICE_ROWS: usize = 1024;
+    let packed = progress.counter(n as u64);
+    codes.par_chunks_mut(cb * SLICE_ROWS).zip(v.par_chunks(dim * SLICE_ROWS)).try_for_each(|(out, rows)| {
+      for (code, row) in out.chunks_exact_mut(cb).zip(rows.chunks_exact(dim)) {
+        pack::pack_signs_into(row, means, code);
+      }
+      packed.add((rows.len() / dim) as u64)
+    })?;
     let int8 = match (self.opts.rescore, fitted.int8_scales.as_deref()) {
       (Rescore::Int8, Some(scales)) => {
         v.chunks_exact(dim).flat_map(|row| row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s))).collect()
@@ -236,7 +253,7 @@ impl BinaryIndex {
       }
       (None, _) => {}
     }
-    self.codes.extend_from_slice(&batch.codes);
+    self.codes.extend_from_slice(&batch.codes).map_err(|e| Error::io("codes", e))?;
     self.int8.extend_from_slice(&batch.int8);
     self.floats.extend_from_slice(&batch.floats);
     self.ids.push_checked(batch.ids);
@@ -265,7 +282,7 @@ impl BinaryIndex {
     }
     check_padding(codes, cb, self.opts.dim)?;
     self.ids.check_new(&ids)?;
-    self.codes.extend_from_slice(codes);
+    self.codes.extend_from_slice(codes).map_err(|e| Error::io("codes", e))?;
     self.ids.push_checked(ids);
     Ok(())
   }
@@ -377,7 +394,7 @@ impl BinaryIndex {
       .put(metric_code(self.opts.metric))
       .put(self.len() as u64);
     let mut w = ContainerWriter::new(Kind::BinaryIndex, p.into_bytes());
-    w.section(b"CODE", self.codes.clone());
+    w.section(b"CODE", self.codes.to_vec());
     let mut ids = ByteWriter::new();
     self.ids.write(&mut ids);
     w.section(b"IDS_", ids.into_bytes());
@@ -433,7 +450,7 @@ impl BinaryIndex {
     };
     let codes = c.section(b"CODE")?;
     expect("codes", codes.len(), n.checked_mul(idx.code_bytes))?;
-    idx.codes = codes.to_vec();
+    idx.codes = HugeBytes::try_from(codes).map_err(|e| Error::io("codes", e))?;
     let mut r = ByteReader::new(c.section(b"IDS_")?);
     idx.ids = crate::ids::IdMap::read(&mut r)?;
     r.finish("ids")?;
@@ -575,6 +592,30 @@ fn normalize(v: &mut [f32]) -> std::result::Result<(), ()> {
 mod tests {
   use super::*;
   use crate::rng::Rng;
+
+  #[test]
+  fn add_reports_progress_and_a_cancelled_add_leaves_the_index_unchanged() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut rng = Rng::new(3);
+    let v = clustered(&mut rng, 5000, 64, 4);
+    let opts = BinaryIndexOptions { dim: 64, threshold: Threshold::Zero, rescore: Rescore::None, metric: Metric::InnerProduct };
+    let idx = BinaryIndex::new(opts).unwrap();
+    let ids = |n: usize| (0..n as i64).map(ExternalId::Int).collect::<Vec<_>>();
+    let last = AtomicU64::new(0);
+    let report = |d: u64, t: u64| {
+      assert_eq!(t, 5000);
+      last.fetch_max(d, Ordering::Relaxed);
+    };
+    let batch = idx.prepare_add_with(ids(5000), &v, &Progress::new(Some(&report), None)).unwrap();
+    assert_eq!(last.load(Ordering::Relaxed), 5000);
+    let cancelled = AtomicBool::new(true);
+    let err = idx.prepare_add_with(ids(5000), &v, &Progress::new(None, Some(&cancelled)));
+    assert!(matches!(err, Err(Error::Aborted)));
+    assert_eq!(idx.len(), 0);
+    let mut idx = idx;
+    idx.commit_add(batch).unwrap();
+    assert_eq!(idx.len(), 5000);
+  }
 
   fn clustered(rng: &mut Rng, n: usize, dim: usize, clusters: usize) -> Vec<f32> {
     let centers: Vec<f32> = (0..clusters * dim).map(|_| rng.normal() as f32).collect();

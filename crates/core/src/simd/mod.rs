@@ -161,20 +161,28 @@ mod tests {
     }
     assert_eq!(Tier::parse("sse9"), None);
   }
+
+  #[test]
+  fn stream_sum_adds_little_endian_words_and_ignores_a_partial_word() {
+    let words: Vec<u64> = (0..37u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    bytes.extend_from_slice(&[0xff; 5]);
+    assert_eq!(stream_sum(&bytes), words.iter().fold(0u64, |s, &w| s.wrapping_add(w)));
+  }
 }
 
-/// Sums `words` with wrapping adds: a plain streaming read the compiler vectorises. Benchmarks
-/// time it over a buffer larger than the caches to measure single-core read bandwidth, the
-/// physical limit of any scan.
-pub fn stream_sum(words: &[u64]) -> u64 {
+/// Sums `bytes` as little-endian u64 words with wrapping adds (a trailing partial word is
+/// ignored): a plain streaming read the compiler vectorises. Benchmarks time it over a buffer
+/// larger than the caches to measure single-core read bandwidth, the physical limit of any scan.
+pub fn stream_sum(bytes: &[u8]) -> u64 {
   // Eight independent accumulators so the loop is bound by loads, not by one add chain.
   let mut acc = [0u64; 8];
-  let mut chunks = words.chunks_exact(8);
-  for c in &mut chunks {
-    for (a, &w) in acc.iter_mut().zip(c) {
-      *a = a.wrapping_add(w);
+  for block in bytes.chunks_exact(64) {
+    for (a, w) in acc.iter_mut().zip(block.chunks_exact(8)) {
+      *a = a.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
     }
   }
-  let tail = chunks.remainder().iter().fold(0u64, |s, &w| s.wrapping_add(w));
-  acc.iter().fold(tail, |s, &a| s.wrapping_add(a))
+  let tail = bytes.len() / 64 * 64;
+  let rest = bytes[tail..].chunks_exact(8).fold(0u64, |s, w| s.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes"))));
+  acc.iter().fold(rest, |s, &a| s.wrapping_add(a))
 }
