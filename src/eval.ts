@@ -118,22 +118,34 @@ export function rankRun(docs: Readonly<Record<string, number>> | ReadonlyMap<str
   } else if (docs instanceof Map) {
     list = [...docs].map(([id, score]) => ({ id: String(id), score }))
   } else if (docs !== null && typeof docs === 'object') {
-    list = Object.entries(docs as Record<string, number>).map(([id, score]) => ({ id, score }))
+    const record = docs as Record<string, number>
+    list = []
+    for (const id in record) list.push({ id, score: record[id] })
   } else {
     throw invalidType('each query of a run must be a Hit[] or a { docId: score } object')
   }
-  for (const d of list) {
+  // Runs usually arrive best first already (retrievers, TREC files): check before sorting.
+  let sorted = true
+  for (let i = 0; i < list.length; i++) {
+    const d = list[i]
     if (typeof d.score !== 'number' || Number.isNaN(d.score)) throw invalidType(`run: document ${d.id} has no numeric score`)
+    if (sorted && i > 0 && byTrecOrder(list[i - 1], d) > 0) sorted = false
   }
-  return list.sort((a, b) => b.score - a.score || compareDocIds(b.id, a.id))
+  return sorted ? list : list.sort(byTrecOrder)
+}
+
+function byTrecOrder(a: { id: string; score: number }, b: { id: string; score: number }): number {
+  return b.score - a.score || compareDocIds(b.id, a.id)
 }
 
 /** Metrics of one query: `ranked` in trec_eval order, `judged` the query's qrels. */
 function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Readonly<Record<string, number>>, metrics: ParsedMetric[]) {
-  const rels = ranked.map((d) => judged[d.id] ?? 0)
-  const gains = Object.values(judged)
-    .filter((g) => g > 0)
-    .sort((a, b) => b - a)
+  const rels = new Float64Array(ranked.length)
+  for (let i = 0; i < ranked.length; i++) rels[i] = judged[ranked[i].id] ?? 0
+  const positive: number[] = []
+  for (const id in judged) if (judged[id] > 0) positive.push(judged[id])
+  // Native numeric sort (no comparator), then best first.
+  const gains = Float64Array.from(positive).sort().reverse()
   const numRel = gains.length
   const out: Record<string, number> = {}
   for (const m of metrics) {
