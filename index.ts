@@ -22,7 +22,7 @@ export type { RescoreStage, StageScores, PipelineOptions, ExactRescoreOptions, C
 export { evaluate, formatMetrics, rankRun } from './src/eval'
 export type { Qrels, Run, MetricName, EvaluateOptions, EvaluationResult, Evaluation } from './src/eval'
 export { loadBeir, readBeirCorpus, readBeirQueries, readQrels, readTrecRun, writeTrecRun, formatTrecRun } from './src/beir'
-export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, QrelsRecord, TrecRun } from './src/beir'
+export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, QrelsMap, TrecRun } from './src/beir'
 export {
   readJsonl,
   readLines,

@@ -138,12 +138,21 @@ function byTrecOrder(a: { id: string; score: number }, b: { id: string; score: n
   return b.score - a.score || compareDocIds(b.id, a.id)
 }
 
+/** One query's judgments, from a Map or a plain object. */
+type Judged = ReadonlyMap<string, number> | Readonly<Record<string, number>>
+
 /** Metrics of one query: `ranked` in trec_eval order, `judged` the query's qrels. */
-function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Readonly<Record<string, number>>, metrics: ParsedMetric[]) {
+function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Judged, metrics: ParsedMetric[]) {
   const rels = new Float64Array(ranked.length)
-  for (let i = 0; i < ranked.length; i++) rels[i] = judged[ranked[i].id] ?? 0
   const positive: number[] = []
-  for (const id in judged) if (judged[id] > 0) positive.push(judged[id])
+  if (judged instanceof Map) {
+    for (let i = 0; i < ranked.length; i++) rels[i] = judged.get(ranked[i].id) ?? 0
+    for (const g of judged.values()) if (g > 0) positive.push(g)
+  } else {
+    const j = judged as Readonly<Record<string, number>>
+    for (let i = 0; i < ranked.length; i++) rels[i] = Object.prototype.hasOwnProperty.call(j, ranked[i].id) ? j[ranked[i].id] : 0
+    for (const id in j) if (j[id] > 0) positive.push(j[id])
+  }
   // Native numeric sort (no comparator), then best first.
   const gains = Float64Array.from(positive).sort().reverse()
   const numRel = gains.length
@@ -224,9 +233,8 @@ export function evaluate(run: Run, qrels: Qrels, options: EvaluateOptions = {}):
   if (qrels === null || typeof qrels !== 'object') throw invalidType('qrels must be an object: query id → { docId: relevance }')
   const metrics = o.metrics.map(parseMetric)
   const runOf = run instanceof Map ? (q: string) => run.get(q) : (q: string) => (Object.prototype.hasOwnProperty.call(run, q) ? (run as Record<string, never>)[q] : undefined)
-  const judgedOf = (q: string): Readonly<Record<string, number>> => {
+  const judgedOf = (q: string): Judged => {
     const j = qrels instanceof Map ? qrels.get(q) : (qrels as Record<string, Record<string, number>>)[q]
-    if (j instanceof Map) return Object.fromEntries(j)
     if (j === null || typeof j !== 'object') throw invalidType(`qrels: query ${q} must map document ids to relevance`)
     return j
   }
