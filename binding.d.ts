@@ -43,6 +43,27 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+export declare class NativeBm25Index {
+  static buildSync(ids: IdsInput, texts: Array<string>, options: Bm25Init): NativeBm25Index
+  static build(ids: IdsInput, texts: Array<string>, options: Bm25Init, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+  get size(): number
+  get vocabSize(): number
+  get postings(): number
+  options(): Bm25Init
+  tokenize(text: string): Array<string>
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut`. */
+  search(text: string, options: BmpSearchInit, filter: IdsInput | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  /** Many queries in parallel on the libuv pool. */
+  searchBatch(texts: Array<string>, options: BmpSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeBm25Index
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeBm25Index
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+}
+
 /**
  * A flag the TS layer sets when the call's `AbortSignal` fires; long work checks it between
  * steps and stops with `ABORT_ERR`.
@@ -147,7 +168,11 @@ export declare class NativeMultiVectorIndex {
   /** The index's encoder (shares its matrices). */
   encoder(): NativeFdeEncoder
   addSync(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null): void
-  add(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  /**
+   * `onProgress(done, total)` counts encoded documents; `cancel` stops the add while it runs
+   * (`signal` only before it starts). A cancelled add leaves the index unchanged.
+   */
+  add(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null, onProgress?: (done: number, total: number) => void, cancel?: NativeCancelToken | undefined | null): Promise<void>
   /**
    * One query on the calling thread; results go into `idsOut` / `scoresOut` (≥ k entries).
    * `mode`: 'muvera' (FDE candidates + rerank), 'bruteforce' or 'singlevector'.
@@ -168,6 +193,36 @@ export declare class NativeMultiVectorIndex {
   save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
   static loadSync(path: string, mmap?: boolean | undefined | null): NativeMultiVectorIndex
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
+}
+
+export declare class NativeSparseIndex {
+  /** Builds from CSR documents: `offsets` (n + 1), `terms` (term ids), `weights`. */
+  static buildSync(ids: IdsInput, vocab: Array<string>, vocabSize: number, offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, blockSize: number): NativeSparseIndex
+  static build(ids: IdsInput, vocab: Array<string>, vocabSize: number, offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, blockSize: number, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+  get size(): number
+  get vocabSize(): number
+  get blockSize(): number
+  get postings(): number
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut`. */
+  search(terms: Uint32Array | Array<string>, weights: Float32Array, options: BmpSearchInit, filter: IdsInput | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  /** Many queries (CSR: `offsets`, `terms`, `weights`) in parallel. */
+  searchBatch(offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, options: BmpSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  /** Term id of each term string (-1 when unknown). */
+  termIds(terms: Array<string>): Int32Array
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeSparseIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeSparseIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+}
+
+export declare class NativeTokenizer {
+  constructor(options: TokenizerInit)
+  tokenize(text: string): Array<string>
+  /** Tokens of many texts, in parallel. */
+  tokenizeBatch(texts: Array<string>): Array<Array<string>>
 }
 
 /** Bands and rows of a banded LSH. */
@@ -193,6 +248,25 @@ export interface BinaryIndexOptionsOut {
   threshold: string
   rescore: string
   metric: string
+}
+
+/** BM25 options (validated and defaulted by the TS layer). */
+export interface Bm25Init {
+  /** 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+' */
+  method: string
+  k1: number
+  b: number
+  delta: number
+  blockSize: number
+  tokenizer: TokenizerInit
+}
+
+/** Options of one search (validated and defaulted by the TS layer). */
+export interface BmpSearchInit {
+  k: number
+  alpha: number
+  beta: number
+  exhaustive: boolean
 }
 
 /** Σ over query tokens of the max dot product over document tokens. */
@@ -438,3 +512,12 @@ export interface SectionInfo {
 
 /** Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use. */
 export declare function setSimdTier(tier: string): string
+
+/** Tokenizer options (validated and defaulted by the TS layer). */
+export interface TokenizerInit {
+  lowercase: boolean
+  /** None: bm25s's English list. */
+  stopwords?: Array<string>
+  stemmer?: string
+  cjkBigrams: boolean
+}

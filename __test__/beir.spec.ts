@@ -37,13 +37,13 @@ test('loadBeir reads corpus, queries and qrels, with and without a qrels header'
 
 test('loadBeir errors name the file and the line', async (t) => {
   const bad = makeDataset({ 'corpus.jsonl': '{"_id":"d1","text":"x"}\n{"_id":"d2","text":\n', 'queries.jsonl': QUERIES, 'qrels/test.tsv': 'q1\td1\t1\n' })
-  await t.throwsAsync(loadBeir(bad), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /corpus\.jsonl:2: invalid JSON/ })
+  await t.throwsAsync(loadBeir(bad), { code: 'ERR_SLIMDEX_PARSE', message: /corpus\.jsonl:2: invalid JSON/ })
   const noText = makeDataset({ 'corpus.jsonl': '{"_id":"d1"}\n', 'queries.jsonl': QUERIES, 'qrels/test.tsv': 'q1\td1\t1\n' })
-  await t.throwsAsync(loadBeir(noText), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /corpus\.jsonl:1: missing "text"/ })
+  await t.throwsAsync(loadBeir(noText), { code: 'ERR_SLIMDEX_PARSE', message: /corpus\.jsonl:1: missing "text"/ })
   const noId = makeDataset({ 'corpus.jsonl': CORPUS, 'queries.jsonl': '{"text":"x"}\n', 'qrels/test.tsv': 'q1\td1\t1\n' })
-  await t.throwsAsync(loadBeir(noId), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /queries\.jsonl:1: missing or invalid "_id"/ })
+  await t.throwsAsync(loadBeir(noId), { code: 'ERR_SLIMDEX_PARSE', message: /queries\.jsonl:1: missing or invalid "_id"/ })
   const badRel = makeDataset({ 'corpus.jsonl': CORPUS, 'queries.jsonl': QUERIES, 'qrels/test.tsv': 'q1\td1\t1\nq1\td2\thigh\n' })
-  await t.throwsAsync(loadBeir(badRel), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /test\.tsv:2: relevance "high" is not an integer/ })
+  await t.throwsAsync(loadBeir(badRel), { code: 'ERR_SLIMDEX_PARSE', message: /test\.tsv:2: relevance "high" is not an integer/ })
   const noQrels = makeDataset({ 'corpus.jsonl': CORPUS, 'queries.jsonl': QUERIES })
   await t.throwsAsync(loadBeir(noQrels), { code: 'ERR_SLIMDEX_IO', message: /qrels\/test\.tsv: no such file/ })
   await t.throwsAsync(loadBeir(join(noQrels, 'nowhere')), { code: 'ERR_SLIMDEX_IO', message: /nowhere/ })
@@ -81,7 +81,7 @@ test('TREC runs: written in trec_eval order with exact scores, read back equal, 
   const qrels = { q1: { a: 1, c: 2 }, q2: { x: 1 } }
   t.deepEqual(evaluate(back, qrels), evaluate(run, qrels))
   writeFileSync(join(dir, 'dup.trec'), 'q Q0 d 1 1 t\nq Q0 d 2 0.5 t\n')
-  await t.throwsAsync(readTrecRun(join(dir, 'dup.trec')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /dup\.trec:2: document d appears twice for query q/ })
+  await t.throwsAsync(readTrecRun(join(dir, 'dup.trec')), { code: 'ERR_SLIMDEX_PARSE', message: /dup\.trec:2: document d appears twice for query q/ })
   writeFileSync(join(dir, 'cols.trec'), 'q Q0 d 1 1\n')
   await t.throwsAsync(readTrecRun(join(dir, 'cols.trec')), { message: /cols\.trec:1: expected 6 columns/ })
   writeFileSync(join(dir, 'nan.trec'), 'q Q0 d 1 abc t\n')

@@ -165,9 +165,9 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   const notIndex = slimdex(dir, 'search', '--index', 'qrels.tsv', '--queries', 'queries.fvecs')
   t.is(notIndex.code, 1)
   t.regex(notIndex.stderr, /qrels\.tsv: .*ERR_SLIMDEX_CORRUPT_FILE/)
-  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 8 (BM25).
+  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 7 (SparseIndex).
   const bytes = readFileSync(join(dir, 'docs.slmdx'))
-  bytes.writeUInt16LE(8, 8)
+  bytes.writeUInt16LE(7, 8)
   const sections = bytes.readUInt32LE(12)
   const header = Buffer.concat([bytes.subarray(0, 24), bytes.subarray(28, 32 + 32 * sections)])
   bytes.writeUInt32LE(crc32c(header), 24)
@@ -193,7 +193,8 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   // Usage errors exit 2 (run in-process: same code path, no process start-up per case).
   const usage: string[][] = [
     ['frobnicate'],
-    ['index', '--kind', 'bm25', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'sparse', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'bm25', '--input', 'docs.npy', '--output', 'x', '--method', 'tfidf'],
     ['index', '--kind', 'nope', '--input', 'docs.npy', '--output', 'x'],
     ['index', '--input', 'docs.npy', '--output', 'x'],
     ['index', '--kind', 'binary', '--input', 'docs.npy', '--output', 'x', '--rescore', 'int4'],
@@ -201,14 +202,14 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
     ['search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '--bogus'],
     ['eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0'],
     ['dedup'],
-    ['dedup', '--threshold', '2', 'a.txt'],
+    ['dedup', '--input', 'a.jsonl', '--mode', 'exact'],
     [],
   ]
   for (const args of usage) {
     const r = await inProcess(...args)
     t.is(r.code, 2, `slimdex ${args.join(' ')}: ${r.stderr}`)
   }
-  t.regex((await inProcess('index', '--kind', 'bm25', '--input', 'a', '--output', 'b')).stderr, /BM25Index is not part of this build yet/)
+  t.regex((await inProcess('index', '--kind', 'sparse', '--input', 'a', '--output', 'b')).stderr, /SparseIndex is not part of this build yet/)
   t.regex((await inProcess('frobnicate')).stderr, /unknown command "frobnicate"/)
   t.regex((await inProcess('search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0')).stderr, /-k must be a positive integer/)
   t.regex((await inProcess('eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0')).stderr, /unknown metric "ndcg@0"/)
@@ -218,6 +219,50 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   const help = slimdex(dir, '--help')
   t.is(help.code, 0)
   t.regex(help.stdout, /Usage: slimdex <command>/)
+})
+
+test('CLI end to end for text: bm25 index → search → eval → info, and dedup of JSONL with clear errors', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-cli-text-'))
+  const docs = [
+    { _id: 'd1', title: 'Concrete', text: 'cost of interior concrete flooring per square foot' },
+    { _id: 'd2', text: 'ventricular hypertrophy causes and symptoms' },
+    { _id: 'd3', text: 'military suicide causes and prevention programs' },
+    { _id: 'd4', text: 'cost of interior concrete flooring per square foot installed' },
+  ]
+  writeFileSync(join(dir, 'corpus.jsonl'), docs.map((d) => JSON.stringify(d)).join('\n') + '\n')
+  writeFileSync(join(dir, 'queries.jsonl'), JSON.stringify({ _id: 'q1', text: 'concrete flooring cost' }) + '\n' + JSON.stringify({ _id: 'q2', text: 'causes of military suicide' }) + '\n')
+  writeFileSync(join(dir, 'qrels.tsv'), 'q1\td1\t2\nq1\td4\t1\nq2\td3\t1\n')
+  const built = await inProcess('index', '--kind', 'bm25', '--input', join(dir, 'corpus.jsonl'), '--output', join(dir, 'bm25.slmdx'), '--json')
+  t.is(built.code, 0, built.stderr)
+  t.is(JSON.parse(built.stdout).items, 4)
+  const searched = await inProcess('search', '--index', join(dir, 'bm25.slmdx'), '--queries', join(dir, 'queries.jsonl'), '-k', '2', '--output', join(dir, 'run.trec'))
+  t.is(searched.code, 0, searched.stderr)
+  const run = readFileSync(join(dir, 'run.trec'), 'utf8').trim().split('\n')
+  t.regex(run[0], /^q1 Q0 d1 1 /)
+  t.regex(run[2], /^q2 Q0 d3 1 /)
+  const evaluated = await inProcess('eval', '--run', join(dir, 'run.trec'), '--qrels', join(dir, 'qrels.tsv'), '--metrics', 'ndcg@10', '--json')
+  t.is(evaluated.code, 0, evaluated.stderr)
+  t.is(JSON.parse(evaluated.stdout).mean['ndcg@10'], 1)
+  const info = await inProcess('info', join(dir, 'bm25.slmdx'))
+  t.regex(info.stdout, /BM25Index/)
+
+  const mails = ['the same long message about a meeting on friday at noon in the big room', 'a different note on lunch plans', 'the same long message about a meeting on friday at noon in the big room']
+  writeFileSync(join(dir, 'mails.jsonl'), mails.map((text, i) => JSON.stringify({ id: `m${i}`, text })).join('\n') + '\n')
+  const deduped = await inProcess('dedup', '--input', join(dir, 'mails.jsonl'), '--output', join(dir, 'clusters.jsonl'), '--json')
+  t.is(deduped.code, 0, deduped.stderr)
+  t.is(JSON.parse(deduped.stdout).duplicates, 1)
+  t.deepEqual(readFileSync(join(dir, 'clusters.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)), [
+    { id: 'm0', cluster: 'm0', duplicate: false },
+    { id: 'm1', cluster: 'm1', duplicate: false },
+    { id: 'm2', cluster: 'm0', duplicate: true },
+  ])
+  writeFileSync(join(dir, 'bad.jsonl'), '{"id": "a", "text": "fine"}\n{"id": "b", "body": "no text"}\n')
+  const bad = await inProcess('dedup', '--input', join(dir, 'bad.jsonl'))
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /bad\.jsonl:2: each record needs a string "text" field/)
+  const missing = await inProcess('index', '--kind', 'bm25', '--input', join(dir, 'nope.jsonl'), '--output', join(dir, 'x.slmdx'))
+  t.is(missing.code, 1)
+  t.regex(missing.stderr, /nope\.jsonl/)
 })
 
 test('CLI bench forwards to benches/run.mjs and its exit code', (t) => {
@@ -240,39 +285,4 @@ test('CLI progress goes to stderr only on a TTY and never with --quiet or --json
   t.is(JSON.parse(json.stdout).items, 200)
   const plain = await inProcessTTY(false, ...args)
   t.is(plain.stderr, '')
-})
-
-test('CLI dedup clusters near-duplicate texts from JSONL and from text files', async (t) => {
-  const { dir } = setup()
-  const base = 'the quick brown fox jumps over the lazy dog while the cat sleeps on the warm windowsill in the afternoon sun'
-  const other = 'stock markets fell sharply on monday as investors worried about rising interest rates and slowing growth'
-  const docs = [
-    { _id: 'a', text: base },
-    { _id: 'b', text: other },
-    { _id: 'c', text: base.replace('afternoon', 'morning') },
-    { _id: 'd', text: base },
-  ]
-  writeFileSync(join(dir, 'docs.jsonl'), docs.map((d) => JSON.stringify(d)).join('\n') + '\n')
-  const r = await inProcess('dedup', '--input', join(dir, 'docs.jsonl'), '--threshold', '0.5', '--json', '--output', join(dir, 'clusters.jsonl'))
-  t.is(r.code, 0, r.stderr)
-  const out = JSON.parse(r.stdout)
-  t.is(out.count, 4)
-  t.is(out.duplicates, 2)
-  t.deepEqual(out.clusters, [['a', 'c', 'd']])
-  const lines = readFileSync(join(dir, 'clusters.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  t.deepEqual(lines, [
-    { id: 'a', cluster: 'a', duplicate: false },
-    { id: 'b', cluster: 'b', duplicate: false },
-    { id: 'c', cluster: 'a', duplicate: true },
-    { id: 'd', cluster: 'a', duplicate: true },
-  ])
-  docs.forEach((d) => writeFileSync(join(dir, `${d._id}.txt`), d.text))
-  const files = await inProcess('dedup', ...docs.map((d) => join(dir, `${d._id}.txt`)), '--threshold', '0.5')
-  t.is(files.code, 0, files.stderr)
-  t.regex(files.stdout, /^4 texts, 2 near-duplicates \(Jaccard ≥ 0\.5\), 1 clusters of 2 or more\n/)
-  t.true(files.stdout.includes(`${join(dir, 'a.txt')} ${join(dir, 'c.txt')} ${join(dir, 'd.txt')}`))
-  writeFileSync(join(dir, 'bad.jsonl'), '{"_id":"a","text":"x"}\n{"_id":"b","text":3}\n')
-  const bad = await inProcess('dedup', '--input', join(dir, 'bad.jsonl'))
-  t.is(bad.code, 1)
-  t.regex(bad.stderr, /bad\.jsonl:2: "text" must be a string/)
 })

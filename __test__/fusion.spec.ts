@@ -345,7 +345,7 @@ test('asRetriever(MultiVectorIndex): single and CSR-batched searches equal the i
   const lens = Array.from({ length: 60 }, () => 1 + r.below(6))
   const offsets = Uint32Array.from([0, ...lens.map(((s) => (l: number) => (s += l))(0))])
   const tokens = Float32Array.from({ length: offsets[lens.length] * dim }, () => r.normal())
-  const index = new MultiVectorIndex({ fde: { dim }, storage: 'f32' })
+  const index = new MultiVectorIndex({ dim, storage: 'f32' })
   index.addSync(undefined, { tokens, offsets })
   const queries = Array.from({ length: 4 }, (_, i) => Float32Array.from({ length: (2 + i) * dim }, () => r.normal()))
   const retriever = asRetriever(index, { candidates: 60 })

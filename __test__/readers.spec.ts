@@ -22,11 +22,11 @@ test('readNpy reads what np.save wrote: values, shape, dim, count', async (t) =>
 })
 
 test('readNpy rejects float64, big-endian and Fortran order with a fix in the message', async (t) => {
-  await t.throwsAsync(readNpy(join(NPY, 'f64_3x4.npy')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /f64_3x4\.npy: dtype <f8 is not supported.*astype/ })
-  await t.throwsAsync(readNpy(join(NPY, 'f32_be_3x4.npy')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /big-endian/ })
-  await t.throwsAsync(readNpy(join(NPY, 'f32_fortran_3x4.npy')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /Fortran.*ascontiguousarray/ })
+  await t.throwsAsync(readNpy(join(NPY, 'f64_3x4.npy')), { code: 'ERR_SLIMDEX_PARSE', message: /f64_3x4\.npy: dtype <f8 is not supported.*astype/ })
+  await t.throwsAsync(readNpy(join(NPY, 'f32_be_3x4.npy')), { code: 'ERR_SLIMDEX_PARSE', message: /big-endian/ })
+  await t.throwsAsync(readNpy(join(NPY, 'f32_fortran_3x4.npy')), { code: 'ERR_SLIMDEX_PARSE', message: /Fortran.*ascontiguousarray/ })
   const good = readFileSync(join(NPY, 'f32_3x4.npy'))
-  t.throws(() => parseNpy(good.subarray(0, good.length - 1), 'cut.npy'), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /cut\.npy: shape \(3, 4\) needs 48 data bytes but the file has 47/ })
+  t.throws(() => parseNpy(good.subarray(0, good.length - 1), 'cut.npy'), { code: 'ERR_SLIMDEX_PARSE', message: /cut\.npy: shape \(3, 4\) needs 48 data bytes but the file has 47/ })
   t.throws(() => parseNpy(Buffer.from('hello world, not numpy'), 'x.npy'), { message: /x\.npy: not a NumPy/ })
   await t.throwsAsync(readNpy(join(NPY, 'missing.npy')), { code: 'ERR_SLIMDEX_IO', message: /missing\.npy: no such file/ })
 })
@@ -74,9 +74,9 @@ test('fvecs / ivecs / bvecs: hand-built records parse, write back identically, a
   t.deepEqual(Array.from((await readVectors(join(dir, 'b.bvecs'))).data), [0, 255, 9, 1, 2, 3])
   t.deepEqual((await readVectors(join(dir, 'a.fvecs'))).data, fv.data)
   writeFileSync(join(dir, 'cut.fvecs'), f.subarray(0, 30))
-  await t.throwsAsync(readFvecs(join(dir, 'cut.fvecs')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /cut\.fvecs: size 30 bytes is not a multiple of the 16-byte record/ })
+  await t.throwsAsync(readFvecs(join(dir, 'cut.fvecs')), { code: 'ERR_SLIMDEX_PARSE', message: /cut\.fvecs: size 30 bytes is not a multiple of the 16-byte record/ })
   const wrong = Buffer.concat([f.subarray(0, 16), Buffer.from(Int32Array.of(1, 0, 0, 0).buffer)])
-  t.throws(() => parseVecs(wrong, 'fvecs', 'w.fvecs'), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /w\.fvecs: vector 1 has dimension 1, the first had 3/ })
+  t.throws(() => parseVecs(wrong, 'fvecs', 'w.fvecs'), { code: 'ERR_SLIMDEX_PARSE', message: /w\.fvecs: vector 1 has dimension 1, the first had 3/ })
   await t.throwsAsync(readVectors(join(dir, 'x.csv')), { code: 'ERR_SLIMDEX_INVALID_ARG', message: /x\.csv.*\.npy, \.fvecs or \.bvecs/ })
   t.deepEqual(parseVecs(new Uint8Array(0), 'fvecs').count, 0)
 })
@@ -98,7 +98,7 @@ test('readJsonl streams records with line numbers, skips blank lines and a BOM, 
     (async () => {
       for await (const r of readJsonl(path)) seen.push(r.value)
     })(),
-    { code: 'ERR_SLIMDEX_BAD_INPUT', message: new RegExp(`a\\.jsonl:2: invalid JSON`) },
+    { code: 'ERR_SLIMDEX_PARSE', message: new RegExp(`a\\.jsonl:2: invalid JSON`) },
   )
   t.deepEqual(seen, [{ a: 1 }])
   await t.throwsAsync(
@@ -131,24 +131,4 @@ test('readJsonl streams a large file without reading it whole', async (t) => {
   }
   t.is(count, n)
   t.is(last, n - 1)
-})
-
-test('the NumPy-written fixtures (small-*.npy, small.{f,i,b}vecs via tofile) read back as NumPy wrote them', async (t) => {
-  const fixture = (name: string) => join(process.cwd(), '__test__', 'fixtures', name)
-  const small = Float32Array.from({ length: 12 }, (_, i) => (i - 5.5) / 4) // (arange(12).reshape(3, 4) - 5.5) / 4
-  const m = await readNpy(fixture('small-f32.npy'))
-  t.deepEqual([m.count, m.dim, m.shape], [3, 4, [3, 4]])
-  t.deepEqual(m.data, small)
-  const v = await readNpy(fixture('vector-f32.npy'))
-  t.deepEqual([v.count, v.dim], [1, 4])
-  t.deepEqual(v.data, small.subarray(0, 4))
-  await t.throwsAsync(readNpy(fixture('small-f64.npy')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /<f8/ })
-  await t.throwsAsync(readNpy(fixture('small-fortran.npy')), { code: 'ERR_SLIMDEX_BAD_INPUT', message: /ascontiguousarray/ })
-  const f = await readFvecs(fixture('small.fvecs'))
-  t.deepEqual([f.count, f.dim], [3, 4])
-  t.deepEqual(f.data, small)
-  const i = await readIvecs(fixture('small.ivecs'))
-  t.deepEqual([i.count, i.dim, [...i.data]], [2, 3, [-1, 999, 1999, 2999, 3999, 4999]])
-  const b = await readBvecs(fixture('small.bvecs'))
-  t.deepEqual([b.count, b.dim, [...b.data]], [3, 2, [0, 40, 80, 120, 160, 200]])
 })

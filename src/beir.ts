@@ -142,7 +142,7 @@ async function checkDir(dir: string): Promise<void> {
 
 /**
  * Loads a BEIR dataset directory: `corpus.jsonl`, `queries.jsonl` and `qrels/<split>.tsv`.
- * Files are streamed line by line; a malformed line throws `ERR_SLIMDEX_BAD_INPUT` naming the file
+ * Files are streamed line by line; a malformed line throws `ERR_SLIMDEX_PARSE` naming the file
  * and line, a missing file `ERR_SLIMDEX_IO` naming it.
  *
  * @example
@@ -169,7 +169,7 @@ export type TrecRun = Map<string, Map<string, number>>
 /**
  * Reads a TREC run file: `qid Q0 docid rank score tag` per line, whitespace-separated. The
  * rank column is ignored (trec_eval orders by score). A document listed twice for one query,
- * a wrong column count or a non-numeric score throws `ERR_SLIMDEX_BAD_INPUT` with `file:line`.
+ * a wrong column count or a non-numeric score throws `ERR_SLIMDEX_PARSE` with `file:line`.
  */
 export async function readTrecRun(path: string): Promise<TrecRun> {
   const run: TrecRun = new Map()

@@ -14,13 +14,14 @@ import { dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
-import { formatTrecRun, readBeirQueries, readQrels, readTrecRun } from './beir'
+import { BM25Index } from './bm25'
+import { dedup } from './dedup'
+import { formatTrecRun, readBeirCorpus, readBeirQueries, readQrels, readTrecRun } from './beir'
 import type { BeirQuery } from './beir'
 import { evaluate, formatMetrics } from './eval'
 import { inspectIndex, nativeInfo } from './kernels'
 import type { IndexFileInfo } from './kernels'
-import { dedup } from './dedup'
-import { ioError, parseError, readBytes, readJsonl, readLines, readVectors } from './readers'
+import { ioError, parseError, readJsonl, readLines, readVectors } from './readers'
 import type { Matrix } from './readers'
 import { asRetriever } from './retriever'
 import type { Retriever } from './retriever'
@@ -44,7 +45,7 @@ Usage: slimdex <command> [options]
 
 Commands:
   index   --kind <kind> --input <file> --output <index>   build an index and save it
-          kinds: binary (now); bm25, sparse, pq, multivector (when their indexes land)
+          kinds: binary (vectors: .npy/.fvecs/JSONL), bm25 (BEIR corpus.jsonl; --method --k1 --b)
           input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
           --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
           --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
@@ -58,9 +59,7 @@ Commands:
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
           [--split test] [--missing skip|zero]
   info    <index>                                   kind, parameters, size by component
-  dedup   --input <file.jsonl> | <text files…>         near-duplicate clusters (MinHash LSH)
-          --text-field text, --id-field (default _id or id), --threshold 0.8, --num-perm <n>,
-          --mode lsh|bloom, --output <clusters.jsonl> ({"id", "cluster", "duplicate"} per input)
+  dedup   --input <file.jsonl> [--field text] | <text files…>   near-duplicates (--threshold --ngram --mode lsh|bloom, --output clusters.jsonl)
   bench   [suite ...] [--smoke]                      run benches/run.mjs (repository checkout only)
 
 Global options: --json (machine-readable stdout), --quiet (no progress), --help, --version
@@ -120,13 +119,41 @@ interface IndexKind {
 }
 
 const PENDING_KINDS: Record<string, string> = {
-  bm25: 'BM25Index',
   sparse: 'SparseIndex',
   pq: 'PQIndex',
   multivector: 'MultiVectorIndex',
 }
 
+const BM25_METHODS = ['lucene', 'robertson', 'atire', 'bm25l', 'bm25+'] as const
+
 const KINDS: Record<string, IndexKind> = {
+  bm25: {
+    fileKind: 'BM25Index',
+    async build(values, ctx) {
+      // A BEIR corpus.jsonl ({"_id", "title"?, "text"}); title and text are indexed together.
+      const input = requireString(values, 'input')
+      const docs: Array<{ id: string; text: string }> = []
+      for await (const d of readBeirCorpus(input)) {
+        docs.push({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text })
+        if (docs.length % 10_000 === 0) ctx.progress.update('reading', docs.length, Number.NaN)
+      }
+      if (docs.length === 0) throw parseError(input, 'no documents to index')
+      const method = (values.method as (typeof BM25_METHODS)[number] | undefined) ?? 'lucene'
+      const num = (name: string) => (values[name] === undefined ? undefined : Number(values[name]))
+      const index = await BM25Index.build(docs, { method, k1: num('k1'), b: num('b') })
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path) {
+      const index = await BM25Index.load(path)
+      return {
+        retriever: asRetriever(index) as Retriever<unknown>,
+        query: { type: 'text' },
+        size: index.size,
+        parameters: { vocabulary: index.vocabSize, postings: index.postings },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
   binary: {
     fileKind: 'BinaryIndex',
     async build(values, ctx) {
@@ -288,6 +315,9 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
     rescore: { type: 'string' },
     metric: { type: 'string' },
     threshold: { type: 'string' },
+    method: { type: 'string' },
+    k1: { type: 'string' },
+    b: { type: 'string' },
   })
   const kindName = requireString(values, 'kind')
   requireString(values, 'input')
@@ -298,6 +328,10 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
   oneOf(values, 'rescore', ['none', 'asymmetric', 'int8', 'float32'])
   oneOf(values, 'metric', ['ip', 'cosine'])
   oneOf(values, 'threshold', ['zero', 'mean'])
+  oneOf(values, 'method', [...BM25_METHODS])
+  for (const name of ['k1', 'b']) {
+    if (values[name] !== undefined && !Number.isFinite(Number(values[name]))) throw new UsageError(`--${name} must be a number (got ${JSON.stringify(values[name])})`)
+  }
   const started = performance.now()
   const built = await kind.build(values, ctx)
   await onFile(output, () => built.save(output))
@@ -447,68 +481,59 @@ async function cmdDedup(args: string[], ctx: Context): Promise<number> {
     args,
     {
       input: { type: 'string', short: 'i' },
-      'text-field': { type: 'string' },
-      'id-field': { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      field: { type: 'string' },
       threshold: { type: 'string' },
+      ngram: { type: 'string' },
       'num-perm': { type: 'string' },
       mode: { type: 'string' },
-      output: { type: 'string', short: 'o' },
     },
     Infinity,
   )
-  const input = values.input as string | undefined
-  if (!input && positionals.length === 0) throw new UsageError('give --input <file.jsonl> or text files: slimdex dedup a.txt b.txt …')
-  if (input && positionals.length) throw new UsageError('give either --input <file.jsonl> or text files, not both')
   oneOf(values, 'mode', ['lsh', 'bloom'])
-  const threshold = values.threshold === undefined ? 0.8 : Number(values.threshold)
-  if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in (0, 1) (got ${JSON.stringify(values.threshold)})`)
-  const numPerm = values['num-perm'] === undefined ? undefined : parsePositiveInt(values['num-perm'] as string, 'num-perm')
+  const field = (values.field as string | undefined) ?? 'text'
+  // Input: a JSONL file of records with a text field (ids from "_id"/"id", else the line), or text files.
   const ids: string[] = []
   const texts: string[] = []
-  if (input) {
-    const field = (values['text-field'] as string | undefined) ?? 'text'
-    for await (const { value, line } of readJsonl(input)) {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(input, 'expected a JSON object', line)
-      const r = value as Record<string, unknown>
-      const text = r[field]
-      if (typeof text !== 'string') throw parseError(input, `"${field}" must be a string`, line)
-      const idValue = (values['id-field'] as string | undefined) ? r[values['id-field'] as string] : (r._id ?? r.id)
-      ids.push(idValue === undefined ? String(ids.length) : String(idValue))
-      texts.push(text)
+  if (values.input !== undefined) {
+    const input = values.input as string
+    for await (const { value, line } of readJsonl<Record<string, unknown>>(input)) {
+      if (value === null || typeof value !== 'object' || typeof value[field] !== 'string') throw parseError(`${input}:${line}`, `each record needs a string "${field}" field`)
+      const id = value._id ?? value.id
+      ids.push(typeof id === 'string' || typeof id === 'number' ? String(id) : String(line))
+      texts.push(value[field] as string)
     }
   } else {
-    for (const file of positionals) {
-      texts.push((await readBytes(file)).toString('utf8'))
-      ids.push(file)
+    if (positionals.length === 0) throw new UsageError('dedup needs --input <file.jsonl> or text files')
+    const { readFile } = await import('node:fs/promises')
+    for (const path of positionals) {
+      texts.push(await onFile(path, () => readFile(path, 'utf8')))
+      ids.push(path)
     }
   }
+  const num = (name: string, fallback: number) => (values[name] === undefined ? fallback : parsePositiveNumber(values[name] as string, name))
   const result = await dedup(texts, {
-    threshold,
-    ...(numPerm === undefined ? {} : { numPerm }),
-    ...(values.mode ? { mode: values.mode as 'lsh' | 'bloom' } : {}),
-    onProgress: (done: number, total: number) => ctx.progress.update('deduplicating', done, total),
+    threshold: num('threshold', 0.8),
+    ngram: num('ngram', 5),
+    numPerm: num('num-perm', 128),
+    mode: (values.mode as 'lsh' | 'bloom' | undefined) ?? 'lsh',
+    onProgress: (done) => ctx.progress.update('deduplicating', done, texts.length),
   })
-  // Clusters of two or more, each listed by its members' ids, representative first.
-  const groups = new Map<number, string[]>()
-  result.clusters.forEach((rep, i) => {
-    if (rep < 0 || rep === i) return
-    if (!groups.has(rep)) groups.set(rep, [ids[rep]])
-    groups.get(rep)!.push(ids[i])
-  })
-  const clusters = [...groups.values()]
+  const rows = ids.map((id, i) => ({ id, cluster: result.clusters[i] < 0 ? null : ids[result.clusters[i]], duplicate: result.isDuplicate[i] === 1 }))
   const output = values.output as string | undefined
-  if (output) {
-    const lines = ids.map((id, i) => JSON.stringify({ id, cluster: result.clusters[i] < 0 ? null : ids[result.clusters[i]], duplicate: result.isDuplicate[i] === 1 }))
-    await writeFile(output, lines.join('\n') + '\n').catch((e) => {
-      throw ioError(output, e)
-    })
-  }
-  if (ctx.json) out(ctx, JSON.stringify({ count: result.count, duplicates: result.duplicates, clusters }))
-  else if (!ctx.quiet) {
-    out(ctx, `${result.count} texts, ${result.duplicates} near-duplicates (Jaccard ≥ ${threshold}), ${clusters.length} clusters of 2 or more`)
-    for (const c of clusters) out(ctx, c.join(' '))
+  if (output !== undefined) await onFile(output, () => writeFile(output, rows.map((r) => JSON.stringify(r)).join('\n') + '\n'))
+  if (ctx.json) out(ctx, JSON.stringify({ documents: texts.length, duplicates: result.duplicates, bands: result.bands, rows: result.rows, ...(output ? { output } : { results: rows }) }))
+  else if (!ctx.quiet || output === undefined) {
+    out(ctx, `${texts.length} documents, ${result.duplicates} near-duplicates (Jaccard ≥ ${num('threshold', 0.8)}, ${result.bands} bands × ${result.rows} rows)${output ? ` → ${output}` : ''}`)
+    if (output === undefined) for (const r of rows) if (r.duplicate) out(ctx, `${r.id}\tduplicate of ${r.cluster ?? '(an earlier document)'}`)
   }
   return 0
+}
+
+function parsePositiveNumber(text: string, name: string): number {
+  const v = Number(text)
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number (got ${JSON.stringify(text)})`)
+  return v
 }
 
 function packageRoot(): string | undefined {

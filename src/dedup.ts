@@ -1,171 +1,183 @@
 /**
- * Streaming near-duplicate clustering of texts with MinHash + LSH (or LSHBloom).
+ * Streaming near-duplicate clustering of texts: batches are shingled and signed in parallel in
+ * Rust, then clustered in order with banded LSH + union-find or with LSHBloom.
  * @module
  */
 import { z } from 'zod'
-import { NativeDeduper, minhashExactPairs } from '../binding'
-import { callNative, callNativeAsync, invalidType, slimdexError } from './errors'
-import { checkWeights, type MinHasherOptions, parseHasherOptions } from './minhash'
-import { type LongTaskOptions, runLongTask } from './progress'
-import { parseOptions, positiveInt } from './validate'
+import * as native from '../binding'
+import { callNative, callNativeAsync, invalidType } from './errors'
+import { checkTexts, hasherShape, MAX_NUM_PERM, thresholdSchema } from './minhash'
+import type { MinHasherOptions, PairColumns } from './minhash'
+import { checkSignal, parseOptions, positiveInt } from './validate'
 
-/** Options of {@link dedup}. */
-export interface DedupOptions extends MinHasherOptions, LongTaskOptions {
-  /** Jaccard similarity (of shingle sets) above which texts are near-duplicates (default 0.8), in (0, 1). */
+/** Options of {@link dedup}. Hasher options (`numPerm`, `seed`, `scheme`, `shingle`, `ngram`) as in `MinHasher`. */
+export interface DedupOptions extends MinHasherOptions {
+  /** Jaccard threshold in (0, 1) (default 0.8). */
   threshold?: number
   /**
-   * `'lsh'` (default): band tables; a duplicate joins the cluster of the earliest document it
-   * collides with (union-find, lowest index as representative). `'bloom'`: LSHBloom filters, a
-   * few bytes per document and no band tables; a duplicate is flagged but its earlier twin is
-   * unknown, so its cluster is -1.
+   * `'lsh'` (default): banded LSH; each document is joined (union-find, lowest index as the
+   * representative) with every earlier document sharing a band, after verification.
+   * `'bloom'`: LSHBloom, first seen wins: a document is a duplicate when a band was seen
+   * before; its earlier twin is unknown, so its cluster is −1. A few bytes per document.
    */
   mode?: 'lsh' | 'bloom'
-  /** Keep only candidates whose estimated Jaccard ≥ threshold (default true; `'lsh'` only). */
+  /** `'lsh'`: count a candidate only if its estimated Jaccard is ≥ threshold (default true). */
   verify?: boolean
-  /** Return the verified duplicate pairs (default false). */
+  /** `'lsh'`: also return the counted pairs with their estimated Jaccard (default false). */
   pairs?: boolean
-  /** LSH weights of false positives and false negatives (default [0.5, 0.5]). */
+  /**
+   * [false-positive, false-negative] weights of the (bands, rows) choice. Default [0.2, 0.8] for
+   * `'lsh'` with `verify` (verification removes the extra candidates, so the banding leans toward
+   * recall: 12 × 10 instead of 9 × 13 at 0.8/128), else [0.5, 0.5] (datasketch's).
+   */
   weights?: [number, number]
-  /** Texts expected (sizes the Bloom filters in `'bloom'` mode; default 1,000,000). */
+  /** Explicit bands (with `rows`); default chosen from `threshold` like datasketch. */
+  bands?: number
+  /** Explicit rows per band (with `bands`). */
+  rows?: number
+  /** `'bloom'`: documents the filters are sized for (default: the array's length, or 1,000,000 for an iterable). */
   expectedItems?: number
-  /** Total extra false-positive rate of the Bloom filters (default 1e-5). */
+  /** `'bloom'`: total extra false-positive rate in (0, 1) (default 1e-5). */
   falsePositiveRate?: number
-  /** Texts signed per native call (default 4,096); larger batches use more memory. */
+  /** Texts signed per native call (default 4096). */
   batchSize?: number
   /** Worker threads for signing (default: one per core). */
   threads?: number
+  /** Cancels between batches. */
+  signal?: AbortSignal
+  /** Called after each batch with the number of documents processed so far. */
+  onProgress?: (processed: number) => void
 }
 
-/** What {@link dedup} returns. */
+/** The result of {@link dedup}. */
 export interface DedupResult {
   /**
-   * For each text (in input order), the index of its cluster's representative (the earliest
-   * member); -1 for a duplicate in `'bloom'` mode, whose twin is not recorded.
+   * Cluster of each document: the index of its cluster's first document (so `clusters[i] === i`
+   * for documents that are kept). `'bloom'` mode: −1 for duplicates (their twin is unknown).
    */
   clusters: Int32Array
-  /** 1 where a text is a near-duplicate of an earlier one. */
+  /** 1 for documents that have an earlier near-duplicate (the ones to drop), else 0. */
   isDuplicate: Uint8Array
-  /** Number of texts flagged as near-duplicates of an earlier text. */
+  /** Number of duplicates (documents to drop). */
   duplicates: number
-  /** Texts seen. */
-  count: number
-  /** Bands × rows used. */
+  /** With `pairs: true` (`'lsh'` mode): every counted (earlier, later) pair and its estimated Jaccard. */
+  pairs?: PairColumns
+  /** The banding used. */
   bands: number
   rows: number
-  /** With `pairs: true`: verified pairs (earlier index, later index, estimated Jaccard). */
-  pairs?: { a: Uint32Array; b: Uint32Array; jaccard: Float32Array }
 }
 
 const dedupSchema = z.strictObject({
-  numPerm: z.unknown().optional(),
-  seed: z.unknown().optional(),
-  scheme: z.unknown().optional(),
-  shingle: z.unknown().optional(),
-  ngram: z.unknown().optional(),
-  threshold: z.number().gt(0).lt(1).default(0.8),
+  ...hasherShape,
+  threshold: thresholdSchema.default(0.8),
   mode: z.enum(['lsh', 'bloom']).default('lsh'),
   verify: z.boolean().default(true),
   pairs: z.boolean().default(false),
-  weights: z.tuple([z.number(), z.number()]).default([0.5, 0.5]),
-  expectedItems: positiveInt(Number.MAX_SAFE_INTEGER).default(1_000_000),
+  weights: z.tuple([z.number().min(0), z.number().min(0)]).optional(),
+  bands: positiveInt(MAX_NUM_PERM).optional(),
+  rows: positiveInt(MAX_NUM_PERM).optional(),
+  expectedItems: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
   falsePositiveRate: z.number().gt(0).lt(1).default(1e-5),
-  batchSize: positiveInt(1 << 20).default(4096),
+  batchSize: positiveInt(1 << 24).default(4096),
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.unknown().optional(),
+  onProgress: z.custom<(n: number) => void>((f) => typeof f === 'function', 'must be a function').optional(),
 })
 
-/**
- * Finds near-duplicate texts in one streaming pass: texts are signed in parallel batches and
- * clustered in input order, so the first occurrence is always the representative.
- * `onProgress(done, total)` counts texts (`total` is NaN for an async iterable).
- *
- * @example
- * ```ts
- * const { clusters, duplicates } = await dedup(mails, { threshold: 0.8, ngram: 5 })
- * ```
- */
-export async function dedup(texts: readonly string[] | AsyncIterable<string> | Iterable<string>, options: DedupOptions = {}): Promise<DedupResult> {
-  const o = parseOptions(dedupSchema, options, 'dedup options')
-  const hasher = parseHasherOptions({ numPerm: options.numPerm, seed: options.seed, scheme: options.scheme, shingle: options.shingle, ngram: options.ngram })
-  const [weightFp, weightFn] = checkWeights(o.weights)
-  if (texts === null || typeof texts !== 'object' || !(Symbol.asyncIterator in texts || Symbol.iterator in texts)) {
-    throw invalidType('texts must be an array or an (async) iterable of strings')
-  }
-  const total = Array.isArray(texts) ? texts.length : Number.NaN
-  const native = callNative(
+type Source = readonly string[] | Iterable<string> | AsyncIterable<string>
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<string> {
+  return x != null && typeof (x as AsyncIterable<string>)[Symbol.asyncIterator] === 'function'
+}
+function isIterable(x: unknown): x is Iterable<string> {
+  return x != null && typeof x !== 'string' && typeof (x as Iterable<string>)[Symbol.iterator] === 'function'
+}
+
+function makeDeduper(o: z.output<typeof dedupSchema>, expected: number): native.NativeDeduper {
+  const weights = o.weights ?? (o.mode === 'lsh' && o.verify ? [0.2, 0.8] : [0.5, 0.5])
+  return callNative(
     () =>
-      new NativeDeduper({
-        hasher,
+      new native.NativeDeduper({
+        hasher: { numPerm: o.numPerm, seed: o.seed, scheme: o.scheme, shingle: o.shingle, ngram: o.ngram },
         threshold: o.threshold,
         mode: o.mode,
-        verify: o.verify && o.mode === 'lsh',
+        verify: o.verify,
         collectPairs: o.pairs,
-        weightFp,
-        weightFn,
-        expectedItems: o.expectedItems,
+        weightFp: weights[0],
+        weightFn: weights[1],
+        bands: o.bands,
+        rows: o.rows,
+        expectedItems: o.expectedItems ?? Math.max(1, expected),
         falsePositiveRate: o.falsePositiveRate,
       }),
   )
-  return runLongTask(options, async ({ signal, onProgress }) => {
-    let batch: string[] = []
-    let seen = 0
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return
-      const texts = batch
-      batch = []
-      seen = await callNativeAsync(() => native.push(texts, o.threads, signal))
-      onProgress?.(seen, total)
-    }
-    let index = 0
-    for await (const text of texts as AsyncIterable<string>) {
-      if (typeof text !== 'string') throw invalidType(`texts[${index}] must be a string (got ${typeof text})`)
-      index++
-      batch.push(text)
-      if (batch.length >= o.batchSize) await flush()
-      if (signal?.aborted) break
-    }
-    await flush()
-    if (signal?.aborted) throw slimdexError(Error, 'ABORT_ERR', 'The operation was aborted')
-    const out = callNative(() => native.finish())
-    return {
-      clusters: out.clusters,
-      isDuplicate: out.isDuplicate,
-      duplicates: out.duplicates,
-      count: seen,
-      bands: out.bands,
-      rows: out.rows,
-      ...(o.pairs ? { pairs: { a: out.pairA, b: out.pairB, jaccard: out.pairJaccard } } : {}),
-    }
-  })
 }
 
-/** Options of {@link exactDuplicatePairs}. */
-export interface ExactPairsOptions {
-  /** Exact Jaccard of shingle sets at or above which a pair is reported (default 0.8), in (0, 1]. */
-  threshold?: number
-  /** `'word'` (default) or `'char'` shingles, as in {@link MinHasher}. */
-  shingle?: 'word' | 'char'
-  /** Shingle length (default 5). */
-  ngram?: number
-  /** Worker threads (default: one per core). */
-  threads?: number
+function toResult(r: native.DedupOutput, withPairs: boolean): DedupResult {
+  const out: DedupResult = {
+    clusters: r.clusters,
+    isDuplicate: r.isDuplicate,
+    duplicates: r.duplicates,
+    bands: r.bands,
+    rows: r.rows,
+  }
+  if (withPairs) out.pairs = { a: r.pairA, b: r.pairB, jaccard: r.pairJaccard }
+  return out
 }
-
-const exactSchema = z.strictObject({
-  threshold: z.number().gt(0).max(1).default(0.8),
-  shingle: z.enum(['word', 'char']).default('word'),
-  ngram: positiveInt(1024).default(5),
-  threads: positiveInt(1024).optional(),
-})
 
 /**
- * Every pair of texts whose shingle sets have exact Jaccard ≥ threshold (an all-pairs join
- * with prefix filtering): the ground truth to measure {@link dedup}'s recall and precision
- * on your own data. Pairs are (earlier index, later index).
+ * Finds near-duplicates in a corpus, streaming: texts are consumed in batches (an array, any
+ * iterable, or an async iterable such as a file reader), so only signatures/filters stay in
+ * memory. Documents are numbered in arrival order. A text without letters or digits has no
+ * shingle; all such texts form one cluster of their own.
+ *
+ * @example
+ * ```ts
+ * const { clusters, duplicates } = await dedup(texts, { threshold: 0.8 })
+ * const kept = texts.filter((_, i) => clusters[i] === i)
+ * ```
  */
-export function exactDuplicatePairs(texts: readonly string[], options: ExactPairsOptions = {}): { a: Uint32Array; b: Uint32Array; jaccard: Float64Array } {
-  const o = parseOptions(exactSchema, options, 'exactDuplicatePairs options')
-  if (!Array.isArray(texts) || texts.some((x) => typeof x !== 'string')) throw invalidType('texts must be an array of strings')
-  return callNative(() => minhashExactPairs(texts as string[], o.shingle, o.ngram, o.threshold, o.threads))
+export async function dedup(texts: Source, options: DedupOptions = {}): Promise<DedupResult> {
+  const o = parseOptions(dedupSchema, options, 'dedup options')
+  checkSignal(o.signal)
+  const isArray = Array.isArray(texts)
+  if (!isArray && !isIterable(texts) && !isAsyncIterable(texts)) {
+    throw invalidType('texts must be an array, an iterable or an async iterable of strings')
+  }
+  const d = makeDeduper(o, isArray ? (texts as readonly string[]).length : 1_000_000)
+  const push = async (batch: string[]): Promise<void> => {
+    const signal = checkSignal(o.signal)
+    const done = await callNativeAsync(() => d.push(batch, o.threads, signal))
+    o.onProgress?.(done)
+  }
+  if (isArray) {
+    const all = checkTexts(texts)
+    for (let i = 0; i < all.length; i += o.batchSize) await push(all.slice(i, i + o.batchSize))
+  } else {
+    let batch: string[] = []
+    let n = 0
+    for await (const t of texts as AsyncIterable<string>) {
+      if (typeof t !== 'string') throw invalidType(`texts[${n}] must be a string (got ${typeof t})`)
+      batch.push(t)
+      n++
+      if (batch.length === o.batchSize) {
+        await push(batch)
+        batch = []
+      }
+    }
+    if (batch.length) await push(batch)
+  }
+  return toResult(callNative(() => d.finish()), o.pairs)
+}
+
+/** Synchronous {@link dedup} of an array (blocks the event loop; signing is still parallel). */
+export function dedupSync(texts: readonly string[], options: Omit<DedupOptions, 'signal'> = {}): DedupResult {
+  const o = parseOptions(dedupSchema, options, 'dedup options')
+  const all = checkTexts(texts)
+  const d = makeDeduper(o, all.length)
+  for (let i = 0; i < all.length; i += o.batchSize) {
+    const done = callNative(() => d.pushSync(all.slice(i, i + o.batchSize), o.threads))
+    o.onProgress?.(done)
+  }
+  return toResult(callNative(() => d.finish()), o.pairs)
 }

@@ -7,9 +7,9 @@
  * | `ERR_SLIMDEX_DIM_MISMATCH` | a vector's length differs from the index's `dim` | `RangeError` |
  * | `ERR_SLIMDEX_DUPLICATE_ID` | `add` got an id already in the index (or twice in one batch) | `Error` |
  * | `ERR_SLIMDEX_CORRUPT_FILE` | a file or buffer failed validation on load (magic, version, kind, length, checksum) | `Error` |
- * | `ERR_SLIMDEX_BAD_INPUT` | an input data file (JSONL, TSV, TREC run, `.npy`, `.fvecs`) is malformed; the message names the file and line | `Error` |
  * | `ERR_SLIMDEX_INVALID_STATE` | the object is not ready for the call (e.g. `fit` after `add`) | `Error` |
  * | `ERR_SLIMDEX_IO` | the operating system refused a read or write | `Error` |
+ * | `ERR_SLIMDEX_PARSE` | a data file (JSONL, TSV qrels, TREC run, .npy, .fvecs) is malformed; the message names the file and line | `Error` |
  * | `ERR_SLIMDEX_INTERNAL` | a bug (a caught Rust panic): please report it | `Error` |
  * | `ABORT_ERR` | the `AbortSignal` fired (before the work started, or during long work that checks it) | `Error` named `AbortError` |
  * @module
@@ -21,9 +21,9 @@ export type SlimdexErrorCode =
   | 'ERR_SLIMDEX_DIM_MISMATCH'
   | 'ERR_SLIMDEX_DUPLICATE_ID'
   | 'ERR_SLIMDEX_CORRUPT_FILE'
-  | 'ERR_SLIMDEX_BAD_INPUT'
   | 'ERR_SLIMDEX_INVALID_STATE'
   | 'ERR_SLIMDEX_IO'
+  | 'ERR_SLIMDEX_PARSE'
   | 'ERR_SLIMDEX_INTERNAL'
   | 'ABORT_ERR'
 
@@ -46,11 +46,6 @@ export function slimdexError(Kind: ErrorClass, code: SlimdexErrorCode, message: 
 /** A bad argument type (wrong typed array kind, a string where a number belongs, …). */
 export function invalidType(message: string): SlimdexError {
   return slimdexError(TypeError, 'ERR_SLIMDEX_INVALID_ARG', message)
-}
-
-/** A malformed input data file; `where` is `path` or `path:line`. */
-export function badInput(where: string, message: string): SlimdexError {
-  return slimdexError(Error, 'ERR_SLIMDEX_BAD_INPUT', `${where}: ${message}`)
 }
 
 /** A value of the right type outside its allowed range. */

@@ -257,9 +257,6 @@ export function evaluate(run: Run, qrels: Qrels, options: EvaluateOptions = {}):
   return { mean, perQuery, queries: ids.length }
 }
 
-/** Alias of {@link EvaluationResult}. */
-export type Evaluation = EvaluationResult
-
 /** Formats `mean` as an aligned two-column text table (metric, value with 4 decimals). */
 export function formatMetrics(mean: Record<string, number>): string {
   const names = Object.keys(mean)

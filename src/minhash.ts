@@ -1,110 +1,135 @@
 /**
- * MinHash signatures: shingling in Rust, one-permutation hashing with optimal densification
- * (default), classic k-hash MinHash, and a datasketch-compatible scheme; Jaccard estimates and
- * b-bit compaction.
+ * MinHash signatures: shingling and signing in Rust (one flat `Uint32Array` per batch, computed
+ * in parallel), the Jaccard estimate, b-bit compaction, datasketch's (bands, rows) choice and
+ * band keys for external group-by engines.
  * @module
  */
 import { z } from 'zod'
-import {
-  NativeMinHasher,
-  minhashBandKeys,
-  minhashBbitCompact,
-  minhashBbitJaccard,
-  minhashJaccard,
-  minhashOptimalParams,
-} from '../binding'
-import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
+import * as native from '../binding'
+import { callNative, callNativeAsync, invalidRange, invalidType, slimdexError } from './errors'
 import type { AsyncOptions } from './types'
-import { checkInt, checkSignal, parseOptions, positiveInt } from './validate'
+import { checkSignal, parseOptions, positiveInt } from './validate'
+
+/**
+ * How a signature is computed:
+ * - `'oph'` (default): one-permutation hashing with optimal densification — one xxh3 hash per
+ *   shingle, O(|S| + numPerm); every slot collides with probability J even for tiny sets.
+ * - `'classic'`: numPerm independent universal hashes `(a·x + b) mod 2^61 − 1` (128-bit product).
+ * - `'datasketch'`: bit-compatible with Python datasketch's default `MinHash` (SHA-1 32-bit token
+ *   hash, NumPy `RandomState(seed)` permutations, its uint64 wrap-around). Seed < 2^32.
+ */
+export type MinHashScheme = 'oph' | 'classic' | 'datasketch'
+
+/** How a text becomes a set of shingles. */
+export type ShingleKind = 'word' | 'char'
 
 /** Options of {@link MinHasher}. */
 export interface MinHasherOptions {
-  /** Slots per signature (default 128), 1 … 65,536. */
+  /** Slots per signature, 1 … 65,536 (default 128). */
   numPerm?: number
-  /** Seed of the hash functions (default 1), a safe non-negative integer. Signatures compare only under equal seeds. */
+  /** Seed of every hash, a safe non-negative integer (default 1, datasketch's); `'datasketch'` needs < 2^32. */
   seed?: number
+  /** Signature construction (default `'oph'`). */
+  scheme?: MinHashScheme
   /**
-   * `'oph'` (default): one-permutation hashing with optimal densification, O(|S| + numPerm).
-   * `'classic'`: numPerm universal hashes mod 2^61 − 1, O(|S| · numPerm).
-   * `'datasketch'`: bit-identical to Python datasketch's `MinHash(num_perm, seed)` over the same
-   * tokens (SHA-1 token hash, NumPy permutations), to reuse stored signatures.
+   * `'word'` (default): word n-grams; `'char'`: character n-grams (Unicode scalar values). Text is
+   * lowercased (Unicode-aware) and every run of non-alphanumeric characters becomes one space.
+   * A document shorter than `ngram` is one shingle (its whole token sequence).
    */
-  scheme?: 'oph' | 'classic' | 'datasketch'
-  /**
-   * Shingles: `'word'` (default) n-grams of Unicode-lowercased words, or `'char'` n-grams of
-   * the normalised text. A text shorter than `ngram` is one shingle of everything it has.
-   */
-  shingle?: 'word' | 'char'
-  /** Shingle length in words or characters (default 5), 1 … 1,024. */
+  shingle?: ShingleKind
+  /** n-gram length in words or characters, 1 … 1024 (default 5). */
   ngram?: number
 }
 
-/** Options of batch signing. */
+/** Options of {@link MinHasher.sign} and {@link MinHasher.signTokens}. */
 export interface SignOptions extends AsyncOptions {
   /** Worker threads (default: one per core). */
   threads?: number
 }
 
-const hasherSchema = z.strictObject({
-  numPerm: positiveInt(65_536).default(128),
+export const MAX_NUM_PERM = 65_536
+
+/** Schema of the hasher options, shared with `dedup`. */
+export const hasherShape = {
+  numPerm: positiveInt(MAX_NUM_PERM).default(128),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
   scheme: z.enum(['oph', 'classic', 'datasketch']).default('oph'),
   shingle: z.enum(['word', 'char']).default('word'),
   ngram: positiveInt(1024).default(5),
-})
-
+}
+const hasherSchema = z.strictObject(hasherShape)
 const signSchema = z.strictObject({
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
 })
 
-function checkTexts(texts: unknown, name = 'texts'): string[] {
+/** Checks a batch of texts: an array of strings. */
+export function checkTexts(texts: unknown, name = 'texts'): string[] {
   if (!Array.isArray(texts)) throw invalidType(`${name} must be an array of strings`)
   for (let i = 0; i < texts.length; i++) {
     if (typeof texts[i] !== 'string') throw invalidType(`${name}[${i}] must be a string (got ${typeof texts[i]})`)
   }
-  return texts
+  return texts as string[]
 }
 
 function checkTokenSets(sets: unknown): string[][] {
   if (!Array.isArray(sets)) throw invalidType('tokenSets must be an array of string arrays')
-  sets.forEach((s, i) => checkTexts(s, `tokenSets[${i}]`))
+  sets.forEach((s: unknown, i) => checkTexts(s, `tokenSets[${i}]`))
   return sets as string[][]
 }
 
-/** Validates hasher options and fills the defaults (shared with `dedup`). */
-export function parseHasherOptions(options: MinHasherOptions): Required<MinHasherOptions> {
-  return parseOptions(hasherSchema, options, 'MinHasher options')
+/**
+ * Checks a flat batch of signatures: a `Uint32Array` whose length is a multiple of `numPerm`
+ * (`count` signatures when given). Wrong lengths throw `ERR_SLIMDEX_DIM_MISMATCH`.
+ */
+export function checkSignatures(sigs: unknown, numPerm: number, name = 'signatures', count?: number): Uint32Array {
+  if (!(sigs instanceof Uint32Array)) throw invalidType(`${name} must be a Uint32Array (from MinHasher.sign)`)
+  const bad = count === undefined ? sigs.length % numPerm !== 0 : sigs.length !== count * numPerm
+  if (bad) {
+    const want = count === undefined ? `a multiple of numPerm ${numPerm}` : `${count} × numPerm ${numPerm}`
+    throw slimdexError(RangeError, 'ERR_SLIMDEX_DIM_MISMATCH', `${name} has ${sigs.length} slots, expected ${want}`)
+  }
+  return sigs
 }
 
 /**
- * Computes MinHash signatures of many texts at once, in parallel; a batch crosses the JS
- * boundary once. Signatures are rows of one flat `Uint32Array` (`n × numPerm`).
+ * Computes MinHash signatures of texts (or of ready-made token sets) in Rust.
  *
  * @example
  * ```ts
- * const hasher = new MinHasher({ numPerm: 128, ngram: 5 })
- * const sigs = await hasher.sign(texts)
- * const a = hasher.row(sigs, 0), b = hasher.row(sigs, 1)
- * jaccard(a, b) // ≈ Jaccard similarity of their 5-word shingle sets
+ * const hasher = new MinHasher({ numPerm: 128 })
+ * const sigs = await hasher.sign(['a b c d e f', 'a b c d e g'])  // Uint32Array of 2 × 128
+ * jaccard(hasher.signature(sigs, 0), hasher.signature(sigs, 1))
  * ```
  */
 export class MinHasher {
-  readonly #native: NativeMinHasher
-  /** The options in use (defaults filled in). */
-  readonly options: Readonly<Required<MinHasherOptions>>
+  #native: native.NativeMinHasher
+  readonly #options: Required<MinHasherOptions>
 
   constructor(options: MinHasherOptions = {}) {
-    this.options = parseHasherOptions(options)
-    this.#native = callNative(() => new NativeMinHasher(this.options))
+    this.#options = parseOptions(hasherSchema, options, 'MinHasher options')
+    if (this.#options.scheme === 'datasketch' && this.#options.seed >= 2 ** 32) {
+      throw invalidRange(`MinHasher options: seed must be < 2^32 with scheme 'datasketch' (got ${this.#options.seed})`)
+    }
+    this.#native = callNative(() => new native.NativeMinHasher(this.#options))
   }
 
   /** Slots per signature. */
   get numPerm(): number {
-    return this.options.numPerm
+    return this.#options.numPerm
   }
 
-  /** Signs `texts` on the libuv pool; row i of the result is `texts[i]`'s signature. */
+  /** The options the hasher was built with (defaults filled in). */
+  get options(): Readonly<Required<MinHasherOptions>> {
+    return this.#options
+  }
+
+  /**
+   * Signs texts on the libuv pool (parallel across texts): one flat `Uint32Array` of
+   * `texts.length × numPerm` slots, text i at `[i·numPerm, (i+1)·numPerm)`. A text without any
+   * letter or digit has no shingle, so MinHash is undefined for it: the call throws
+   * `ERR_SLIMDEX_INVALID_ARG` naming the first such text (`dedup` handles them itself).
+   */
   async sign(texts: readonly string[], options: SignOptions = {}): Promise<Uint32Array> {
     const o = parseOptions(signSchema, options, 'sign options')
     const t = checkTexts(texts)
@@ -112,15 +137,18 @@ export class MinHasher {
     return callNativeAsync(() => this.#native.sign(t, o.threads, signal))
   }
 
-  /** Synchronous twin of {@link MinHasher.sign} (still parallel). */
+  /** Synchronous twin of {@link MinHasher.sign} (still parallel across texts). */
   signSync(texts: readonly string[], options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'sign options')
-    const t = checkTexts(texts)
-    return callNative(() => this.#native.signSync(t, o.threads))
+    return callNative(() => this.#native.signSync(checkTexts(texts), o.threads))
   }
 
-  /** Signs sets of tokens you shingled yourself (each token is one set element). */
-  async signTokens(tokenSets: readonly (readonly string[])[], options: SignOptions = {}): Promise<Uint32Array> {
+  /**
+   * Signs ready-made token sets (each token is one set element, hashed as its UTF-8 bytes; no
+   * shingling or normalisation). With `scheme: 'datasketch'` the result equals datasketch's
+   * `MinHash.update(token.encode('utf8'))` over the same tokens.
+   */
+  async signTokens(tokenSets: ReadonlyArray<readonly string[]>, options: SignOptions = {}): Promise<Uint32Array> {
     const o = parseOptions(signSchema, options, 'signTokens options')
     const sets = checkTokenSets(tokenSets)
     const signal = checkSignal(o.signal)
@@ -128,99 +156,140 @@ export class MinHasher {
   }
 
   /** Synchronous twin of {@link MinHasher.signTokens}. */
-  signTokensSync(tokenSets: readonly (readonly string[])[], options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
+  signTokensSync(tokenSets: ReadonlyArray<readonly string[]>, options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'signTokens options')
-    const sets = checkTokenSets(tokenSets)
-    return callNative(() => this.#native.signTokensSync(sets, o.threads))
+    return callNative(() => this.#native.signTokensSync(checkTokenSets(tokenSets), o.threads))
   }
 
-  /** The shingles of `text` under these options (to inspect what is being compared). */
+  /** The shingles of one text under this hasher's options (for inspection). */
   shingles(text: string): string[] {
     if (typeof text !== 'string') throw invalidType('text must be a string')
-    return callNative(() => this.#native.shingles(text))
+    return this.#native.shingles(text)
   }
 
-  /** Row `i` of a flat batch of signatures (a view, no copy). */
-  row(signatures: Uint32Array, i: number): Uint32Array {
-    const n = this.numPerm
-    checkInt(i, 'i', 0, Math.floor(signatures.length / n) - 1)
-    return signatures.subarray(i * n, (i + 1) * n)
+  /** Signature `i` of a flat batch, as a view (no copy). */
+  signature(sigs: Uint32Array, i: number): Uint32Array {
+    checkSignatures(sigs, this.numPerm)
+    const n = sigs.length / this.numPerm
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw invalidRange(`i must be an integer in [0, ${n - 1}] (got ${i})`)
+    return sigs.subarray(i * this.numPerm, (i + 1) * this.numPerm)
   }
 }
 
-function checkSignature(sig: unknown, name: string): Uint32Array {
-  if (!(sig instanceof Uint32Array)) throw invalidType(`${name} must be a Uint32Array signature`)
-  return sig
-}
-
-/** Estimated Jaccard similarity of two signatures: the fraction of equal slots. */
+/**
+ * Estimated Jaccard similarity of two signatures: the fraction of equal slots. Both must come
+ * from hashers with the same options (numPerm, seed, scheme, shingling).
+ */
 export function jaccard(a: Uint32Array, b: Uint32Array): number {
-  checkSignature(a, 'a')
-  checkSignature(b, 'b')
-  if (a.length !== b.length || a.length === 0) throw invalidRange(`signatures must have the same non-zero length (got ${a.length} and ${b.length})`)
-  return callNative(() => minhashJaccard(a, b))
+  if (!(a instanceof Uint32Array) || !(b instanceof Uint32Array)) throw invalidType('signatures must be Uint32Arrays')
+  if (a.length !== b.length) {
+    throw slimdexError(RangeError, 'ERR_SLIMDEX_DIM_MISMATCH', `signatures have different lengths (${a.length} and ${b.length})`)
+  }
+  return callNative(() => native.minhashJaccard(a, b))
+}
+
+/** Options of {@link bBits} and {@link bBitsJaccard}. */
+export interface BBitOptions {
+  /** Slots per signature. */
+  numPerm: number
+  /** Bits kept per slot, 1 … 16 (the lowest bits). */
+  bits: number
+}
+const bbitSchema = z.strictObject({ numPerm: positiveInt(MAX_NUM_PERM), bits: positiveInt(16) })
+
+/**
+ * b-bit compaction (Li & König): keeps the lowest `bits` bits of every slot. Returns the packed
+ * bytes of every signature, `ceil(numPerm·bits/8)` bytes each, concatenated. Compare two packed
+ * signatures with {@link bBitsJaccard}.
+ */
+export function bBits(sigs: Uint32Array, options: BBitOptions): Uint8Array {
+  const o = parseOptions(bbitSchema, options, 'bBits options')
+  checkSignatures(sigs, o.numPerm)
+  return callNative(() => native.minhashBbitCompact(sigs, o.numPerm, o.bits))
 }
 
 /**
- * Keeps the lowest `bits` (1 … 16) bits of every slot of a flat batch of signatures, packed:
- * `numPerm · bits / 8` bytes per signature instead of `4 · numPerm` (b-bit minwise hashing).
+ * Jaccard estimate of two packed b-bit signatures, corrected for accidental matches of the low
+ * bits: (raw − 2^−b) / (1 − 2^−b), clamped to [0, 1] (the sparse-data limit of Li & König's estimator).
  */
-export function bBitCompact(signatures: Uint32Array, numPerm: number, bits: number): Uint8Array {
-  checkSignature(signatures, 'signatures')
-  checkInt(numPerm, 'numPerm', 1, 65_536)
-  checkInt(bits, 'bits', 1, 16)
-  if (signatures.length % numPerm !== 0) throw invalidRange(`signatures holds ${signatures.length} slots, not a multiple of numPerm ${numPerm}`)
-  return callNative(() => minhashBbitCompact(signatures, numPerm, bits))
+export function bBitsJaccard(a: Uint8Array, b: Uint8Array, options: BBitOptions): number {
+  const o = parseOptions(bbitSchema, options, 'bBitsJaccard options')
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array)) throw invalidType('packed signatures must be Uint8Arrays')
+  return callNative(() => native.minhashBbitJaccard(a, b, o.numPerm, o.bits))
 }
 
-/**
- * Jaccard estimate of two b-bit signatures from {@link bBitCompact}, corrected for the
- * 2^-bits chance that different minima agree in their low bits (Li & König 2010).
- */
-export function bBitJaccard(a: Uint8Array, b: Uint8Array, numPerm: number, bits: number): number {
-  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array)) throw invalidType('a and b must be Uint8Array b-bit signatures')
-  checkInt(numPerm, 'numPerm', 1, 65_536)
-  checkInt(bits, 'bits', 1, 16)
-  return callNative(() => minhashBbitJaccard(a, b, numPerm, bits))
-}
-
-/** Bands × rows for LSH. */
+/** A banded LSH layout: `bands` bands of `rows` slots each (bands·rows ≤ numPerm). */
 export interface BandsRows {
   bands: number
   rows: number
 }
 
-/**
- * datasketch's choice of bands × rows (≤ numPerm) for a Jaccard `threshold`: the one minimising
- * `weights[0]`·false-positive area + `weights[1]`·false-negative area under the S-curve.
- */
-export function optimalBandsRows(threshold: number, numPerm: number, weights: readonly [number, number] = [0.5, 0.5]): BandsRows {
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) throw invalidRange(`threshold must be in (0, 1) (got ${threshold})`)
-  checkInt(numPerm, 'numPerm', 2, 65_536)
-  const [fp, fn] = checkWeights(weights)
-  return callNative(() => minhashOptimalParams(threshold, numPerm, fp, fn))
-}
-
-/** Validates LSH `weights` (two non-negative numbers summing to 1). */
-export function checkWeights(weights: unknown): [number, number] {
-  if (!Array.isArray(weights) || weights.length !== 2 || !weights.every((w) => typeof w === 'number' && w >= 0 && Number.isFinite(w))) {
-    throw invalidType('weights must be [falsePositiveWeight, falseNegativeWeight], two non-negative numbers')
-  }
-  if (Math.abs(weights[0] + weights[1] - 1) > 1e-9) throw invalidRange(`weights must sum to 1 (got ${weights[0]} + ${weights[1]})`)
-  return [weights[0], weights[1]]
-}
+/** A Jaccard threshold, strictly between 0 and 1. */
+export const thresholdSchema = z.number().gt(0).lt(1)
+const weightsSchema = z.tuple([z.number().min(0), z.number().min(0)]).default([0.5, 0.5])
+const optimalSchema = z.strictObject({
+  threshold: thresholdSchema,
+  numPerm: positiveInt(MAX_NUM_PERM),
+  weights: weightsSchema,
+})
 
 /**
- * 64-bit band keys of a flat batch of signatures (`n × bands` keys, each salted with its band
- * index), so an external engine (SQL, Spark) can group candidates by equal keys.
+ * datasketch's (bands, rows) choice: minimises `wFP·∫₀ᵗ P(s) ds + wFN·∫ₜ¹ (1 − P(s)) ds` with
+ * `P(s) = 1 − (1 − s^rows)^bands` over every bands·rows ≤ numPerm. `weights` = [wFP, wFN]
+ * (default [0.5, 0.5]). E.g. threshold 0.8, numPerm 128 → 9 × 13.
  */
-export function bandKeys(signatures: Uint32Array, numPerm: number, { bands, rows }: BandsRows, options: { threads?: number } = {}): BigUint64Array {
-  checkSignature(signatures, 'signatures')
-  checkInt(numPerm, 'numPerm', 1, 65_536)
-  checkInt(bands, 'bands', 1, numPerm)
-  checkInt(rows, 'rows', 1, numPerm)
-  if (bands * rows > numPerm) throw invalidRange(`bands × rows (${bands} × ${rows}) exceeds numPerm ${numPerm}`)
-  if (signatures.length % numPerm !== 0) throw invalidRange(`signatures holds ${signatures.length} slots, not a multiple of numPerm ${numPerm}`)
-  if (options.threads !== undefined) checkInt(options.threads, 'threads', 1, 1024)
-  return callNative(() => minhashBandKeys(signatures, numPerm, bands, rows, options.threads))
+export function optimalParams(options: { threshold: number; numPerm: number; weights?: [number, number] }): BandsRows {
+  const o = parseOptions(optimalSchema, options, 'optimalParams options')
+  return callNative(() => native.minhashOptimalParams(o.threshold, o.numPerm, o.weights[0], o.weights[1]))
+}
+
+/** Probability that a pair with Jaccard `s` shares at least one band: 1 − (1 − s^rows)^bands. */
+export function collisionProbability(s: number, { bands, rows }: BandsRows): number {
+  return 1 - (1 - s ** rows) ** bands
+}
+
+const bandKeysSchema = z.strictObject({
+  numPerm: positiveInt(MAX_NUM_PERM),
+  bands: positiveInt(MAX_NUM_PERM),
+  rows: positiveInt(MAX_NUM_PERM),
+  threads: positiveInt(1024).optional(),
+})
+
+/**
+ * 64-bit band keys of a flat batch of signatures (`n × bands`, document-major): xxh3 of each
+ * band's slots salted with the band index, stable across platforms. Two documents share a band
+ * key exactly when their signatures agree on that band (up to 2^−64 collisions), so an external
+ * engine (SQL, Spark, Polars) can group by `(band, key)`.
+ */
+export function bandKeys(sigs: Uint32Array, options: { numPerm: number; bands: number; rows: number; threads?: number }): BigUint64Array {
+  const o = parseOptions(bandKeysSchema, options, 'bandKeys options')
+  checkSignatures(sigs, o.numPerm)
+  return callNative(() => native.minhashBandKeys(sigs, o.numPerm, o.bands, o.rows, o.threads))
+}
+
+/** Pairs `(a[i], b[i])` of document indices (a < b) with their Jaccard similarity. */
+export interface PairColumns {
+  a: Uint32Array
+  b: Uint32Array
+  jaccard: Float64Array | Float32Array
+}
+
+const exactSchema = z.strictObject({
+  threshold: thresholdSchema,
+  shingle: z.enum(['word', 'char']).default('word'),
+  ngram: positiveInt(1024).default(5),
+  threads: positiveInt(1024).optional(),
+})
+
+/**
+ * Every pair of texts whose shingle sets (the same shingling as {@link MinHasher}) have an exact
+ * Jaccard ≥ `threshold`: an exact all-pairs join (prefix filtering, then verification). The
+ * ground truth for evaluating `dedup`; quadratic in the worst case.
+ */
+export function exactPairs(
+  texts: readonly string[],
+  options: { threshold: number; shingle?: ShingleKind; ngram?: number; threads?: number },
+): PairColumns {
+  const o = parseOptions(exactSchema, options, 'exactPairs options')
+  return callNative(() => native.minhashExactPairs(checkTexts(texts), o.shingle, o.ngram, o.threshold, o.threads))
 }

@@ -1,191 +1,94 @@
 /**
  * Multi-vector (late-interaction, ColBERT-style) retrieval: MUVERA fixed-dimensional
  * encodings find candidates with one inner product per document, then exact Chamfer (MaxSim)
- * re-ranks them.
- *
- * Point clouds cross the boundary in CSR layout: `tokens` is one `Float32Array` of
- * `totalTokens × dim`, `offsets` has one entry per document plus one (`offsets[0] = 0`, last =
- * `totalTokens`); document i owns tokens `offsets[i] … offsets[i + 1] − 1`.
+ * re-ranks them over the stored document tokens.
  * @module
  */
 import { z } from 'zod'
-import { NativeFdeEncoder, NativeMultiVectorIndex, chamfer as nativeChamfer, chamferRerank, chamferRerankSync } from '../binding'
+import { NativeMultiVectorIndex } from '../binding'
 import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
+import { encoderSchema, FdeEncoder, type FdeEncoderOptions, type PointClouds, type PointCloudsInput, type ResolvedFdeOptions, type TokensInput, toPointClouds, toTokens } from './muvera'
+import { type LongTaskOptions, runLongTask } from './progress'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkInt, checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
-
-/** Options of {@link FdeEncoder} (defaults: the MUVERA paper's Pareto point, 20 × 2^5 × 16 = 10,240 dims). */
-export interface FdeEncoderOptions {
-  /** Token dimension, 1 … 65,536. */
-  dim: number
-  /** Independent repetitions R (default 20), 1 … 4,096. */
-  repetitions?: number
-  /** SimHash bits k per repetition (default 5 → 32 partitions), 0 … 30. */
-  simhashBits?: number
-  /** Inner projection of each partition's sum (default `'countsketch'`; `'identity'` keeps all `dim`). */
-  projection?: 'countsketch' | 'identity' | 'dense'
-  /** Projected dimension per partition (default 16; ignored with `'identity'`). */
-  projectionDim?: number
-  /** Final Count-Sketch to this many dimensions (default: none). */
-  finalDim?: number
-  /** Fill a document's empty partitions from its nearest token (default true, as in the paper). */
-  fillEmpty?: boolean
-  /** Seed of every random matrix (default 42). */
-  seed?: number
-}
-
-/** A CSR batch of point clouds. */
-export interface PointClouds {
-  /** `totalTokens × dim` floats. */
-  tokens: Float32Array
-  /** `n + 1` token offsets. */
-  offsets: Uint32Array | readonly number[]
-}
-
-const encoderSchema = z.strictObject({
-  dim: positiveInt(65_536),
-  repetitions: positiveInt(4096).default(20),
-  simhashBits: z.number().int().min(0).max(30).default(5),
-  projection: z.enum(['countsketch', 'identity', 'dense']).default('countsketch'),
-  projectionDim: positiveInt(65_536).default(16),
-  finalDim: positiveInt().optional(),
-  fillEmpty: z.boolean().default(true),
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(42),
-})
-
-function checkTokens(tokens: unknown, dim: number, name: string): Float32Array {
-  if (!(tokens instanceof Float32Array)) throw invalidType(`${name} must be a Float32Array of tokens × ${dim}`)
-  if (tokens.length === 0 || tokens.length % dim !== 0) throw invalidRange(`${name} holds ${tokens.length} floats, not a positive multiple of dim ${dim}`)
-  return tokens
-}
-
-function toOffsets(offsets: unknown): Uint32Array {
-  if (offsets instanceof Uint32Array) return offsets
-  if (Array.isArray(offsets) && offsets.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) return Uint32Array.from(offsets)
-  throw invalidType('offsets must be a Uint32Array or an array of non-negative integers')
-}
-
-/**
- * MUVERA fixed-dimensional encodings: a point cloud becomes one vector whose inner product
- * approximates Chamfer similarity (queries sum per partition, documents average).
- */
-export class FdeEncoder {
-  readonly #native: NativeFdeEncoder
-  readonly options: Readonly<Required<Omit<FdeEncoderOptions, 'finalDim'>> & { finalDim?: number }>
-
-  constructor(options: FdeEncoderOptions) {
-    this.options = parseOptions(encoderSchema, options, 'FdeEncoder options')
-    this.#native = adoptedEncoder ?? callNative(() => new NativeFdeEncoder(this.options))
-  }
-
-  /** Length of every encoding. */
-  get outputDim(): number {
-    return this.#native.outputDim
-  }
-
-  /** Query encoding of one point cloud (`tokens × dim` floats). */
-  encodeQuery(tokens: Float32Array): Float32Array {
-    return callNative(() => this.#native.encodeQuery(checkTokens(tokens, this.options.dim, 'tokens')))
-  }
-
-  /** Document encoding of one point cloud. */
-  encodeDocument(tokens: Float32Array): Float32Array {
-    return callNative(() => this.#native.encodeDocument(checkTokens(tokens, this.options.dim, 'tokens')))
-  }
-
-  /** Encodes a CSR batch in parallel: `n × outputDim` floats. */
-  async encodeBatch(clouds: PointClouds, options: AsyncOptions & { kind: 'query' | 'document'; threads?: number }): Promise<Float32Array> {
-    const tokens = checkTokens(clouds.tokens, this.options.dim, 'tokens')
-    const offsets = toOffsets(clouds.offsets)
-    const signal = checkSignal(options.signal)
-    return callNativeAsync(() => this.#native.encodeBatch(tokens, offsets, options.kind === 'document', options.threads, signal))
-  }
-
-  /** Serialises the encoder (its random matrices), so encodings stay comparable elsewhere. */
-  toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
-  }
-
-  /** Restores an encoder from {@link FdeEncoder.toBuffer}. */
-  static fromBuffer(buffer: Uint8Array): FdeEncoder {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return FdeEncoder.wrapNative(callNative(() => NativeFdeEncoder.fromBuffer(buffer)))
-  }
-
-  /** @internal Wraps a native encoder (from `fromBuffer` or an index). */
-  static wrapNative(native: NativeFdeEncoder): FdeEncoder {
-    adoptedEncoder = native
-    try {
-      return new FdeEncoder(native.options() as FdeEncoderOptions)
-    } finally {
-      adoptedEncoder = undefined
-    }
-  }
-}
-
-let adoptedEncoder: NativeFdeEncoder | undefined
-
-/**
- * Chamfer similarity (MaxSim): Σ over query tokens of the largest dot product with any
- * document token. SIMD, exact in f32.
- */
-export function chamfer(query: Float32Array, doc: Float32Array, dim: number, options: { clampNegative?: boolean } = {}): number {
-  checkInt(dim, 'dim', 1, 65_536)
-  return callNative(() => nativeChamfer(checkTokens(query, dim, 'query'), checkTokens(doc, dim, 'doc'), dim, options.clampNegative ?? false))
-}
-
-/** Chamfer scores of a CSR batch of documents against one query, in input order (parallel). */
-export async function chamferScores(
-  query: Float32Array,
-  docs: PointClouds,
-  dim: number,
-  options: AsyncOptions & { clampNegative?: boolean; threads?: number } = {},
-): Promise<Float32Array> {
-  checkInt(dim, 'dim', 1, 65_536)
-  const q = checkTokens(query, dim, 'query')
-  const tokens = checkTokens(docs.tokens, dim, 'tokens')
-  const offsets = toOffsets(docs.offsets)
-  const signal = checkSignal(options.signal)
-  return callNativeAsync(() => chamferRerank(q, dim, tokens, offsets, options.clampNegative ?? false, options.threads, signal))
-}
-
-/** Synchronous twin of {@link chamferScores}. */
-export function chamferScoresSync(query: Float32Array, docs: PointClouds, dim: number, options: { clampNegative?: boolean; threads?: number } = {}): Float32Array {
-  const q = checkTokens(query, dim, 'query')
-  const tokens = checkTokens(docs.tokens, dim, 'tokens')
-  return callNative(() => chamferRerankSync(q, dim, tokens, toOffsets(docs.offsets), options.clampNegative ?? false, options.threads))
-}
+import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** Options of {@link MultiVectorIndex}. */
 export interface MultiVectorIndexOptions {
-  /** The FDE encoder's options (its `dim` is the token dimension). */
-  fde: FdeEncoderOptions
-  /** How document tokens are stored for re-ranking (default `'f16'`: half the memory, scores within 1e-3). */
+  /** Token dimension, 1 … 65,536. */
+  dim: number
+  /**
+   * The FDE used for candidates: encoder options without `dim` (defaults: R = 20, k = 5,
+   * Count-Sketch to 16 → 10,240 dims), or an {@link FdeEncoder} whose parameters and seed are
+   * reused (its `dim` must equal `dim`). The matrices are saved with the index.
+   */
+  fde?: Omit<FdeEncoderOptions, 'dim'> | FdeEncoder
+  /**
+   * Document token storage for re-ranking (default `'f16'`: 2 bytes per coordinate, scores
+   * within about 1e-3 of f32); `'f32'` is exact; `'int8'`: 1 byte per coordinate plus a 4-byte
+   * scale per token.
+   */
   storage?: 'f32' | 'f16' | 'int8'
-  /** How document FDEs are stored (default `'f16'`). */
+  /**
+   * Document FDE storage (default `'f16'`). Product quantization (`'pq'` in the design) is not
+   * available yet.
+   */
   fdeStorage?: 'f32' | 'f16'
 }
 
 /** Options of {@link MultiVectorIndex.search}. */
 export interface MultiVectorSearchOptions {
-  /** Results, ≥ 1. */
+  /** Results, 1 … 2^32 − 1. Fewer are returned when the index is smaller. */
   k: number
-  /** FDE candidates re-ranked by exact Chamfer (default 10·k). */
+  /**
+   * FDE candidates re-ranked by exact Chamfer (default 10·k, raised to at least k). With
+   * `candidates ≥ size` every document is scored exactly (the brute-force answer).
+   */
   candidates?: number
   /**
-   * Merge query tokens whose cosine with an earlier token is ≥ this before re-ranking (the
-   * paper uses 0.7): faster, scores become a lower bound. Default: no merging.
+   * Ball carving (MUVERA §C.3): before re-ranking, query tokens whose dot product with an
+   * earlier unmerged token is ≥ this are summed into it (the paper uses 0.7 on unit vectors).
+   * Faster re-ranking; scores become a lower bound of the exact Chamfer. Default: no merging.
    */
   mergeThreshold?: number
   /** Clamp each token's best dot product at 0 (PyLate / ColBERT-CPU semantics; default false). */
   clampNegative?: boolean
-  /** `'muvera'` (default), `'bruteforce'` (exact Chamfer over all documents) or `'singlevector'` (per-token nearest-neighbour candidates). */
+  /**
+   * `'muvera'` (default): FDE candidates + exact re-rank. Baselines on the same data:
+   * `'bruteforce'` (exact Chamfer against every document, parallel) and `'singlevector'`
+   * (PLAID-style: each query token's nearest documents, merged round-robin, then re-ranked).
+   */
   mode?: 'muvera' | 'bruteforce' | 'singlevector'
 }
 
+/** Options of {@link MultiVectorIndex.searchBatch}. */
+export interface MultiVectorBatchOptions extends Omit<MultiVectorSearchOptions, 'mode'>, AsyncOptions {
+  /** Worker threads for the batch (default: one per core). */
+  threads?: number
+}
+
+/** Options of {@link MultiVectorIndex.candidates}. */
+export interface CandidateOptions {
+  /** Candidates to return, ≥ 1. */
+  n: number
+  /**
+   * `'fde'` (default): the documents with the largest FDE inner product (score = that inner
+   * product). `'singlevector'`: the single-vector heuristic's candidates (score = 0).
+   */
+  method?: 'fde' | 'singlevector'
+}
+
+/** Options of {@link MultiVectorIndex.add}. */
+export interface MultiVectorAddOptions extends LongTaskOptions {
+  /** Worker threads for encoding (default: one per core). */
+  threads?: number
+}
+
+const fdeSchema = encoderSchema.omit({ dim: true }).partial()
+
 const indexSchema = z.strictObject({
-  fde: z.unknown(),
+  dim: positiveInt(65_536),
+  fde: z.union([z.instanceof(FdeEncoder), fdeSchema]).default({}),
   storage: z.enum(['f32', 'f16', 'int8']).default('f16'),
   fdeStorage: z.enum(['f32', 'f16']).default('f16'),
 })
@@ -203,26 +106,66 @@ const batchSchema = searchSchema.omit({ mode: true }).extend({
   signal: z.instanceof(AbortSignal).optional(),
 })
 
+const candidateSchema = z.strictObject({
+  n: positiveInt(),
+  method: z.enum(['fde', 'singlevector']).default('fde'),
+})
+
+const addSchema = z.strictObject({
+  threads: positiveInt(1024).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === 'function', 'must be a function (done, total) => void').optional(),
+})
+
+/** The options of an index, as resolved (defaults filled in). */
+export interface ResolvedMultiVectorOptions {
+  dim: number
+  fde: ResolvedFdeOptions
+  storage: 'f32' | 'f16' | 'int8'
+  fdeStorage: 'f32' | 'f16'
+}
+
+let adoptedIndex: NativeMultiVectorIndex | undefined
+
 /**
- * Documents as token sets: MUVERA candidates, exact Chamfer re-ranking.
+ * Documents as token sets (e.g. ColBERT token embeddings): MUVERA candidates, exact Chamfer
+ * re-ranking. Scores are Chamfer similarities (Σ over query tokens of the best dot product),
+ * sorted descending, ties by insertion order.
  *
  * @example
  * ```ts
- * const index = new MultiVectorIndex({ fde: { dim: 128 } })
- * await index.add(ids, { tokens, offsets })        // ColBERT token embeddings
+ * const index = new MultiVectorIndex({ dim: 128 })
+ * await index.add(ids, tokens, offsets)          // CSR: n_tokens × 128 floats + n + 1 offsets
+ * await index.add(['a', 'b'], [docA, docB])      // or one flat token matrix per document
  * const hits = index.search(queryTokens, { k: 10, candidates: 200 })
  * ```
  */
 export class MultiVectorIndex {
   #native: NativeMultiVectorIndex
   readonly #buffers = new ResultBuffers()
-  readonly dim: number
+  readonly #options: ResolvedMultiVectorOptions
 
   constructor(options: MultiVectorIndexOptions) {
     const o = parseOptions(indexSchema, options, 'MultiVectorIndex options')
-    const fde = parseOptions(encoderSchema, o.fde ?? {}, 'fde options')
+    let fde: ResolvedFdeOptions
+    if (o.fde instanceof FdeEncoder) {
+      if (o.fde.dim !== o.dim) throw invalidRange(`MultiVectorIndex options: fde has dim ${o.fde.dim} but the index has dim ${o.dim}`)
+      fde = o.fde.options
+    } else {
+      fde = parseOptions(encoderSchema, { ...o.fde, dim: o.dim }, 'MultiVectorIndex options.fde')
+    }
+    this.#options = { dim: o.dim, fde, storage: o.storage, fdeStorage: o.fdeStorage }
     this.#native = adoptedIndex ?? callNative(() => new NativeMultiVectorIndex({ fde, storage: o.storage, fdeStorage: o.fdeStorage }))
-    this.dim = fde.dim
+  }
+
+  /** Token dimension. */
+  get dim(): number {
+    return this.#options.dim
+  }
+
+  /** The options the index was built with (defaults filled in). */
+  get options(): Readonly<ResolvedMultiVectorOptions> {
+    return this.#options
   }
 
   /** Documents in the index. */
@@ -235,41 +178,88 @@ export class MultiVectorIndex {
     return this.#native.tokenCount
   }
 
-  /** The encoder that produced the document FDEs (to encode elsewhere compatibly). */
+  /** Length of each document's FDE: `finalDim`, else repetitions · 2^simhashBits · p. */
+  get fdeDim(): number {
+    const f = this.#options.fde
+    return f.finalDim ?? f.repetitions * 2 ** f.simhashBits * (f.projection === 'identity' ? f.dim : f.projectionDim)
+  }
+
+  /** The encoder that produced the document FDEs (same matrices), to encode elsewhere compatibly. */
   encoder(): FdeEncoder {
     return FdeEncoder.wrapNative(this.#native.encoder())
   }
 
-  /** Adds documents (all-or-nothing) on the libuv pool; every document needs ≥ 1 token. */
-  async add(ids: readonly Id[] | undefined, docs: PointClouds, options: AsyncOptions & { threads?: number } = {}): Promise<void> {
-    const { tokens, offsets, nativeIds } = this.#prepare(ids, docs)
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.add(nativeIds, tokens, offsets, options.threads, signal))
+  /**
+   * Adds documents on the libuv pool: CSR `(ids, tokens, offsets)`, `(ids, { tokens, offsets })`
+   * or `(ids, [docTokens, …])` with one flat `n_i × dim` token matrix per document. `ids`
+   * (numbers or strings, unique; `undefined` for 0, 1, 2, … continuing from `size`) must match
+   * the number of documents; every document needs at least one token. All-or-nothing: a
+   * rejected or aborted batch leaves the index unchanged. Inputs are copied before the call
+   * returns. `onProgress(done, total)` counts encoded documents (every 512); `signal` also
+   * stops an add that is already running.
+   */
+  add(ids: readonly Id[] | undefined, tokens: Float32Array, offsets: PointClouds['offsets'], options?: MultiVectorAddOptions): Promise<void>
+  add(ids: readonly Id[] | undefined, docs: PointCloudsInput, options?: MultiVectorAddOptions): Promise<void>
+  async add(ids: readonly Id[] | undefined, a: unknown, b?: unknown, c?: unknown): Promise<void> {
+    const { tokens, offsets, nativeIds, o } = this.#prepare(ids, a, b, c)
+    await runLongTask(o as LongTaskOptions, ({ signal, onProgress, token }) =>
+      callNativeAsync(() => this.#native.add(nativeIds, tokens, offsets, o.threads, signal, onProgress, token)),
+    )
   }
 
-  /** Synchronous twin of {@link MultiVectorIndex.add}. */
-  addSync(ids: readonly Id[] | undefined, docs: PointClouds, options: { threads?: number } = {}): this {
-    const { tokens, offsets, nativeIds } = this.#prepare(ids, docs)
-    callNative(() => this.#native.addSync(nativeIds, tokens, offsets, options.threads))
+  /** Synchronous twin of {@link MultiVectorIndex.add} (encoding still runs in parallel). */
+  addSync(ids: readonly Id[] | undefined, tokens: Float32Array, offsets: PointClouds['offsets'], options?: { threads?: number }): this
+  addSync(ids: readonly Id[] | undefined, docs: PointCloudsInput, options?: { threads?: number }): this
+  addSync(ids: readonly Id[] | undefined, a: unknown, b?: unknown, c?: unknown): this {
+    const { tokens, offsets, nativeIds, o } = this.#prepare(ids, a, b, c)
+    if (o.signal !== undefined || o.onProgress !== undefined) throw invalidType('addSync takes no signal or onProgress (use add)')
+    callNative(() => this.#native.addSync(nativeIds, tokens, offsets, o.threads))
     return this
   }
 
-  /** The `k` best documents for one query's tokens, on the calling thread. */
-  search(queryTokens: Float32Array, options: MultiVectorSearchOptions): Hit[] {
+  /**
+   * The `k` best documents for one query's tokens (`n × dim` floats, n ≥ 1), on the calling
+   * thread: FDE candidates, then exact Chamfer re-ranking (see {@link MultiVectorSearchOptions}).
+   */
+  search(queryTokens: TokensInput, options: MultiVectorSearchOptions): Hit[] {
     const o = parseOptions(searchSchema, options, 'search options')
-    const q = checkTokens(queryTokens, this.dim, 'queryTokens')
+    const q = toTokens(queryTokens, this.dim, 'queryTokens')
     const out = this.#buffers.reserve(Math.min(o.k, this.size))
     const { mode, ...init } = o
     return out.hits(callNative(() => this.#native.search(q, init, mode, out.ids, out.scores)))
   }
 
-  /** Many queries (CSR) in parallel on the libuv pool, MUVERA mode. */
-  async searchBatch(queries: PointClouds, options: Omit<MultiVectorSearchOptions, 'mode'> & AsyncOptions & { threads?: number }): Promise<Hit[][]> {
-    const { threads, signal: s, ...init } = parseOptions(batchSchema, options, 'searchBatch options')
-    const tokens = checkTokens(queries.tokens, this.dim, 'tokens')
-    const offsets = toOffsets(queries.offsets)
+  /**
+   * Many queries (CSR `(tokens, offsets)`, `{ tokens, offsets }` or one token array per query)
+   * in parallel on the libuv pool, MUVERA mode; one result list per query.
+   */
+  searchBatch(tokens: Float32Array, offsets: PointClouds['offsets'], options: MultiVectorBatchOptions): Promise<Hit[][]>
+  searchBatch(queries: PointCloudsInput, options: MultiVectorBatchOptions): Promise<Hit[][]>
+  async searchBatch(a: unknown, b: unknown, c?: unknown): Promise<Hit[][]> {
+    const { q, o } = this.#batchArgs(a, b, c)
+    const { threads, signal: s, ...init } = o
     const signal = checkSignal(s)
-    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(tokens, offsets, init, threads, signal)))
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(q.tokens, q.offsets, init, threads, signal)))
+  }
+
+  /** Synchronous twin of {@link MultiVectorIndex.searchBatch} (still parallel across queries). */
+  searchBatchSync(tokens: Float32Array, offsets: PointClouds['offsets'], options: Omit<MultiVectorBatchOptions, 'signal'>): Hit[][]
+  searchBatchSync(queries: PointCloudsInput, options: Omit<MultiVectorBatchOptions, 'signal'>): Hit[][]
+  searchBatchSync(a: unknown, b: unknown, c?: unknown): Hit[][] {
+    const { q, o } = this.#batchArgs(a, b, c)
+    const { threads, signal, ...init } = o
+    if (signal !== undefined) throw invalidType('searchBatchSync takes no signal (use searchBatch)')
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(q.tokens, q.offsets, init, threads)))
+  }
+
+  /**
+   * Candidate documents for one query, best first, without re-ranking: the first stage of
+   * {@link MultiVectorIndex.search}, for measuring candidate recall.
+   */
+  candidates(queryTokens: TokensInput, options: CandidateOptions): Hit[] {
+    const o = parseOptions(candidateSchema, options, 'candidates options')
+    const q = toTokens(queryTokens, this.dim, 'queryTokens')
+    return toHitBatches(callNative(() => this.#native.candidates(q, o.n, o.method)))[0]
   }
 
   /** Bytes in memory by component (`tokens`, `fde`, `offsets`, `ids`, `encoder`). */
@@ -277,7 +267,13 @@ export class MultiVectorIndex {
     return toMemoryUsage(this.#native.memoryUsage())
   }
 
-  /** Serialises the index. */
+  /** Releases spare capacity after the last add, so memory matches the data. */
+  shrinkToFit(): this {
+    this.#native.shrinkToFit()
+    return this
+  }
+
+  /** Serialises the index (the same bytes `save` writes), encoder matrices included. */
   toBuffer(): Buffer {
     return callNative(() => this.#native.toBuffer())
   }
@@ -288,7 +284,7 @@ export class MultiVectorIndex {
     return MultiVectorIndex.#wrap(callNative(() => NativeMultiVectorIndex.fromBuffer(buffer)))
   }
 
-  /** Writes atomically to `path`. */
+  /** Writes the index to `path` atomically (temp file, fsync, rename) on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
     const signal = checkSignal(options.signal)
     await callNativeAsync(() => this.#native.save(checkPath(path), signal))
@@ -299,7 +295,10 @@ export class MultiVectorIndex {
     callNative(() => this.#native.saveSync(checkPath(path)))
   }
 
-  /** Loads a saved index; bad files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
+  /**
+   * Loads an index saved with {@link MultiVectorIndex.save}. Truncated, corrupted, wrong-kind
+   * or newer-version files throw `ERR_SLIMDEX_CORRUPT_FILE`.
+   */
   static async load(path: string, options: AsyncOptions = {}): Promise<MultiVectorIndex> {
     const signal = checkSignal(options.signal)
     return MultiVectorIndex.#wrap(await callNativeAsync(() => NativeMultiVectorIndex.load(checkPath(path), false, signal)))
@@ -310,23 +309,35 @@ export class MultiVectorIndex {
     return MultiVectorIndex.#wrap(callNative(() => NativeMultiVectorIndex.loadSync(checkPath(path), false)))
   }
 
-  #prepare(ids: readonly Id[] | undefined, docs: PointClouds) {
-    if (docs === null || typeof docs !== 'object') throw invalidType('docs must be { tokens, offsets }')
-    const tokens = checkTokens(docs.tokens, this.dim, 'tokens')
-    const offsets = toOffsets(docs.offsets)
-    const nativeIds = toIds(ids, Math.max(offsets.length - 1, 0), this.size)
-    return { tokens, offsets, nativeIds }
+  #prepare(ids: readonly Id[] | undefined, a: unknown, b: unknown, c: unknown) {
+    const csr = a instanceof Float32Array || a instanceof Float64Array
+    const docs = csr ? toPointClouds({ tokens: a, offsets: b }, this.dim, 'docs') : toPointClouds(a, this.dim, 'docs')
+    const o = parseOptions(addSchema, csr ? c : b, 'add options')
+    const nativeIds = toIds(ids, docs.count, this.size)
+    return { tokens: docs.tokens, offsets: docs.offsets, nativeIds, o }
+  }
+
+  #batchArgs(a: unknown, b: unknown, c: unknown) {
+    const csr = a instanceof Float32Array || a instanceof Float64Array
+    const q = csr ? toPointClouds({ tokens: a, offsets: b }, this.dim, 'queries') : toPointClouds(a, this.dim, 'queries')
+    const o = parseOptions(batchSchema, csr ? c : b, 'searchBatch options')
+    return { q, o }
   }
 
   static #wrap(native: NativeMultiVectorIndex): MultiVectorIndex {
     adoptedIndex = native
     try {
       const o = native.options()
-      return new MultiVectorIndex({ fde: o.fde as FdeEncoderOptions, storage: o.storage as 'f32', fdeStorage: o.fdeStorage as 'f32' })
+      const { dim, ...fde } = o.fde
+      return new MultiVectorIndex({
+        dim,
+        fde: { ...fde, finalDim: fde.finalDim ?? undefined, projection: fde.projection as FdeEncoderOptions['projection'] },
+        storage: o.storage as ResolvedMultiVectorOptions['storage'],
+        fdeStorage: o.fdeStorage as ResolvedMultiVectorOptions['fdeStorage'],
+      })
     } finally {
       adoptedIndex = undefined
     }
   }
 }
 
-let adoptedIndex: NativeMultiVectorIndex | undefined

@@ -9,7 +9,7 @@ import { invalidRange, invalidType, slimdexError } from './errors'
 import { asRetriever, markRetriever, parseSearchOptions } from './retriever'
 import type { Retriever, RetrieverSearchOptions } from './retriever'
 import type { Hit, Id, VectorInput } from './types'
-import { chamfer } from './multivector'
+import { chamfer } from './muvera'
 import { parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Scores of a stage, one per candidate, larger is better. */

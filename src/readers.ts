@@ -1,7 +1,7 @@
 /**
  * Readers (and a few writers) for what users already have on disk: JSON Lines (streamed),
  * NumPy `.npy` (float32, C order) and the TEXMEX `.fvecs` / `.ivecs` / `.bvecs` formats.
- * Malformed files throw `ERR_SLIMDEX_BAD_INPUT` naming the file (and the line for JSONL);
+ * Malformed files throw `ERR_SLIMDEX_PARSE` naming the file (and the line for JSONL);
  * unreadable ones `ERR_SLIMDEX_IO`.
  * @module
  */
@@ -15,7 +15,7 @@ import { checkPath, checkSignal } from './validate'
 
 /** A malformed data file: `file[:line]: message`. */
 export function parseError(file: string, message: string, line?: number): SlimdexError {
-  return slimdexError(Error, 'ERR_SLIMDEX_BAD_INPUT', `${file}${line === undefined ? '' : `:${line}`}: ${message}`)
+  return slimdexError(Error, 'ERR_SLIMDEX_PARSE', `${file}${line === undefined ? '' : `:${line}`}: ${message}`)
 }
 
 /** An operating-system error on `file`, as `ERR_SLIMDEX_IO` naming the file. */
@@ -47,7 +47,7 @@ export interface JsonlRecord<T = unknown> {
 
 /**
  * Streams a JSON Lines file one record at a time (constant memory). Blank lines are skipped;
- * a line that is not valid JSON throws `ERR_SLIMDEX_BAD_INPUT` with `file:line`. A UTF-8 byte
+ * a line that is not valid JSON throws `ERR_SLIMDEX_PARSE` with `file:line`. A UTF-8 byte
  * order mark at the start is ignored.
  *
  * @example
@@ -123,9 +123,6 @@ export interface Matrix<T extends Float32Array | Int32Array | Uint8Array = Float
   count: number
 }
 
-/** Alias of {@link Matrix}. */
-export type VectorFile<T extends Float32Array | Int32Array | Uint8Array = Float32Array> = Matrix<T>
-
 /** A NumPy array: its data and shape. */
 export interface NpyArray extends Matrix<Float32Array> {
   /** The array's shape as stored (a 1-D array reads as one row). */
@@ -137,7 +134,7 @@ const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]) // \x93NUMPY
 /**
  * Parses the bytes of a NumPy `.npy` file holding a float32 array in C order (1-D or 2-D;
  * higher dimensions are flattened to rows of the last axis). Any other dtype, byte order or
- * Fortran order throws `ERR_SLIMDEX_BAD_INPUT` saying what was found and how to convert it.
+ * Fortran order throws `ERR_SLIMDEX_PARSE` saying what was found and how to convert it.
  */
 export function parseNpy(bytes: Uint8Array, name = '<buffer>'): NpyArray {
   if (!(bytes instanceof Uint8Array)) throw invalidType('parseNpy takes a Buffer or Uint8Array')

@@ -27,9 +27,6 @@ export interface RetrieverSearchOptions {
   signal?: AbortSignal
 }
 
-/** Alias of {@link RetrieverSearchOptions}. */
-export type SearchOptions = RetrieverSearchOptions
-
 /**
  * Anything that answers top-k queries asynchronously. Every slimdex index becomes one with
  * {@link asRetriever}; {@link HybridRetriever} and {@link Pipeline} are retrievers too, so they nest.
@@ -154,20 +151,6 @@ function indexBackend<Q>(index: SearchableIndex<Q>, extra: object, batchExtra: o
       ? (queries, k, signal) => index.searchBatch!(queries, { ...batchExtra, k, ...(signal ? { signal } : {}) })
       : undefined,
   }
-}
-
-/** Alias of {@link SearchableIndex}. */
-export type Searchable<Q, O extends object = object> = SearchableIndex<Q, O>
-
-/**
- * A {@link Retriever} from a search function, for anything that is not a slimdex index.
- * `size` (a number, or a function read at each search; default unbounded) bounds the
- * over-fetching of filtered searches.
- */
-export function retrieverFrom<Q>(search: (query: Q, k: number) => Hit[] | Promise<Hit[]>, size: number | (() => number) = Infinity): Retriever<Q> {
-  if (typeof search !== 'function') throw invalidType('retrieverFrom needs a function (query, k) => hits')
-  if (typeof size !== 'function' && !(typeof size === 'number' && size >= 0)) throw invalidType('retrieverFrom: size must be a number ≥ 0 or a function')
-  return new BackendRetriever<Q>({ size: typeof size === 'function' ? size : () => size, search })
 }
 
 /** Options of {@link asRetriever} for a {@link BinaryIndex}: its search options except `k`. */

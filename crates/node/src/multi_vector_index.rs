@@ -3,14 +3,14 @@
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
 use crate::fde_encoder::{fde_out, offsets_from_js, parse_fde, FdeEncoderInit, NativeFdeEncoder};
-use crate::tasks::{spawn, Job};
+use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
+use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use slimdex_core::io;
 use slimdex_core::multivec::{FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage};
 use slimdex_core::topk::Scored;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
 /// Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer).
 #[napi(object)]
@@ -31,20 +31,18 @@ pub struct MultiVectorSearchInit {
   pub clamp_negative: Option<bool>,
 }
 
-type Shared = Arc<RwLock<MultiVectorIndex>>;
-
 #[napi]
 pub struct NativeMultiVectorIndex {
-  inner: Shared,
+  inner: Shared<MultiVectorIndex>,
 }
 
-fn read(inner: &Shared) -> RwLockReadGuard<'_, MultiVectorIndex> {
-  // Writes are all-or-nothing (prepare under the read lock, then an append that validates
-  // first), so a poisoned lock still guards consistent data.
-  inner.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write(inner: &Shared) -> RwLockWriteGuard<'_, MultiVectorIndex> {
-  inner.write().unwrap_or_else(|p| p.into_inner())
+impl Persist for MultiVectorIndex {
+  fn to_bytes(&self) -> Vec<u8> {
+    MultiVectorIndex::to_bytes(self)
+  }
+  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
+    MultiVectorIndex::from_bytes(bytes)
+  }
 }
 
 fn parse_search(o: &MultiVectorSearchInit) -> napi::Result<SearchOptions> {
@@ -64,20 +62,27 @@ fn storage_name(s: TokenStorage) -> &'static str {
   s.name()
 }
 
-fn add_job(inner: Shared, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<Job<()>> {
+fn add_job(
+  inner: Shared<MultiVectorIndex>,
+  ids: IdsInput,
+  tokens: &[f32],
+  offsets: &[u32],
+  threads: Option<f64>,
+  progress: ProgressSink,
+) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   let threads = to_usize_opt(threads, "threads")?;
   // Copy now: the JS buffers may be mutated after the call returns.
   let tokens = tokens.to_vec();
   let offsets = offsets_from_js(offsets);
   Ok(Job::new(move || {
-    let batch = guard(|| read(&inner).prepare_add(ids, &tokens, &offsets, threads))?;
+    let batch = guard(|| progress.run(|p| read(&inner).prepare_add_with(ids, &tokens, &offsets, threads, p)))?;
     guard(|| write(&inner).commit_add(batch))
   }))
 }
 
 fn search_batch_job(
-  inner: Shared,
+  inner: Shared<MultiVectorIndex>,
   queries: &[f32],
   offsets: &[u32],
   options: &MultiVectorSearchInit,
@@ -94,14 +99,8 @@ fn search_batch_job(
   }))
 }
 
-fn load_job(path: String, mmap: bool) -> Job<NativeMultiVectorIndex> {
-  Job::new(move || {
-    let idx = guard(|| {
-      let bytes = io::read_file(&PathBuf::from(&path), mmap)?;
-      MultiVectorIndex::from_bytes(&bytes)
-    })?;
-    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
-  })
+fn load_job(path: String, mmap: Option<bool>) -> Job<NativeMultiVectorIndex> {
+  shared::load_job(path, mmap.unwrap_or(false), |inner| NativeMultiVectorIndex { inner })
 }
 
 #[napi]
@@ -121,7 +120,7 @@ impl NativeMultiVectorIndex {
       s => return Err(invalid(format!("fdeStorage must be 'f32' or 'f16' (got {s:?})"))),
     };
     let idx = guard(|| MultiVectorIndex::new(MultiVectorOptions { fde, storage, fde_storage }))?;
-    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
+    Ok(NativeMultiVectorIndex { inner: shared(idx) })
   }
 
   #[napi]
@@ -154,10 +153,13 @@ impl NativeMultiVectorIndex {
 
   #[napi]
   pub fn add_sync(&self, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<()> {
-    add_job(self.inner.clone(), ids, tokens, offsets, threads)?.run_sync()
+    add_job(self.inner.clone(), ids, tokens, offsets, threads, ProgressSink::new(None, None))?.run_sync()
   }
 
+  /// `onProgress(done, total)` counts encoded documents; `cancel` stops the add while it runs
+  /// (`signal` only before it starts). A cancelled add leaves the index unchanged.
   #[napi(ts_return_type = "Promise<void>")]
+  #[allow(clippy::too_many_arguments)]
   pub fn add(
     &self,
     ids: IdsInput,
@@ -165,8 +167,10 @@ impl NativeMultiVectorIndex {
     offsets: &[u32],
     threads: Option<f64>,
     signal: Option<AbortSignal>,
+    #[napi(ts_arg_type = "(done: number, total: number) => void")] on_progress: Option<ProgressCallback>,
+    cancel: Option<&NativeCancelToken>,
   ) -> napi::Result<AsyncTask<Job<()>>> {
-    let job = add_job(self.inner.clone(), ids, tokens, offsets, threads)?;
+    let job = add_job(self.inner.clone(), ids, tokens, offsets, threads, ProgressSink::new(on_progress, cancel))?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
@@ -247,37 +251,31 @@ impl NativeMultiVectorIndex {
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    guard(|| Ok(read(&self.inner).to_bytes())).map(Buffer::from)
+    shared::to_buffer(&self.inner)
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    let idx = guard(|| MultiVectorIndex::from_bytes(buffer))?;
-    Ok(NativeMultiVectorIndex { inner: Arc::new(RwLock::new(idx)) })
+    shared::from_buffer(buffer).map(|inner| NativeMultiVectorIndex { inner })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
-    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    shared::save_sync(&self.inner, path)
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || {
-      let bytes = guard(|| Ok(read(&inner).to_bytes()))?;
-      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
-    })
+    shared::save(&self.inner, path, signal)
   }
 
   #[napi(factory)]
   pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    load_job(path, mmap.unwrap_or(false)).run_sync()
+    load_job(path, mmap).run_sync()
   }
 
   #[napi(ts_return_type = "Promise<NativeMultiVectorIndex>")]
   pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeMultiVectorIndex>> {
-    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
+    AsyncTask::with_optional_signal(load_job(path, mmap), signal)
   }
 }

@@ -16,6 +16,7 @@ use super::fde_scan::{fde_scores_with, FdeRows, PreparedFde};
 use super::{check_csr, check_dim, reject_empty};
 use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
+use crate::progress::Progress;
 use crate::topk::{sort_hits, Scored, TopMax};
 use crate::{parallel, simd, validate, Error, Result};
 use half::f16;
@@ -262,6 +263,19 @@ impl MultiVectorIndex {
     offsets: &[usize],
     threads: Option<usize>,
   ) -> Result<PreparedAdd> {
+    self.prepare_add_with(ids, tokens, offsets, threads, &Progress::none())
+  }
+
+  /// [`prepare_add`](Self::prepare_add) reporting encoded documents to `progress` (every
+  /// 512 documents), and stopping with `Error::Aborted` (index unchanged) when it is cancelled.
+  pub fn prepare_add_with(
+    &self,
+    ids: Vec<ExternalId>,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+    progress: &Progress,
+  ) -> Result<PreparedAdd> {
     let n = check_csr(tokens, self.dim, offsets, "tokens")?;
     if n == 0 {
       return Err(Error::invalid("add() needs at least one document (got an empty batch)"));
@@ -300,6 +314,7 @@ impl MultiVectorIndex {
         FdeStorage::F32 => b.fde_f32.extend_from_slice(&buf),
         FdeStorage::F16 => b.fde_f16.extend(buf.iter().map(|&x| to_f16_bits(x))),
       }
+      progress.step(end as u64, n as u64)?;
       start = end;
     }
     Ok(b)
@@ -864,6 +879,31 @@ mod tests {
     // k larger than the index returns everything.
     assert_eq!(idx.search(&[1.0; 4], &SearchOptions::new(10)).unwrap().len(), 2);
     assert!(MultiVectorIndex::new(MultiVectorOptions::new(0)).is_err());
+  }
+
+  #[test]
+  fn add_reports_progress_and_a_cancelled_add_changes_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let dim = 8;
+    let mut rng = Rng::new(37);
+    let (toks, offs) = clustered_docs(&mut rng, 1200, dim, 1, 3, 4);
+    let mut idx = MultiVectorIndex::new(small_opts(dim, TokenStorage::F16, FdeStorage::F16)).unwrap();
+    let calls = AtomicU64::new(0);
+    let last = AtomicU64::new(0);
+    let report = |d: u64, t: u64| {
+      assert_eq!(t, 1200);
+      calls.fetch_add(1, Ordering::Relaxed);
+      last.fetch_max(d, Ordering::Relaxed);
+    };
+    let batch = idx.prepare_add_with(ids(1200), &toks, &offs, None, &Progress::new(Some(&report), None)).unwrap();
+    // 1200 documents in steps of 512: 512, 1024, 1200.
+    assert_eq!((calls.load(Ordering::Relaxed), last.load(Ordering::Relaxed)), (3, 1200));
+    let cancelled = AtomicBool::new(true);
+    let err = idx.prepare_add_with(ids(1200), &toks, &offs, None, &Progress::new(None, Some(&cancelled)));
+    assert!(matches!(err, Err(Error::Aborted)));
+    assert_eq!(idx.len(), 0);
+    idx.commit_add(batch).unwrap();
+    assert_eq!(idx.len(), 1200);
   }
 
   #[test]

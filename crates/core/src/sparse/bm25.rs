@@ -220,6 +220,11 @@ impl Bm25Index {
     Ok(hits)
   }
 
+  /// Many queries in parallel (at most `threads` workers).
+  pub fn search_batch(&self, texts: &[String], opts: &BmpOptions, threads: Option<usize>) -> Result<Vec<Vec<Scored<f32>>>> {
+    crate::parallel::with_threads(threads, || texts.par_iter().map(|t| self.search(t, opts, None)).collect())
+  }
+
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
     let mut parts = self.index.memory_usage();
     parts.push(("ids", self.ids.memory_bytes()));

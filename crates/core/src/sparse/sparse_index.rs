@@ -7,6 +7,7 @@ use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::topk::Scored;
 use crate::{Error, Result};
+use rayon::prelude::*;
 
 #[derive(Debug)]
 pub struct SparseIndex {
@@ -77,6 +78,11 @@ impl SparseIndex {
   pub fn search(&self, query: &[(u32, f32)], opts: &BmpOptions, allowed: Option<&[ExternalId]>) -> Result<Vec<Scored<f32>>> {
     let mask = allowed.map(|a| allowed_mask(&self.ids, a));
     self.index.search(query, opts, mask.as_deref())
+  }
+
+  /// Many queries in parallel (at most `threads` workers).
+  pub fn search_batch(&self, queries: &[Vec<(u32, f32)>], opts: &BmpOptions, threads: Option<usize>) -> Result<Vec<Vec<Scored<f32>>>> {
+    crate::parallel::with_threads(threads, || queries.par_iter().map(|q| self.index.search(q, opts, None)).collect())
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {

@@ -136,6 +136,12 @@ impl Tokenizer {
     out
   }
 
+  /// Tokens of many texts, in parallel.
+  pub fn tokenize_batch(&self, texts: &[String]) -> Vec<Vec<String>> {
+    use rayon::prelude::*;
+    texts.par_iter().map(|t| self.tokenize(t)).collect()
+  }
+
   fn push_word(&self, word: &str, out: &mut Vec<String>) {
     // `\w\w+`: at least two word characters.
     if word.chars().nth(1).is_none() || self.stop.contains(word) {
