@@ -7,6 +7,7 @@ import {
   BinaryIndex,
   HybridRetriever,
   MultiVectorIndex,
+  SparseIndex,
   Pipeline,
   VectorStore,
   asRetriever,
@@ -364,6 +365,23 @@ test('asRetriever(MultiVectorIndex): single and CSR-batched searches equal the i
     want.map((h) => h.id),
   )
   piped.forEach((h, i) => t.true(Math.abs(h.score - want[i].score) < 1e-4))
+})
+
+test('asRetriever(SparseIndex): term-map and numeric queries, single and batched, with filters', async (t) => {
+  const r = rng(31)
+  const docs = Array.from({ length: 300 }, (_, i) => {
+    const terms: Record<string, number> = {}
+    for (let j = 0; j < 1 + r.below(8); j++) terms[`t${r.below(40)}`] = 1 + r.below(5)
+    return { id: `d${i}`, terms }
+  })
+  const index = SparseIndex.buildSync(docs)
+  const retriever = asRetriever(index)
+  const queries = Array.from({ length: 5 }, () => ({ [`t${r.below(40)}`]: 1, [`t${r.below(40)}`]: 2 }))
+  const want = queries.map((q) => index.search(q, { k: 7 }))
+  t.deepEqual(await retriever.searchBatch(queries, { k: 7 }), want)
+  t.deepEqual(await retriever.search(queries[0], { k: 7 }), want[0])
+  const keep = (id: Id) => Number(String(id).slice(1)) % 2 === 0
+  t.deepEqual(await retriever.search(queries[1], { k: 4, filter: keep }), index.search(queries[1], { k: 300 }).filter((h) => keep(h.id)).slice(0, 4))
 })
 
 // ---- real data: msmarco-sample -------------------------------------------------------------

@@ -8,6 +8,8 @@ import { z } from 'zod'
 import { BinaryIndex } from './binary'
 import type { BinarySearchOptions } from './binary'
 import { MultiVectorIndex } from './multivector'
+import { SparseIndex } from './sparse'
+import type { BmpSearchOptions, SparseVector } from './sparse'
 import type { MultiVectorSearchOptions } from './multivector'
 import { invalidType, slimdexError } from './errors'
 import type { Hit, Id, VectorInput } from './types'
@@ -194,10 +196,33 @@ function multiVectorBackend(index: MultiVectorIndex, extra: MultiVectorRetriever
   }
 }
 
+/** Options of {@link asRetriever} for a {@link SparseIndex}: its search options except `k` and `filter`. */
+export type SparseRetrieverOptions = Omit<BmpSearchOptions, 'k' | 'filter'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** SparseIndex: the native batch takes `{ indices, values }` queries only; term maps go one by one. */
+function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): SearchBackend<SparseVector> {
+  const { threads, ...search } = extra
+  return {
+    size: () => index.size,
+    search: (query, k) => index.search(query, { ...search, k }),
+    searchBatch: async (queries, k, signal) => {
+      const numeric = queries.every((q) => q !== null && typeof q === 'object' && 'indices' in q && 'values' in q)
+      if (!numeric) return queries.map((q) => index.search(q, { ...search, k }))
+      const batch = queries as ReadonlyArray<{ indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }>
+      return index.searchBatch(batch, { ...search, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
+    },
+  }
+}
+
 /**
- * One adapter per index class. Adding an index (PQIndex, FlatIndex, SparseIndex, BM25Index,
- * MultiVectorIndex) is one entry here plus an `asRetriever` overload naming its query type
- * and extra options. The generic `indexBackend` covers every index with the standard shape.
+ * One adapter per index class whose queries or batch call need translating (BinaryIndex:
+ * `threads` only for batches; SparseIndex: term-map queries have no batch form; MultiVectorIndex:
+ * batches are CSR). Every other index with the standard shape — `size`, `search(query, { k })`,
+ * `searchBatch(queries, { k, signal })`, e.g. BM25Index, PQIndex, FlatIndex — goes through the
+ * generic `indexBackend`; give it an `asRetriever` overload naming its query type.
  */
 const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: object): SearchBackend<unknown> }> = [
   {
@@ -206,6 +231,10 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
       const { threads, ...search } = extra as BinaryRetrieverOptions
       return indexBackend(x as SearchableIndex<unknown>, search, threads === undefined ? search : { ...search, threads })
     },
+  },
+  {
+    matches: (x) => x instanceof SparseIndex,
+    wrap: (x, extra) => sparseBackend(x as SparseIndex, extra as SparseRetrieverOptions) as SearchBackend<unknown>,
   },
   {
     matches: (x) => x instanceof MultiVectorIndex,
@@ -229,6 +258,7 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
  */
 export function asRetriever(index: BinaryIndex, options?: BinaryRetrieverOptions): Retriever<VectorInput>
 export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
+export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVector>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
 export function asRetriever<Q, O extends object>(index: SearchableIndex<Q, O>, options?: O): Retriever<Q>
 export function asRetriever(index: unknown, options: object = {}): Retriever<unknown> {
