@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BM25Index, SparseIndex, Tokenizer, evaluate, loadBeir } from '../index.ts'
 import type { Hit } from '../index.ts'
-import { rng } from '../benches/lib/data.mjs'
+import { rng, zipfSampler } from '../benches/lib/data.mjs'
 
 const datasets = join(process.cwd(), '..', 'shared', 'datasets')
 const msmarco = join(datasets, 'msmarco-sample')
@@ -12,20 +12,7 @@ const msmarco = join(datasets, 'msmarco-sample')
 /** Seeded Zipfian sparse documents (synthetic, SPLADE-like): few distinct weights so ties are common. */
 function zipfDocs(seed: number, n: number, vocab: number, perDoc: number) {
   const r = rng(seed)
-  const cdf: number[] = []
-  let s = 0
-  for (let t = 0; t < vocab; t++) cdf.push((s += 1 / (t + 1)))
-  const draw = () => {
-    const u = r.uniform() * s
-    let lo = 0
-    let hi = vocab - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
+  const draw = zipfSampler(r, vocab)
   return Array.from({ length: n }, (_, i) => {
     const terms: Record<string, number> = {}
     for (let j = 0; j < 1 + r.below(perDoc); j++) terms[`t${draw()}`] = (1 + r.below(12)) * 0.25

@@ -3,7 +3,7 @@
 // against a datasketch pipeline; MinHashLSH build + query-all against datasketch.MinHashLSH;
 // memory per document and decision agreement of LSHBloom vs MinHashLSH.
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spamAssassin, syntheticTexts } from './lib/data.mjs'
 import { alternate, fmt, loadSlimdex, stats, writeResults } from './lib/report.mjs'
@@ -29,6 +29,7 @@ export async function run({ smoke }) {
   const slim = await loadSlimdex()
   const { MinHasher, MinHashLSH, LSHBloom, dedup, exactPairs, jaccard } = slim
   const dir = mkdtempSync(join(tmpdir(), 'slimdex-bench-minhash-'))
+  const loadStart = loadavg()[0]
   const reps = smoke ? 2 : 5
   const oph = new MinHasher({ numPerm: K, seed: SEED })
   const ds = new MinHasher({ numPerm: K, seed: SEED, scheme: 'datasketch' })
@@ -261,6 +262,8 @@ export async function run({ smoke }) {
   measurements.memory = memRows
   notes.push(`bytes per document (${lshN.toLocaleString('en-US')} synthetic docs; LSHBloom agreement = % identical new/duplicate decisions with MinHashLSH run first-seen-wins): ` + memRows.map(([k, b, a]) => `${k} ${fmt(b, 1)} B${a !== '—' ? `, agreement ${a}` : ''}`).join('; '))
   worker?.close()
+  notes.push(`machine load average (1 min) at start ${fmt(loadStart, 1)}, at end ${fmt(loadavg()[0], 1)} on ${globalThis.__benchMachine?.cores ?? '?'} cores: other jobs share the CPU, so absolute docs/s are deflated; the alternating ratios are the result`)
+  notes.push('datasketch LSH memory is the RSS growth while inserting (LeanMinHash objects are created before it is measured), so it counts the index, not the signatures')
 
   writeResults(
     'minhash',

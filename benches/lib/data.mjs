@@ -39,6 +39,24 @@ export function rng(seed = 1) {
   return { next, uniform, normal, below }
 }
 
+/** A Zipf sampler over ranks 0 … vocab − 1 (P(r) ∝ 1/(r + 1)) drawing from the generator `r`. */
+export function zipfSampler(r, vocab) {
+  const cdf = new Float64Array(vocab)
+  let s = 0
+  for (let t = 0; t < vocab; t++) cdf[t] = s += 1 / (t + 1)
+  return () => {
+    const u = r.uniform() * s
+    let lo = 0
+    let hi = vocab - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cdf[mid] < u) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
 /**
  * Clustered Gaussians: `clusters` centres ~ N(0, 1)^dim, points = centre + spread · N(0, 1)^dim.
  * Returns a flat Float32Array of n × dim.
