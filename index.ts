@@ -6,6 +6,10 @@
  */
 export { BinaryIndex } from './src/binary'
 export type { BinaryIndexOptions, BinarySearchOptions, BinaryBatchOptions } from './src/binary'
+export { PQIndex, ProductQuantizer } from './src/pq'
+export type { DenseMetric, PQIndexOptions, PQSearchOptions, PQBatchOptions, ProductQuantizerOptions } from './src/pq'
+export { FlatIndex } from './src/flat'
+export type { FlatIndexOptions, FlatBatchOptions } from './src/flat'
 export { hammingDistance, packSigns, nativeInfo, setSimdTier, inspectIndex } from './src/kernels'
 export type { NativeInfo, IndexFileInfo } from './src/kernels'
 export type { Hit, Id, MemoryUsage, AsyncOptions, VectorInput, VectorsInput } from './src/types'

@@ -13,6 +13,7 @@
 #![deny(clippy::all)]
 
 pub mod binary;
+pub mod dense;
 pub mod error;
 pub mod huge_bytes;
 pub mod ids;

