@@ -102,6 +102,29 @@ export declare class NativeFdeEncoder {
   encodeBatchDiscard(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Promise<void>
 }
 
+export declare class NativeFlatIndex {
+  constructor(options: FlatIndexInit)
+  get size(): number
+  options(): FlatIndexOptionsOut
+  fit(sample: Float32Array): void
+  addSync(ids: IdsInput, vectors: Float32Array): void
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /** The stored vector at insertion position `index`, decoded (stored dimension). */
+  reconstruct(index: number): Float32Array | null
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(query: Float32Array, k: number, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: Float32Array, k: number, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, k: number, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  shrinkToFit(): void
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeFlatIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeFlatIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeFlatIndex>
+}
+
 export declare class NativeLshBloom {
   constructor(o: LshBloomInit)
   options(): LshBloomOptionsOut
@@ -193,6 +216,47 @@ export declare class NativeMultiVectorIndex {
   save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
   static loadSync(path: string, mmap?: boolean | undefined | null): NativeMultiVectorIndex
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
+}
+
+export declare class NativePqIndex {
+  static trainSync(vectors: Float32Array, options: PqIndexInit): NativePqIndex
+  static train(vectors: Float32Array, options: PqIndexInit, signal?: AbortSignal | undefined | null): Promise<NativePqIndex>
+  get size(): number
+  options(): PqIndexOptionsOut
+  addSync(ids: IdsInput, vectors: Float32Array): void
+  add(ids: IdsInput, vectors: Float32Array, signal?: AbortSignal | undefined | null): Promise<void>
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(query: Float32Array, k: number, nprobe: number | undefined | null, candidates: number | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: Float32Array, k: number, nprobe?: number | undefined | null, candidates?: number | undefined | null, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: Float32Array, k: number, nprobe?: number | undefined | null, candidates?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  shrinkToFit(): void
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativePqIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativePqIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativePqIndex>
+}
+
+export declare class NativeProductQuantizer {
+  static trainSync(vectors: Float32Array, options: ProductQuantizerInit): NativeProductQuantizer
+  static train(vectors: Float32Array, options: ProductQuantizerInit, signal?: AbortSignal | undefined | null): Promise<NativeProductQuantizer>
+  get dim(): number
+  get m(): number
+  get nbits(): number
+  get codeSize(): number
+  /** Packed codes, `n × codeSize` bytes. */
+  encode(vectors: Float32Array): Uint8Array
+  decode(codes: Uint8Array): Float32Array
+  /** `m × 2^nbits` table (squared distances for 'l2', dot products for 'ip' / 'cosine'). */
+  adcTable(query: Float32Array, metric: string): Float32Array
+  /** `m × 2^nbits × (dim/m)` centroids, a copy. */
+  codebooks(): Float32Array
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeProductQuantizer
+  saveSync(path: string): void
+  static loadSync(path: string): NativeProductQuantizer
 }
 
 export declare class NativeSparseIndex {
@@ -324,6 +388,23 @@ export interface FdeEncoderInit {
   fillEmpty: boolean
   /** A safe integer ≥ 0. */
   seed: number
+}
+
+/** Options of `new NativeFlatIndex(...)` (validated and defaulted by the TS layer). */
+export interface FlatIndexInit {
+  dim: number
+  /** 'float32' | 'float16' | 'float8' | 'int8' */
+  storage: string
+  /** 'l2' | 'ip' | 'cosine' */
+  metric: string
+  truncateTo?: number
+}
+
+export interface FlatIndexOptionsOut {
+  dim: number
+  storage: string
+  metric: string
+  truncateTo?: number
 }
 
 export declare function hammingDistance(a: Uint8Array, b: Uint8Array): number
@@ -501,6 +582,46 @@ export interface NativeInfo {
 }
 
 export declare function packSigns(vectors: Float32Array, dim: number): Uint8Array
+
+/** Options of `NativePqIndex.train` (validated and defaulted by the TS layer). */
+export interface PqIndexInit {
+  dim: number
+  m: number
+  nbits: number
+  /** 'l2' | 'ip' | 'cosine' */
+  metric: string
+  /** IVF lists (0: no IVF). */
+  lists: number
+  nprobe: number
+  /** 'none' | 'float32' */
+  rescore: string
+  iters: number
+  ivfIters: number
+  seed: number
+}
+
+/** The options an index was trained with, as the TS layer spells them. */
+export interface PqIndexOptionsOut {
+  dim: number
+  m: number
+  nbits: number
+  metric: string
+  lists: number
+  nprobe: number
+  rescore: string
+  iters: number
+  ivfIters: number
+  seed: number
+}
+
+/** Options of `NativeProductQuantizer.train` (validated and defaulted by the TS layer). */
+export interface ProductQuantizerInit {
+  dim: number
+  m: number
+  nbits: number
+  iters: number
+  seed: number
+}
 
 /** One section of a saved index. */
 export interface SectionInfo {

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import {
   BM25Index,
   BinaryIndex,
+  FlatIndex,
   HybridRetriever,
+  PQIndex,
   MultiVectorIndex,
   SparseIndex,
   Pipeline,
@@ -382,6 +384,32 @@ test('asRetriever(SparseIndex): term-map and numeric queries, single and batched
   t.deepEqual(await retriever.search(queries[0], { k: 7 }), want[0])
   const keep = (id: Id) => Number(String(id).slice(1)) % 2 === 0
   t.deepEqual(await retriever.search(queries[1], { k: 4, filter: keep }), index.search(queries[1], { k: 300 }).filter((h) => keep(h.id)).slice(0, 4))
+})
+
+test('asRetriever(PQIndex / FlatIndex): equal to the indexes; PQ candidates + exact rescoring equal FlatIndex float32 search', async (t) => {
+  const dim = 16
+  const n = 300
+  const data = gaussian(n, dim, 41)
+  const flat = new FlatIndex({ dim })
+  flat.addSync(undefined, data)
+  const pq = PQIndex.trainSync(data, { dim, m: 4, nbits: 4, seed: 3, metric: 'ip' })
+  pq.addSync(undefined, data)
+  const queries = Array.from({ length: 4 }, (_, i) => gaussian(1, dim, 900 + i))
+  const flatR = asRetriever(flat, { threads: 1 })
+  const pqR = asRetriever(pq, { candidates: 50, threads: 1 })
+  t.deepEqual(await flatR.searchBatch(queries, { k: 5 }), queries.map((q) => flat.search(q, { k: 5 })))
+  t.deepEqual(await pqR.searchBatch(queries, { k: 5 }), queries.map((q) => pq.search(q, { k: 5, candidates: 50 })))
+  t.deepEqual(await pqR.search(queries[0], { k: 5 }), pq.search(queries[0], { k: 5, candidates: 50 }))
+  const keep = (id: Id) => (id as number) % 3 === 0
+  t.deepEqual(await flatR.search(queries[1], { k: 6, filter: keep }), flat.search(queries[1], { k: n }).filter((h) => keep(h.id)).slice(0, 6))
+  // Every PQ candidate re-scored exactly: the exact inner-product top-k.
+  const exact = new Pipeline<Float32Array>(pq, { depth: n }).rescore(exactRescorer(new VectorStore(undefined, data, dim)))
+  for (const q of queries) {
+    t.deepEqual(
+      (await exact.search(q, { k: 10 })).map((h) => h.id),
+      exactTopK(data, dim, q, 10).map((h) => h.id),
+    )
+  }
 })
 
 // ---- real data: msmarco-sample -------------------------------------------------------------

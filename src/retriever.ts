@@ -7,7 +7,10 @@
 import { z } from 'zod'
 import { BinaryIndex } from './binary'
 import type { BinarySearchOptions } from './binary'
+import { FlatIndex } from './flat'
 import { MultiVectorIndex } from './multivector'
+import { PQIndex } from './pq'
+import type { PQSearchOptions } from './pq'
 import { SparseIndex } from './sparse'
 import type { BmpSearchOptions, SparseVector } from './sparse'
 import type { MultiVectorSearchOptions } from './multivector'
@@ -161,6 +164,24 @@ export type BinaryRetrieverOptions = Omit<BinarySearchOptions, 'k'> & {
   threads?: number
 }
 
+/** Options of {@link asRetriever} for a {@link PQIndex}: its search options except `k`. */
+export type PQRetrieverOptions = Omit<PQSearchOptions, 'k'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** Options of {@link asRetriever} for a {@link FlatIndex}. */
+export interface FlatRetrieverOptions {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** Dense indexes whose single search rejects `threads` (a batch-only option). */
+function threadedBackend(index: SearchableIndex<unknown>, extra: object): SearchBackend<unknown> {
+  const { threads, ...search } = extra as { threads?: number }
+  return indexBackend(index, search, threads === undefined ? search : { ...search, threads })
+}
+
 /** Options of {@link asRetriever} for a {@link MultiVectorIndex}: its search options except `k`. */
 export type MultiVectorRetrieverOptions = Omit<MultiVectorSearchOptions, 'k'> & {
   /** Worker threads for batches (default: one per core). */
@@ -218,20 +239,16 @@ function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): Searc
 }
 
 /**
- * One adapter per index class whose queries or batch call need translating (BinaryIndex:
- * `threads` only for batches; SparseIndex: term-map queries have no batch form; MultiVectorIndex:
+ * One adapter per index class whose queries or batch call need translating (BinaryIndex,
+ * PQIndex, FlatIndex: `threads` only for batches; SparseIndex: term-map queries have no batch form; MultiVectorIndex:
  * batches are CSR). Every other index with the standard shape — `size`, `search(query, { k })`,
- * `searchBatch(queries, { k, signal })`, e.g. BM25Index, PQIndex, FlatIndex — goes through the
+ * `searchBatch(queries, { k, signal })`, e.g. BM25Index — goes through the
  * generic `indexBackend`; give it an `asRetriever` overload naming its query type.
  */
 const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: object): SearchBackend<unknown> }> = [
-  {
-    matches: (x) => x instanceof BinaryIndex,
-    wrap: (x, extra) => {
-      const { threads, ...search } = extra as BinaryRetrieverOptions
-      return indexBackend(x as SearchableIndex<unknown>, search, threads === undefined ? search : { ...search, threads })
-    },
-  },
+  { matches: (x) => x instanceof BinaryIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
+  { matches: (x) => x instanceof PQIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
+  { matches: (x) => x instanceof FlatIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
   {
     matches: (x) => x instanceof SparseIndex,
     wrap: (x, extra) => sparseBackend(x as SparseIndex, extra as SparseRetrieverOptions) as SearchBackend<unknown>,
@@ -257,6 +274,8 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
  * ```
  */
 export function asRetriever(index: BinaryIndex, options?: BinaryRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: PQIndex, options?: PQRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: FlatIndex, options?: FlatRetrieverOptions): Retriever<VectorInput>
 export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
 export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVector>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
