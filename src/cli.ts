@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
 import { BM25Index } from './bm25'
+import { PQIndex } from './pq'
 import { SparseIndex } from './sparse'
 import type { SparseVector } from './sparse'
 import { dedup } from './dedup'
@@ -48,7 +49,9 @@ Usage: slimdex <command> [options]
 Commands:
   index   --kind <kind> --input <file> --output <index>   build an index and save it
           kinds: binary (vectors: .npy/.fvecs/JSONL), bm25 (BEIR corpus.jsonl; --method --k1 --b),
-                 sparse (JSONL {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}; --block-size)
+                 sparse (JSONL {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}; --block-size),
+                 pq (vectors like binary; --m <sub-quantizers> --nbits 4|8 --ivf-lists <n> --metric l2|ip|cosine
+                 --rescore none|float32)
           input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
           --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
           --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
@@ -58,7 +61,7 @@ Commands:
           queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"};
           sparse indexes take JSONL {"_id", "terms"} (or "indices"/"values");
           text indexes (bm25) take BEIR queries.jsonl {"_id", "text"}
-          --candidates <n>      binary: Hamming candidates to rescore
+          --candidates <n>      binary / pq: candidates to rescore;  --nprobe <n>  pq with IVF: lists probed
           prints a TREC run (qid Q0 docid rank score slimdex) unless --output or --json
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
           [--split test] [--missing skip|zero]
@@ -123,7 +126,6 @@ interface IndexKind {
 }
 
 const PENDING_KINDS: Record<string, string> = {
-  pq: 'PQIndex',
   multivector: 'MultiVectorIndex',
 }
 
@@ -153,6 +155,48 @@ async function readSparseRecords(path: string, values: Record<string, string | b
 }
 
 const KINDS: Record<string, IndexKind> = {
+  pq: {
+    fileKind: 'PQIndex',
+    async build(values, ctx) {
+      const input = requireString(values, 'input')
+      const m = values.m === undefined ? undefined : parsePositiveInt(values.m as string, 'm')
+      if (m === undefined) throw new UsageError('--kind pq needs --m <sub-quantizers> (a divisor of the dimension)')
+      const nbits = values.nbits === undefined ? 8 : Number(values.nbits)
+      if (nbits !== 4 && nbits !== 8) throw new UsageError(`--nbits must be 4 or 8 (got ${JSON.stringify(values.nbits)})`)
+      const lists = values['ivf-lists'] === undefined ? undefined : parsePositiveInt(values['ivf-lists'] as string, 'ivf-lists')
+      const vectors = await readInputVectors(input, values)
+      if (vectors.count === 0) throw parseError(input, 'no vectors to index')
+      const index = await onFile(input, () =>
+        PQIndex.train(vectors.data, {
+          dim: vectors.dim,
+          m,
+          nbits,
+          metric: (values.metric as 'l2' | 'ip' | 'cosine' | undefined) ?? 'l2',
+          ...(lists === undefined ? {} : { ivf: { lists } }),
+          ...(values.rescore === 'float32' ? { rescore: 'float32' as const } : {}),
+        }),
+      )
+      const chunk = 8192
+      for (let at = 0; at < vectors.count; at += chunk) {
+        const end = Math.min(vectors.count, at + chunk)
+        await index.add(vectors.ids?.slice(at, end), vectors.data.subarray(at * vectors.dim, end * vectors.dim))
+        ctx.progress.update('indexing', end, vectors.count)
+      }
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path, values) {
+      const index = await PQIndex.load(path)
+      const candidates = values.candidates === undefined ? undefined : parsePositiveInt(values.candidates as string, 'candidates')
+      const nprobe = values.nprobe === undefined ? undefined : parsePositiveInt(values.nprobe as string, 'nprobe')
+      return {
+        retriever: asRetriever(index, { ...(candidates === undefined ? {} : { candidates }), ...(nprobe === undefined ? {} : { nprobe }) }) as Retriever<unknown>,
+        query: { type: 'vector', dim: index.dim },
+        size: index.size,
+        parameters: { ...index.options },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
   sparse: {
     fileKind: 'SparseIndex',
     async build(values) {
@@ -370,6 +414,9 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
     threshold: { type: 'string' },
     'terms-field': { type: 'string' },
     'block-size': { type: 'string' },
+    m: { type: 'string' },
+    nbits: { type: 'string' },
+    'ivf-lists': { type: 'string' },
     method: { type: 'string' },
     k1: { type: 'string' },
     b: { type: 'string' },
@@ -380,8 +427,8 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
   if (PENDING_KINDS[kindName]) throw new UsageError(`--kind ${kindName}: the ${PENDING_KINDS[kindName]} is not part of this build yet`)
   const kind = KINDS[kindName]
   if (!kind) throw new UsageError(`--kind must be one of ${[...Object.keys(KINDS), ...Object.keys(PENDING_KINDS)].join(', ')} (got ${JSON.stringify(kindName)})`)
-  oneOf(values, 'rescore', ['none', 'asymmetric', 'int8', 'float32'])
-  oneOf(values, 'metric', ['ip', 'cosine'])
+  oneOf(values, 'rescore', kindName === 'pq' ? ['none', 'float32'] : ['none', 'asymmetric', 'int8', 'float32'])
+  oneOf(values, 'metric', kindName === 'pq' ? ['l2', 'ip', 'cosine'] : ['ip', 'cosine'])
   oneOf(values, 'threshold', ['zero', 'mean'])
   oneOf(values, 'method', [...BM25_METHODS])
   for (const name of ['k1', 'b']) {
@@ -411,6 +458,7 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
     output: { type: 'string', short: 'o' },
     'query-ids': { type: 'string' },
     'terms-field': { type: 'string' },
+    nprobe: { type: 'string' },
     'id-field': { type: 'string' },
     'vector-field': { type: 'string' },
     candidates: { type: 'string' },
