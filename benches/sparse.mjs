@@ -45,7 +45,7 @@ export async function run({ smoke }) {
   const corpora = []
   const real = loadMsmarco()
   if (real) corpora.push({ name: 'msmarco-sample (real)', ...real, repeat: smoke ? 2 : 20 })
-  const nSyn = smoke ? 20_000 : 300_000
+  const nSyn = smoke ? 20_000 : 100_000
   const synQueries = zipfTexts(smoke ? 50 : 200, { vocab: 100_000, minWords: 2, maxWords: 5, seed: 8 })
   corpora.push({ name: `Zipf ${nSyn.toLocaleString('en-US')} docs (synthetic)`, texts: zipfTexts(nSyn, { vocab: 100_000, minWords: 20, maxWords: 60, seed: 7 }), queries: synQueries, repeat: 1 })
 
@@ -143,7 +143,7 @@ export async function run({ smoke }) {
   }
 
   // Learned sparse: seeded SPLADE-like vectors (synthetic), BMP vs exhaustive at k = 10.
-  const nDocs = smoke ? 10_000 : 200_000
+  const nDocs = smoke ? 10_000 : 100_000
   const r = rng(11)
   const vocab = 30_000
   const zipf = (v) => Math.min(v - 1, Math.floor(Math.exp(r.uniform() * Math.log(v))) - 1)
