@@ -18,7 +18,7 @@ export type { SlimdexError, SlimdexErrorCode } from './src/errors'
 
 // composition
 export { asRetriever, fromBackend, isRetriever, runQueries } from './src/retriever'
-export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, IdentifiedQuery } from './src/retriever'
+export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, PQRetrieverOptions, FlatRetrieverOptions, MultiVectorRetrieverOptions, SparseRetrieverOptions, IdentifiedQuery } from './src/retriever'
 export { HybridRetriever, fuseRankings } from './src/fusion'
 export type { HybridPart, HybridOptions, FusionOptions, FusionMethod, ScoreNormalization } from './src/fusion'
 export { Pipeline, VectorStore, exactRescorer, chamferRescorer } from './src/pipeline'
@@ -26,7 +26,7 @@ export type { RescoreStage, StageScores, PipelineOptions, ExactRescoreOptions, C
 export { evaluate, formatMetrics, rankRun } from './src/eval'
 export type { Qrels, Run, MetricName, EvaluateOptions, EvaluationResult } from './src/eval'
 export { loadBeir, readBeirCorpus, readBeirQueries, readQrels, readTrecRun, writeTrecRun, formatTrecRun } from './src/beir'
-export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, TrecRun } from './src/beir'
+export type { BeirDataset, BeirDocument, BeirQuery, LoadBeirOptions, QrelsMap, TrecRun } from './src/beir'
 export {
   readJsonl,
   readLines,

@@ -30,7 +30,7 @@ test('loadBeir reads corpus, queries and qrels, with and without a qrels header'
       { id: 'q1', text: 'one' },
       { id: 'q2', text: 'two' },
     ])
-    t.deepEqual(JSON.parse(JSON.stringify(ds.qrels)), { q1: { d1: 2, d2: 0 }, q2: { '3': 1 } })
+    t.deepEqual(ds.qrels, new Map([['q1', new Map([['d1', 2], ['d2', 0]])], ['q2', new Map([['3', 1]])]]))
     t.is((await loadBeir(dir, { judgedOnly: false })).queries.length, 3)
   }
 })
@@ -53,7 +53,7 @@ test('loadBeir errors name the file and the line', async (t) => {
 test('readQrels also reads TREC qrels (qid iter docid rel)', async (t) => {
   const dir = tmp()
   writeFileSync(join(dir, 'q.txt'), '301 0 FT1 1\n301 0 FT2 0\n302 Q0 LA9 3\n')
-  t.deepEqual(JSON.parse(JSON.stringify(await readQrels(join(dir, 'q.txt')))), { '301': { FT1: 1, FT2: 0 }, '302': { LA9: 3 } })
+  t.deepEqual(await readQrels(join(dir, 'q.txt')), new Map([['301', new Map([['FT1', 1], ['FT2', 0]])], ['302', new Map([['LA9', 3]])]]))
   writeFileSync(join(dir, 'bad.txt'), 'a b\n')
   await t.throwsAsync(readQrels(join(dir, 'bad.txt')), { message: /bad\.txt:1: expected 3 columns/ })
 })
@@ -71,7 +71,13 @@ test('TREC runs: written in trec_eval order with exact scores, read back equal, 
   const dir = tmp()
   await writeTrecRun(join(dir, 'r.trec'), run)
   const back = await readTrecRun(join(dir, 'r.trec'))
-  t.deepEqual(JSON.parse(JSON.stringify(back)), { q1: { c: 1 / 3, b: 0.1 + 0.2, a: 0.1 + 0.2 }, q2: { y: 5, x: -1e-300 } })
+  t.deepEqual(
+    back,
+    new Map([
+      ['q1', new Map([['c', 1 / 3], ['b', 0.1 + 0.2], ['a', 0.1 + 0.2]])],
+      ['q2', new Map([['y', 5], ['x', -1e-300]])],
+    ]),
+  )
   const qrels = { q1: { a: 1, c: 2 }, q2: { x: 1 } }
   t.deepEqual(evaluate(back, qrels), evaluate(run, qrels))
   writeFileSync(join(dir, 'dup.trec'), 'q Q0 d 1 1 t\nq Q0 d 2 0.5 t\n')
@@ -88,14 +94,14 @@ const MSMARCO = join(DATASETS, 'msmarco-sample')
   const ms = await loadBeir(MSMARCO)
   t.is(ms.corpus.length, 5000)
   t.is(ms.queries.length, 43)
-  t.is(Object.keys(ms.qrels).length, 43)
+  t.is(ms.qrels.size, 43)
   const lines = readFileSync(join(MSMARCO, 'qrels', 'test.tsv'), 'utf8').trim().split('\n').length
   t.is(
-    Object.values(ms.qrels).reduce((a, q) => a + Object.keys(q).length, 0),
+    [...ms.qrels.values()].reduce((a, q) => a + q.size, 0),
     lines,
   )
   const arcd = await loadBeir(join(DATASETS, 'arcd-sample'))
   t.is(arcd.corpus.length, 255)
-  t.true(arcd.queries.length > 0 && arcd.queries.every((q) => arcd.qrels[q.id] !== undefined))
+  t.true(arcd.queries.length > 0 && arcd.queries.every((q) => arcd.qrels.has(q.id)))
   t.true(/[\u0600-\u06ff]/.test(arcd.corpus[0].text))
 })

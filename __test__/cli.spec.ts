@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { BinaryIndex, inspectIndex, toNpy, toVecs } from '../index.ts'
+import { BinaryIndex, PQIndex, SparseIndex, inspectIndex, toNpy, toVecs } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
 import { runCli } from '../src/cli.ts'
 
@@ -165,9 +165,9 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   const notIndex = slimdex(dir, 'search', '--index', 'qrels.tsv', '--queries', 'queries.fvecs')
   t.is(notIndex.code, 1)
   t.regex(notIndex.stderr, /qrels\.tsv: .*ERR_SLIMDEX_CORRUPT_FILE/)
-  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 7 (SparseIndex).
+  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 10 (MultiVectorIndex).
   const bytes = readFileSync(join(dir, 'docs.slmdx'))
-  bytes.writeUInt16LE(7, 8)
+  bytes.writeUInt16LE(10, 8) // kind 10: MultiVectorIndex, which this CLI cannot search yet
   const sections = bytes.readUInt32LE(12)
   const header = Buffer.concat([bytes.subarray(0, 24), bytes.subarray(28, 32 + 32 * sections)])
   bytes.writeUInt32LE(crc32c(header), 24)
@@ -193,7 +193,9 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   // Usage errors exit 2 (run in-process: same code path, no process start-up per case).
   const usage: string[][] = [
     ['frobnicate'],
-    ['index', '--kind', 'sparse', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'multivector', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'pq', '--input', 'docs.npy', '--output', 'x'],
+    ['index', '--kind', 'pq', '--input', 'docs.npy', '--output', 'x', '--m', '4', '--nbits', '6'],
     ['index', '--kind', 'bm25', '--input', 'docs.npy', '--output', 'x', '--method', 'tfidf'],
     ['index', '--kind', 'nope', '--input', 'docs.npy', '--output', 'x'],
     ['index', '--input', 'docs.npy', '--output', 'x'],
@@ -209,7 +211,7 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
     const r = await inProcess(...args)
     t.is(r.code, 2, `slimdex ${args.join(' ')}: ${r.stderr}`)
   }
-  t.regex((await inProcess('index', '--kind', 'sparse', '--input', 'a', '--output', 'b')).stderr, /SparseIndex is not part of this build yet/)
+  t.regex((await inProcess('index', '--kind', 'multivector', '--input', 'a', '--output', 'b')).stderr, /MultiVectorIndex is not part of this build yet/)
   t.regex((await inProcess('frobnicate')).stderr, /unknown command "frobnicate"/)
   t.regex((await inProcess('search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0')).stderr, /-k must be a positive integer/)
   t.regex((await inProcess('eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0')).stderr, /unknown metric "ndcg@0"/)
@@ -285,4 +287,47 @@ test('CLI progress goes to stderr only on a TTY and never with --quiet or --json
   t.is(JSON.parse(json.stdout).items, 200)
   const plain = await inProcessTTY(false, ...args)
   t.is(plain.stderr, '')
+})
+
+test('CLI sparse: JSONL term weights → index → search equals SparseIndex.search; bad lines name file:line', async (t) => {
+  const { dir } = setup()
+  const r = rng(5)
+  const docs = Array.from({ length: 120 }, (_, i) => {
+    const terms: Record<string, number> = {}
+    for (let j = 0; j < 1 + r.below(6); j++) terms[`w${r.below(30)}`] = 1 + r.below(4)
+    return { _id: `d${i}`, terms }
+  })
+  const queries = Array.from({ length: 4 }, (_, i) => ({ _id: `q${i}`, terms: { [`w${r.below(30)}`]: 1, [`w${r.below(30)}`]: 0.5 } }))
+  writeFileSync(join(dir, 'sparse.jsonl'), docs.map((d) => JSON.stringify(d)).join('\n') + '\n')
+  writeFileSync(join(dir, 'squeries.jsonl'), queries.map((q) => JSON.stringify(q)).join('\n') + '\n')
+  const built = await inProcess('index', '--kind', 'sparse', '--input', join(dir, 'sparse.jsonl'), '--output', join(dir, 's.slmdx'), '--json')
+  t.is(built.code, 0, built.stderr)
+  t.like(JSON.parse(built.stdout), { kind: 'SparseIndex', items: 120 })
+  const res = await inProcess('search', '--index', join(dir, 's.slmdx'), '--queries', join(dir, 'squeries.jsonl'), '-k', '5', '--json')
+  t.is(res.code, 0, res.stderr)
+  const index = SparseIndex.buildSync(docs.map((d) => ({ id: d._id, terms: d.terms })))
+  const got = JSON.parse(res.stdout).results
+  for (const q of queries) t.deepEqual(got[q._id], index.search(q.terms, { k: 5 }))
+  const info = JSON.parse((await inProcess('info', join(dir, 's.slmdx'), '--json')).stdout)
+  t.like(info, { kind: 'SparseIndex', items: 120 })
+  writeFileSync(join(dir, 'bad.jsonl'), '{"_id":"a","terms":{"x":1}}\n{"_id":"b","terms":{"x":"heavy"}}\n')
+  const bad = await inProcess('index', '--kind', 'sparse', '--input', join(dir, 'bad.jsonl'), '--output', join(dir, 'b.slmdx'))
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /bad\.jsonl:2: "terms" must be an object of term → finite weight/)
+})
+
+test('CLI pq: vectors → PQIndex → search equals PQIndex.search; info shows its parameters', async (t) => {
+  const { dir, docs, queries } = setup()
+  const built = await inProcess('index', '--kind', 'pq', '--input', join(dir, 'docs.npy'), '--output', join(dir, 'pq.slmdx'), '--m', '4', '--nbits', '4', '--metric', 'ip', '--json')
+  t.is(built.code, 0, built.stderr)
+  t.like(JSON.parse(built.stdout), { kind: 'PQIndex', items: N })
+  writeFileSync(join(dir, 'q.npy'), toNpy(queries, [NQ, DIM]))
+  const res = await inProcess('search', '--index', join(dir, 'pq.slmdx'), '--queries', join(dir, 'q.npy'), '-k', '5', '--candidates', '40', '--json')
+  t.is(res.code, 0, res.stderr)
+  const index = PQIndex.trainSync(docs, { dim: DIM, m: 4, nbits: 4, metric: 'ip' })
+  index.addSync(undefined, docs)
+  const got = JSON.parse(res.stdout).results
+  for (let q = 0; q < NQ; q++) t.deepEqual(got[String(q)], index.search(queries.subarray(q * DIM, (q + 1) * DIM), { k: 5, candidates: 40 }))
+  const info = JSON.parse((await inProcess('info', join(dir, 'pq.slmdx'), '--json')).stdout)
+  t.like(info, { kind: 'PQIndex', items: N, parameters: { dim: DIM, m: 4, nbits: 4, metric: 'ip' } })
 })

@@ -38,8 +38,8 @@ for (const [name, ref] of Object.entries(expected.runs)) {
 test('the fixture runs contain tied scores, so the tie order is exercised', async (t) => {
   const run = await readTrecRun(join(FIXTURES, 'msmarco-sample.run'))
   let ties = 0
-  for (const docs of Object.values(run)) {
-    const scores = Object.values(docs)
+  for (const docs of run.values()) {
+    const scores = [...docs.values()]
     ties += scores.length - new Set(scores).size
   }
   t.true(ties > 100, `${ties} tied scores`)
@@ -105,4 +105,14 @@ test('bad metric names and inputs are rejected with the name in the message', (t
 
 test('formatMetrics prints one aligned line per metric', (t) => {
   t.is(formatMetrics({ 'ndcg@10': 0.5, map: 0.25 }), 'ndcg@10  0.5000\nmap      0.2500')
+})
+
+test('Maps work for runs and qrels; a document listed twice in a Hit[] is rejected like trec_eval does', (t) => {
+  const qrels = new Map([['q', new Map([['a', 2], ['b', 1]])]])
+  const asMap = evaluate(new Map([['q', [{ id: 'b', score: 2 }, { id: 'a', score: 1 }]]]), qrels, { metrics: ['ndcg@2', 'precision@1'] })
+  const asRecord = evaluate({ q: { b: 2, a: 1 } }, { q: { a: 2, b: 1 } }, { metrics: ['ndcg@2', 'p@1'] })
+  t.is(asMap.mean['ndcg@2'], asRecord.mean['ndcg@2'])
+  t.is(asMap.mean['precision@1'], 1)
+  t.true(asMap.mean['ndcg@2'] < 1)
+  t.throws(() => evaluate({ q: [{ id: 'a', score: 1 }, { id: 'a', score: 0 }] }, { q: { a: 1 } }), { message: /retrieved twice/ })
 })

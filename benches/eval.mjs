@@ -31,7 +31,7 @@ export async function run({ smoke }) {
     const trecRun = await readTrecRun(runPath)
     const metrics = Object.keys(METRICS)
     const ours = evaluate(trecRun, qrels, { metrics })
-    const docs = Object.values(trecRun).reduce((a, q) => a + Object.keys(q).length, 0)
+    const docs = [...trecRun.values()].reduce((a, q) => a + q.size, 0)
     const contenders = {
       slimdex: async () => {
         const t = performance.now()

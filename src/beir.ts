@@ -8,9 +8,16 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { invalidType } from './errors'
 import { rankRun } from './eval'
-import type { Qrels, Run } from './eval'
+import type { Run } from './eval'
 import { ioError, parseError, readJsonl, readLines } from './readers'
 import { checkPath, parseOptions } from './validate'
+
+/**
+ * Relevance judgments as read from disk: query id → document id → relevance. Maps, not plain
+ * objects: numeric-looking ids (most BEIR sets) make V8 store object keys as slow dictionary
+ * elements, which made evaluation twice as slow.
+ */
+export type QrelsMap = Map<string, Map<string, number>>
 
 /** A BEIR corpus document. */
 export interface BeirDocument {
@@ -37,7 +44,7 @@ export interface BeirDataset {
   /** Queries in file order; with `judgedOnly` (default) only those with qrels. */
   queries: BeirQuery[]
   /** Relevance judgments of the split. */
-  qrels: Qrels
+  qrels: QrelsMap
 }
 
 /** Options of {@link loadBeir}. */
@@ -101,8 +108,8 @@ export async function* readBeirQueries(path: string, options: { signal?: AbortSi
  * header line) or TREC qrels (`qid  iter  docid  relevance`), columns separated by tabs or
  * spaces. Relevance must be an integer. A document judged twice for a query keeps the last value.
  */
-export async function readQrels(path: string): Promise<Qrels> {
-  const qrels: Qrels = Object.create(null)
+export async function readQrels(path: string): Promise<QrelsMap> {
+  const qrels: QrelsMap = new Map()
   let first = true
   for await (const { text, line } of readLines(path)) {
     const cols = text.trim().split(/\s+/)
@@ -116,7 +123,9 @@ export async function readQrels(path: string): Promise<Qrels> {
       if (isFirst) continue // header line
       throw parseError(path, `relevance ${JSON.stringify(rel)} is not an integer`, line)
     }
-    ;(qrels[qid] ??= Object.create(null))[docid] = Number(rel)
+    let judged = qrels.get(qid)
+    if (judged === undefined) qrels.set(qid, (judged = new Map()))
+    judged.set(docid, Number(rel))
   }
   return qrels
 }
@@ -149,13 +158,13 @@ export async function loadBeir(dir: string, options: LoadBeirOptions = {}): Prom
   for await (const d of readBeirCorpus(join(dir, 'corpus.jsonl'), { signal: o.signal })) corpus.push(d)
   const queries: BeirQuery[] = []
   for await (const q of readBeirQueries(join(dir, 'queries.jsonl'), { signal: o.signal })) {
-    if (!o.judgedOnly || qrels[q.id] !== undefined) queries.push(q)
+    if (!o.judgedOnly || qrels.has(q.id)) queries.push(q)
   }
   return { corpus, queries, qrels }
 }
 
-/** A run as read from a TREC run file: query id → document id → score. */
-export type TrecRun = Record<string, Record<string, number>>
+/** A run as read from a TREC run file: query id → document id → score (file order). */
+export type TrecRun = Map<string, Map<string, number>>
 
 /**
  * Reads a TREC run file: `qid Q0 docid rank score tag` per line, whitespace-separated. The
@@ -163,16 +172,17 @@ export type TrecRun = Record<string, Record<string, number>>
  * a wrong column count or a non-numeric score throws `ERR_SLIMDEX_PARSE` with `file:line`.
  */
 export async function readTrecRun(path: string): Promise<TrecRun> {
-  const run: TrecRun = Object.create(null)
+  const run: TrecRun = new Map()
   for await (const { text, line } of readLines(path)) {
     const cols = text.trim().split(/\s+/)
     if (cols.length !== 6) throw parseError(path, `expected 6 columns (qid Q0 docid rank score tag), got ${cols.length}`, line)
     const [qid, , docid, , scoreText] = cols
     const score = Number(scoreText)
     if (scoreText === '' || !Number.isFinite(score)) throw parseError(path, `score ${JSON.stringify(scoreText)} is not a finite number`, line)
-    const docs = (run[qid] ??= Object.create(null))
-    if (docs[docid] !== undefined) throw parseError(path, `document ${docid} appears twice for query ${qid}`, line)
-    docs[docid] = score
+    let docs = run.get(qid)
+    if (docs === undefined) run.set(qid, (docs = new Map()))
+    if (docs.has(docid)) throw parseError(path, `document ${docid} appears twice for query ${qid}`, line)
+    docs.set(docid, score)
   }
   return run
 }
@@ -186,9 +196,10 @@ export function formatTrecRun(run: Run, tag = 'slimdex'): string {
   if (run === null || typeof run !== 'object') throw invalidType('run must be an object: query id → Hit[] or { docId: score }')
   if (!/^\S+$/.test(tag)) throw invalidType('tag must be a non-empty string without whitespace')
   const out: string[] = []
-  for (const qid of Object.keys(run)) {
+  const entries = run instanceof Map ? [...run] : Object.entries(run)
+  for (const [qid, docs] of entries) {
     if (!/^\S+$/.test(qid)) throw invalidType(`query id ${JSON.stringify(qid)} contains whitespace`)
-    rankRun(run[qid]).forEach((d, i) => {
+    rankRun(docs).forEach((d, i) => {
       if (!/^\S+$/.test(d.id)) throw invalidType(`document id ${JSON.stringify(d.id)} contains whitespace`)
       out.push(`${qid} Q0 ${d.id} ${i + 1} ${d.score} ${tag}`)
     })

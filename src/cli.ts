@@ -15,6 +15,9 @@ import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
 import { BM25Index } from './bm25'
+import { PQIndex } from './pq'
+import { SparseIndex } from './sparse'
+import type { SparseVector } from './sparse'
 import { dedup } from './dedup'
 import { formatTrecRun, readBeirCorpus, readBeirQueries, readQrels, readTrecRun } from './beir'
 import type { BeirQuery } from './beir'
@@ -45,7 +48,10 @@ Usage: slimdex <command> [options]
 
 Commands:
   index   --kind <kind> --input <file> --output <index>   build an index and save it
-          kinds: binary (vectors: .npy/.fvecs/JSONL), bm25 (BEIR corpus.jsonl; --method --k1 --b)
+          kinds: binary (vectors: .npy/.fvecs/JSONL), bm25 (BEIR corpus.jsonl; --method --k1 --b),
+                 sparse (JSONL {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}; --block-size),
+                 pq (vectors like binary; --m <sub-quantizers> --nbits 4|8 --ivf-lists <n> --metric l2|ip|cosine
+                 --rescore none|float32)
           input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
           --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
           --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
@@ -53,8 +59,9 @@ Commands:
           --threshold <t>       binary: zero | mean (default zero)
   search  --index <index> --queries <file> [-k 10] [--output run.trec]
           queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"};
-          text indexes (bm25, sparse) take BEIR queries.jsonl {"_id", "text"}
-          --candidates <n>      binary: Hamming candidates to rescore
+          sparse indexes take JSONL {"_id", "terms"} (or "indices"/"values");
+          text indexes (bm25) take BEIR queries.jsonl {"_id", "text"}
+          --candidates <n>      binary / pq: candidates to rescore;  --nprobe <n>  pq with IVF: lists probed
           prints a TREC run (qid Q0 docid rank score slimdex) unless --output or --json
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
           [--split test] [--missing skip|zero]
@@ -98,8 +105,8 @@ interface Context {
 /** A loaded index as the CLI sees it. */
 interface LoadedIndex {
   retriever: Retriever<unknown>
-  /** What a query is: a float vector of `dim`, or a text. */
-  query: { type: 'vector'; dim: number } | { type: 'text' }
+  /** What a query is: a float vector of `dim`, a text, or sparse term weights. */
+  query: { type: 'vector'; dim: number } | { type: 'text' } | { type: 'sparse' }
   size: number
   parameters: Record<string, unknown>
   memoryUsage(): MemoryUsage
@@ -119,14 +126,104 @@ interface IndexKind {
 }
 
 const PENDING_KINDS: Record<string, string> = {
-  sparse: 'SparseIndex',
-  pq: 'PQIndex',
   multivector: 'MultiVectorIndex',
 }
 
 const BM25_METHODS = ['lucene', 'robertson', 'atire', 'bm25l', 'bm25+'] as const
 
+/** Sparse records of a JSONL file: {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}. */
+async function readSparseRecords(path: string, values: Record<string, string | boolean | undefined>): Promise<Array<{ id: string; vector: SparseVector }>> {
+  const out: Array<{ id: string; vector: SparseVector }> = []
+  const field = (values['terms-field'] as string | undefined) ?? 'terms'
+  for await (const { value, line } of readJsonl(path)) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(path, 'expected a JSON object', line)
+    const r = value as Record<string, unknown>
+    const id = recordId(r, path, line, values['id-field'] as string | undefined)
+    const terms = r[field]
+    if (terms !== undefined) {
+      if (terms === null || typeof terms !== 'object' || Array.isArray(terms) || !Object.values(terms).every((w) => typeof w === 'number' && Number.isFinite(w))) {
+        throw parseError(path, `"${field}" must be an object of term → finite weight`, line)
+      }
+      out.push({ id, vector: terms as Record<string, number> })
+    } else if (Array.isArray(r.indices) && Array.isArray(r.values)) {
+      out.push({ id, vector: { indices: r.indices as number[], values: r.values as number[] } })
+    } else {
+      throw parseError(path, `needs "${field}" ({term: weight}) or "indices" and "values"`, line)
+    }
+  }
+  return out
+}
+
 const KINDS: Record<string, IndexKind> = {
+  pq: {
+    fileKind: 'PQIndex',
+    async build(values, ctx) {
+      const input = requireString(values, 'input')
+      const m = values.m === undefined ? undefined : parsePositiveInt(values.m as string, 'm')
+      if (m === undefined) throw new UsageError('--kind pq needs --m <sub-quantizers> (a divisor of the dimension)')
+      const nbits = values.nbits === undefined ? 8 : Number(values.nbits)
+      if (nbits !== 4 && nbits !== 8) throw new UsageError(`--nbits must be 4 or 8 (got ${JSON.stringify(values.nbits)})`)
+      const lists = values['ivf-lists'] === undefined ? undefined : parsePositiveInt(values['ivf-lists'] as string, 'ivf-lists')
+      const vectors = await readInputVectors(input, values)
+      if (vectors.count === 0) throw parseError(input, 'no vectors to index')
+      const index = await onFile(input, () =>
+        PQIndex.train(vectors.data, {
+          dim: vectors.dim,
+          m,
+          nbits,
+          metric: (values.metric as 'l2' | 'ip' | 'cosine' | undefined) ?? 'l2',
+          ...(lists === undefined ? {} : { ivf: { lists } }),
+          ...(values.rescore === 'float32' ? { rescore: 'float32' as const } : {}),
+        }),
+      )
+      const chunk = 8192
+      for (let at = 0; at < vectors.count; at += chunk) {
+        const end = Math.min(vectors.count, at + chunk)
+        await index.add(vectors.ids?.slice(at, end), vectors.data.subarray(at * vectors.dim, end * vectors.dim))
+        ctx.progress.update('indexing', end, vectors.count)
+      }
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path, values) {
+      const index = await PQIndex.load(path)
+      const candidates = values.candidates === undefined ? undefined : parsePositiveInt(values.candidates as string, 'candidates')
+      const nprobe = values.nprobe === undefined ? undefined : parsePositiveInt(values.nprobe as string, 'nprobe')
+      return {
+        retriever: asRetriever(index, { ...(candidates === undefined ? {} : { candidates }), ...(nprobe === undefined ? {} : { nprobe }) }) as Retriever<unknown>,
+        query: { type: 'vector', dim: index.dim },
+        size: index.size,
+        parameters: { ...index.options },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
+  sparse: {
+    fileKind: 'SparseIndex',
+    async build(values) {
+      const input = requireString(values, 'input')
+      const records = await readSparseRecords(input, values)
+      if (records.length === 0) throw parseError(input, 'no documents to index')
+      const blockSize = values['block-size'] === undefined ? undefined : parsePositiveInt(values['block-size'] as string, 'block-size')
+      type Numeric = { indices: readonly number[]; values: readonly number[] }
+      const docs = records.map(({ id, vector }) =>
+        'indices' in vector && Array.isArray(vector.indices)
+          ? { id, indices: (vector as Numeric).indices, values: (vector as Numeric).values }
+          : { id, terms: vector as Record<string, number> },
+      )
+      const index = await onFile(input, () => SparseIndex.build(docs, blockSize === undefined ? {} : { blockSize }))
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path) {
+      const index = await SparseIndex.load(path)
+      return {
+        retriever: asRetriever(index) as Retriever<unknown>,
+        query: { type: 'sparse' },
+        size: index.size,
+        parameters: { vocabulary: index.vocabSize, postings: index.postings },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
   bm25: {
     fileKind: 'BM25Index',
     async build(values, ctx) {
@@ -315,6 +412,11 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
     rescore: { type: 'string' },
     metric: { type: 'string' },
     threshold: { type: 'string' },
+    'terms-field': { type: 'string' },
+    'block-size': { type: 'string' },
+    m: { type: 'string' },
+    nbits: { type: 'string' },
+    'ivf-lists': { type: 'string' },
     method: { type: 'string' },
     k1: { type: 'string' },
     b: { type: 'string' },
@@ -325,8 +427,8 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
   if (PENDING_KINDS[kindName]) throw new UsageError(`--kind ${kindName}: the ${PENDING_KINDS[kindName]} is not part of this build yet`)
   const kind = KINDS[kindName]
   if (!kind) throw new UsageError(`--kind must be one of ${[...Object.keys(KINDS), ...Object.keys(PENDING_KINDS)].join(', ')} (got ${JSON.stringify(kindName)})`)
-  oneOf(values, 'rescore', ['none', 'asymmetric', 'int8', 'float32'])
-  oneOf(values, 'metric', ['ip', 'cosine'])
+  oneOf(values, 'rescore', kindName === 'pq' ? ['none', 'float32'] : ['none', 'asymmetric', 'int8', 'float32'])
+  oneOf(values, 'metric', kindName === 'pq' ? ['l2', 'ip', 'cosine'] : ['ip', 'cosine'])
   oneOf(values, 'threshold', ['zero', 'mean'])
   oneOf(values, 'method', [...BM25_METHODS])
   for (const name of ['k1', 'b']) {
@@ -355,6 +457,8 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
     k: { type: 'string', short: 'k' },
     output: { type: 'string', short: 'o' },
     'query-ids': { type: 'string' },
+    'terms-field': { type: 'string' },
+    nprobe: { type: 'string' },
     'id-field': { type: 'string' },
     'vector-field': { type: 'string' },
     candidates: { type: 'string' },
@@ -371,7 +475,12 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
   let qids: string[]
   let queryCount: number
   let queryAt: (i: number) => unknown
-  if (index.query.type === 'text') {
+  if (index.query.type === 'sparse') {
+    const records = await readSparseRecords(queriesPath, values)
+    qids = records.map((q) => q.id)
+    queryCount = records.length
+    queryAt = (i) => records[i].vector
+  } else if (index.query.type === 'text') {
     // Text indexes (BM25, learned sparse via their tokenizer): BEIR queries.jsonl, {"_id", "text"}.
     const texts: BeirQuery[] = []
     for await (const q of readBeirQueries(queriesPath)) texts.push(q)

@@ -12,14 +12,16 @@ import { parseOptions } from './validate'
  * Relevance judgments: query id → document id → graded relevance (an integer; ≥ 1 is
  * relevant, 0 or less is judged non-relevant). The format of pytrec_eval and `loadBeir`.
  */
-export type Qrels = Record<string, Record<string, number>>
+export type Qrels = Readonly<Record<string, Readonly<Record<string, number>>>> | ReadonlyMap<string, ReadonlyMap<string, number>>
 
 /**
  * A run: query id → either document id → score (pytrec_eval's format, as `readTrecRun`
  * returns) or the `Hit[]` a retriever returned. Only the scores decide the order (see
  * {@link evaluate}), never the position in a `Hit[]`.
  */
-export type Run = Record<string, Record<string, number> | readonly Hit[]>
+export type Run =
+  | Readonly<Record<string, Readonly<Record<string, number>> | readonly Hit[]>>
+  | ReadonlyMap<string, ReadonlyMap<string, number> | Readonly<Record<string, number>> | readonly Hit[]>
 
 /**
  * A metric name: `ndcg@k`, `recall@k`, `p@k`, `mrr@k`, `map@k` (k a positive integer), or
@@ -52,7 +54,7 @@ export interface EvaluationResult {
 
 const DEFAULT_METRICS = ['ndcg@10', 'recall@100', 'mrr@10', 'map']
 
-const METRIC = /^(ndcg|recall|p|mrr|map)(?:@([1-9][0-9]*))?$/
+const METRIC = /^(ndcg|recall|p|precision|mrr|map)(?:@([1-9][0-9]*))?$/
 
 interface ParsedMetric {
   name: string
@@ -71,7 +73,7 @@ function parseMetric(name: string): ParsedMetric {
   if (!m) {
     throw invalidRange(`unknown metric ${JSON.stringify(name)}: expected ndcg@k, recall@k, p@k, mrr@k, map@k, ndcg, mrr or map`)
   }
-  const kind = m[1] as ParsedMetric['kind']
+  const kind = (m[1] === 'precision' ? 'p' : m[1]) as ParsedMetric['kind']
   if (m[2] === undefined && (kind === 'recall' || kind === 'p')) {
     throw invalidRange(`metric ${JSON.stringify(name)} needs a cutoff, e.g. ${kind}@10`)
   }
@@ -98,37 +100,61 @@ export function compareDocIds(a: string, b: string): number {
 
 /**
  * One query's ranking in trec_eval's order: score descending, then document id descending
- * (C `strcmp`), whatever order the run listed them in. Duplicate ids in a `Hit[]` keep the
- * first (highest-ranked) occurrence.
+ * (C `strcmp`), whatever order the run listed them in. An id listed twice in a `Hit[]` throws
+ * (as trec_eval does).
  */
-export function rankRun(docs: Record<string, number> | readonly Hit[]): Array<{ id: string; score: number }> {
+export function rankRun(docs: Readonly<Record<string, number>> | ReadonlyMap<string, number> | readonly Hit[]): Array<{ id: string; score: number }> {
   let list: Array<{ id: string; score: number }>
   if (Array.isArray(docs)) {
     const seen = new Set<string>()
     list = []
     for (const h of docs as readonly Hit[]) {
-      const id = String(h.id)
-      if (seen.has(id)) continue
+      const id = String(h?.id)
+      // trec_eval rejects a document listed twice for one query; so do we.
+      if (seen.has(id)) throw invalidRange(`run: document ${id} is retrieved twice for one query`)
       seen.add(id)
       list.push({ id, score: h.score })
     }
+  } else if (docs instanceof Map) {
+    list = [...docs].map(([id, score]) => ({ id: String(id), score }))
   } else if (docs !== null && typeof docs === 'object') {
-    list = Object.entries(docs as Record<string, number>).map(([id, score]) => ({ id, score }))
+    const record = docs as Record<string, number>
+    list = []
+    for (const id in record) list.push({ id, score: record[id] })
   } else {
     throw invalidType('each query of a run must be a Hit[] or a { docId: score } object')
   }
-  for (const d of list) {
+  // Runs usually arrive best first already (retrievers, TREC files): check before sorting.
+  let sorted = true
+  for (let i = 0; i < list.length; i++) {
+    const d = list[i]
     if (typeof d.score !== 'number' || Number.isNaN(d.score)) throw invalidType(`run: document ${d.id} has no numeric score`)
+    if (sorted && i > 0 && byTrecOrder(list[i - 1], d) > 0) sorted = false
   }
-  return list.sort((a, b) => b.score - a.score || compareDocIds(b.id, a.id))
+  return sorted ? list : list.sort(byTrecOrder)
 }
 
+function byTrecOrder(a: { id: string; score: number }, b: { id: string; score: number }): number {
+  return b.score - a.score || compareDocIds(b.id, a.id)
+}
+
+/** One query's judgments, from a Map or a plain object. */
+type Judged = ReadonlyMap<string, number> | Readonly<Record<string, number>>
+
 /** Metrics of one query: `ranked` in trec_eval order, `judged` the query's qrels. */
-function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Record<string, number>, metrics: ParsedMetric[]) {
-  const rels = ranked.map((d) => judged[d.id] ?? 0)
-  const gains = Object.values(judged)
-    .filter((g) => g > 0)
-    .sort((a, b) => b - a)
+function evaluateQuery(ranked: ReadonlyArray<{ id: string }>, judged: Judged, metrics: ParsedMetric[]) {
+  const rels = new Float64Array(ranked.length)
+  const positive: number[] = []
+  if (judged instanceof Map) {
+    for (let i = 0; i < ranked.length; i++) rels[i] = judged.get(ranked[i].id) ?? 0
+    for (const g of judged.values()) if (g > 0) positive.push(g)
+  } else {
+    const j = judged as Readonly<Record<string, number>>
+    for (let i = 0; i < ranked.length; i++) rels[i] = Object.prototype.hasOwnProperty.call(j, ranked[i].id) ? j[ranked[i].id] : 0
+    for (const id in j) if (j[id] > 0) positive.push(j[id])
+  }
+  // Native numeric sort (no comparator), then best first.
+  const gains = Float64Array.from(positive).sort().reverse()
   const numRel = gains.length
   const out: Record<string, number> = {}
   for (const m of metrics) {
@@ -206,14 +232,20 @@ export function evaluate(run: Run, qrels: Qrels, options: EvaluateOptions = {}):
   if (run === null || typeof run !== 'object') throw invalidType('run must be an object: query id → Hit[] or { docId: score }')
   if (qrels === null || typeof qrels !== 'object') throw invalidType('qrels must be an object: query id → { docId: relevance }')
   const metrics = o.metrics.map(parseMetric)
+  const runOf = run instanceof Map ? (q: string) => run.get(q) : (q: string) => (Object.prototype.hasOwnProperty.call(run, q) ? (run as Record<string, never>)[q] : undefined)
+  const judgedOf = (q: string): Judged => {
+    const j = qrels instanceof Map ? qrels.get(q) : (qrels as Record<string, Record<string, number>>)[q]
+    if (j === null || typeof j !== 'object') throw invalidType(`qrels: query ${q} must map document ids to relevance`)
+    return j
+  }
   const perQuery: Record<string, Record<string, number>> = {}
-  for (const qid of Object.keys(qrels)) {
-    const docs = Object.prototype.hasOwnProperty.call(run, qid) ? run[qid] : undefined
+  for (const qid of qrels instanceof Map ? [...qrels.keys()] : Object.keys(qrels)) {
+    const docs = runOf(qid)
     if (docs === undefined) {
       if (o.missing === 'zero') perQuery[qid] = Object.fromEntries(metrics.map((m) => [m.name, 0]))
       continue
     }
-    perQuery[qid] = evaluateQuery(rankRun(docs), qrels[qid], metrics)
+    perQuery[qid] = evaluateQuery(rankRun(docs), judgedOf(qid), metrics)
   }
   const ids = Object.keys(perQuery)
   const mean: Record<string, number> = {}

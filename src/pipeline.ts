@@ -9,6 +9,7 @@ import { invalidRange, invalidType, slimdexError } from './errors'
 import { asRetriever, markRetriever, parseSearchOptions } from './retriever'
 import type { Retriever, RetrieverSearchOptions } from './retriever'
 import type { Hit, Id, VectorInput } from './types'
+import { chamfer } from './muvera'
 import { parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Scores of a stage, one per candidate, larger is better. */
@@ -209,10 +210,10 @@ export interface ChamferRescoreOptions<Q> {
   /** Token vector dimension. */
   dim: number
   /**
-   * The late-interaction score of query tokens against document tokens, e.g. slimdex's
-   * `chamfer(query, doc, dim)` (Σ over query tokens of the best inner product).
+   * The late-interaction score of query tokens against document tokens (default: slimdex's
+   * native {@link chamfer}, Σ over query tokens of the best inner product).
    */
-  score: (queryTokens: Float32Array, docTokens: Float32Array, dim: number) => number
+  score?: (queryTokens: Float32Array, docTokens: Float32Array, dim: number) => number
   /** Turns the pipeline query into its token vectors (default: the query itself). */
   query?: (query: Q) => Float32Array
   /** Keep only this many best after the stage (default: all). */
@@ -225,7 +226,7 @@ export interface ChamferRescoreOptions<Q> {
  * token vectors throws `ERR_SLIMDEX_INVALID_STATE` naming its id.
  */
 export function chamferRescorer<Q = Float32Array>(options: ChamferRescoreOptions<Q>): RescoreStage<Q> {
-  const { documents, dim, score } = options ?? ({} as ChamferRescoreOptions<Q>)
+  const { documents, dim, score = (q: Float32Array, d: Float32Array, n: number) => chamfer(q, d, n) } = options ?? ({} as ChamferRescoreOptions<Q>)
   if (typeof documents !== 'function') throw invalidType('chamferRescorer: documents must be a function (id) => Float32Array')
   if (typeof score !== 'function') throw invalidType('chamferRescorer: score must be a function (query, doc, dim) => number')
   if (!positiveInt(1 << 20).safeParse(dim).success) throw invalidRange(`chamferRescorer: dim must be a positive integer (got ${dim})`)

@@ -7,6 +7,13 @@
 import { z } from 'zod'
 import { BinaryIndex } from './binary'
 import type { BinarySearchOptions } from './binary'
+import { FlatIndex } from './flat'
+import { MultiVectorIndex } from './multivector'
+import { PQIndex } from './pq'
+import type { PQSearchOptions } from './pq'
+import { SparseIndex } from './sparse'
+import type { BmpSearchOptions, SparseVector } from './sparse'
+import type { MultiVectorSearchOptions } from './multivector'
 import { invalidType, slimdexError } from './errors'
 import type { Hit, Id, VectorInput } from './types'
 import { checkSignal, parseOptions, positiveInt } from './validate'
@@ -157,18 +164,98 @@ export type BinaryRetrieverOptions = Omit<BinarySearchOptions, 'k'> & {
   threads?: number
 }
 
+/** Options of {@link asRetriever} for a {@link PQIndex}: its search options except `k`. */
+export type PQRetrieverOptions = Omit<PQSearchOptions, 'k'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** Options of {@link asRetriever} for a {@link FlatIndex}. */
+export interface FlatRetrieverOptions {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** Dense indexes whose single search rejects `threads` (a batch-only option). */
+function threadedBackend(index: SearchableIndex<unknown>, extra: object): SearchBackend<unknown> {
+  const { threads, ...search } = extra as { threads?: number }
+  return indexBackend(index, search, threads === undefined ? search : { ...search, threads })
+}
+
+/** Options of {@link asRetriever} for a {@link MultiVectorIndex}: its search options except `k`. */
+export type MultiVectorRetrieverOptions = Omit<MultiVectorSearchOptions, 'k'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** MultiVectorIndex: queries are token matrices; a batch goes to the index as one CSR batch. */
+function multiVectorBackend(index: MultiVectorIndex, extra: MultiVectorRetrieverOptions): SearchBackend<Float32Array> {
+  const { threads, ...search } = extra
+  const { mode, ...batch } = search
+  return {
+    size: () => index.size,
+    search: (query, k) => index.search(query, { ...search, k }),
+    // The native batch runs MUVERA only; other modes go query by query.
+    searchBatch:
+      mode === undefined || mode === 'muvera'
+        ? (queries, k, signal) => {
+            let total = 0
+            for (const q of queries) total += q.length
+            const tokens = new Float32Array(total)
+            const offsets = new Uint32Array(queries.length + 1)
+            let at = 0
+            queries.forEach((q, i) => {
+              if (!(q instanceof Float32Array)) throw invalidType(`queries[${i}] must be a Float32Array of tokens × ${index.dim}`)
+              if (q.length % index.dim !== 0) throw invalidType(`queries[${i}] has ${q.length} values, not a multiple of dim ${index.dim}`)
+              tokens.set(q, at)
+              at += q.length
+              offsets[i + 1] = at / index.dim
+            })
+            return index.searchBatch({ tokens, offsets }, { ...batch, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
+          }
+        : undefined,
+  }
+}
+
+/** Options of {@link asRetriever} for a {@link SparseIndex}: its search options except `k` and `filter`. */
+export type SparseRetrieverOptions = Omit<BmpSearchOptions, 'k' | 'filter'> & {
+  /** Worker threads for batches (default: one per core). */
+  threads?: number
+}
+
+/** SparseIndex: the native batch takes `{ indices, values }` queries only; term maps go one by one. */
+function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): SearchBackend<SparseVector> {
+  const { threads, ...search } = extra
+  return {
+    size: () => index.size,
+    search: (query, k) => index.search(query, { ...search, k }),
+    searchBatch: async (queries, k, signal) => {
+      const numeric = queries.every((q) => q !== null && typeof q === 'object' && 'indices' in q && 'values' in q)
+      if (!numeric) return queries.map((q) => index.search(q, { ...search, k }))
+      const batch = queries as ReadonlyArray<{ indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }>
+      return index.searchBatch(batch, { ...search, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
+    },
+  }
+}
+
 /**
- * One adapter per index class. Adding an index (PQIndex, FlatIndex, SparseIndex, BM25Index,
- * MultiVectorIndex) is one entry here plus an `asRetriever` overload naming its query type
- * and extra options. The generic `indexBackend` covers every index with the standard shape.
+ * One adapter per index class whose queries or batch call need translating (BinaryIndex,
+ * PQIndex, FlatIndex: `threads` only for batches; SparseIndex: term-map queries have no batch form; MultiVectorIndex:
+ * batches are CSR). Every other index with the standard shape — `size`, `search(query, { k })`,
+ * `searchBatch(queries, { k, signal })`, e.g. BM25Index — goes through the
+ * generic `indexBackend`; give it an `asRetriever` overload naming its query type.
  */
 const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: object): SearchBackend<unknown> }> = [
+  { matches: (x) => x instanceof BinaryIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
+  { matches: (x) => x instanceof PQIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
+  { matches: (x) => x instanceof FlatIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
   {
-    matches: (x) => x instanceof BinaryIndex,
-    wrap: (x, extra) => {
-      const { threads, ...search } = extra as BinaryRetrieverOptions
-      return indexBackend(x as SearchableIndex<unknown>, search, threads === undefined ? search : { ...search, threads })
-    },
+    matches: (x) => x instanceof SparseIndex,
+    wrap: (x, extra) => sparseBackend(x as SparseIndex, extra as SparseRetrieverOptions) as SearchBackend<unknown>,
+  },
+  {
+    matches: (x) => x instanceof MultiVectorIndex,
+    wrap: (x, extra) => multiVectorBackend(x as MultiVectorIndex, extra as MultiVectorRetrieverOptions) as SearchBackend<unknown>,
   },
 ]
 
@@ -187,6 +274,10 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
  * ```
  */
 export function asRetriever(index: BinaryIndex, options?: BinaryRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: PQIndex, options?: PQRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: FlatIndex, options?: FlatRetrieverOptions): Retriever<VectorInput>
+export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
+export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVector>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
 export function asRetriever<Q, O extends object>(index: SearchableIndex<Q, O>, options?: O): Retriever<Q>
 export function asRetriever(index: unknown, options: object = {}): Retriever<unknown> {
