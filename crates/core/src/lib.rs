@@ -21,6 +21,7 @@ pub mod multivec;
 pub mod parallel;
 pub mod rng;
 pub mod simd;
+pub mod sparse;
 pub mod topk;
 pub mod validate;
 
