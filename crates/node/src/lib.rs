@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 
 mod binary_index;
+mod bm25_index;
 mod chamfer;
 mod convert;
 mod dedup;
@@ -13,4 +14,7 @@ mod lsh_bloom;
 mod min_hasher;
 mod minhash_lsh;
 mod multi_vector_index;
+mod sparse_common;
+mod sparse_index;
 mod tasks;
+mod tokenizer;

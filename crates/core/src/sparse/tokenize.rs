@@ -134,6 +134,12 @@ impl Tokenizer {
     out
   }
 
+  /// Many texts, tokenized in parallel.
+  pub fn tokenize_batch(&self, texts: &[String]) -> Vec<Vec<String>> {
+    use rayon::prelude::*;
+    texts.par_iter().map(|t| self.tokenize(t)).collect()
+  }
+
   /// Calls `f` with each token of `text`, in order.
   pub fn for_each_token(&self, text: &str, mut f: impl FnMut(String)) {
     let lowered;

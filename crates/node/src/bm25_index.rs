@@ -1,0 +1,180 @@
+//! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning.
+
+use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::error::{guard, invalid};
+use crate::sparse_common::{search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit};
+use crate::tasks::{spawn, Job};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use slimdex_core::io;
+use slimdex_core::sparse::{Bm25Index, Bm25Method, Bm25Options};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options of `NativeBm25Index.build` (validated and defaulted by the TS layer).
+#[napi(object)]
+pub struct Bm25Init {
+  /// 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+'
+  pub method: String,
+  pub k1: f64,
+  pub b: f64,
+  pub delta: f64,
+  pub block_size: f64,
+  pub tokenizer: TokenizerInit,
+}
+
+/// The index is immutable after build: searches share it without a lock.
+#[napi]
+pub struct NativeBm25Index {
+  inner: Arc<Bm25Index>,
+}
+
+fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job<NativeBm25Index>> {
+  let ids = ids_from_js(ids)?;
+  if ids.len() != texts.len() {
+    return Err(invalid(format!("ids ({}) and texts ({}) differ in length", ids.len(), texts.len())));
+  }
+  let opts = Bm25Options {
+    method: Bm25Method::parse(&o.method).map_err(crate::error::to_napi)?,
+    k1: o.k1,
+    b: o.b,
+    delta: o.delta,
+    block_size: to_usize(o.block_size, "blockSize")?,
+    tokenizer: tokenizer_options(o.tokenizer),
+  };
+  Ok(Job::new(move || {
+    let idx = guard(|| Bm25Index::build(ids.into_iter().zip(texts).collect(), opts))?;
+    Ok(NativeBm25Index { inner: Arc::new(idx) })
+  }))
+}
+
+fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchInit, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+  let k = to_k(k)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let s = search_params(s)?;
+  Ok(Job::new(move || {
+    let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
+    let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_deref(), threads))?;
+    Ok(hit_batch_out(inner.ids(), &res))
+  }))
+}
+
+fn load_job(path: String, mmap: bool) -> Job<NativeBm25Index> {
+  Job::new(move || {
+    let idx = guard(|| Bm25Index::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
+    Ok(NativeBm25Index { inner: Arc::new(idx) })
+  })
+}
+
+#[napi]
+impl NativeBm25Index {
+  #[napi(factory)]
+  pub fn build_sync(ids: IdsInput, texts: Vec<String>, options: Bm25Init) -> napi::Result<Self> {
+    build_job(ids, texts, options)?.run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<NativeBm25Index>")]
+  pub fn build(ids: IdsInput, texts: Vec<String>, options: Bm25Init, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativeBm25Index>>> {
+    Ok(AsyncTask::with_optional_signal(build_job(ids, texts, options)?, signal))
+  }
+
+  #[napi(getter)]
+  pub fn size(&self) -> u32 {
+    self.inner.len() as u32
+  }
+
+  #[napi(getter)]
+  pub fn vocabulary_size(&self) -> u32 {
+    self.inner.vocab().len() as u32
+  }
+
+  #[napi]
+  pub fn options(&self) -> Bm25Init {
+    let o = self.inner.options();
+    Bm25Init {
+      method: o.method.name().into(),
+      k1: o.k1,
+      b: o.b,
+      delta: o.delta,
+      block_size: o.block_size as f64,
+      tokenizer: tokenizer_out(&o.tokenizer),
+    }
+  }
+
+  /// One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`).
+  #[napi]
+  pub fn search(
+    &self,
+    text: String,
+    k: f64,
+    search: SparseSearchInit,
+    mut ids_out: Float64ArraySlice,
+    mut scores_out: Float64ArraySlice,
+  ) -> napi::Result<Either<u32, Vec<String>>> {
+    let k = to_k(k)?;
+    let s = search_params(search)?;
+    let bits = s.filter.as_ref().map(|f| self.inner.filter_bitset(f));
+    let hits = guard(|| self.inner.search(&text, k, &s.params, bits.as_deref()))?;
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(self.inner.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+  }
+
+  #[napi]
+  pub fn search_batch_sync(&self, texts: Vec<String>, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
+    batch_job(self.inner.clone(), texts, k, search, threads)?.run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<HitBatch>")]
+  pub fn search_batch(
+    &self,
+    texts: Vec<String>,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
+    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), texts, k, search, threads)?, signal))
+  }
+
+  #[napi]
+  pub fn memory_usage(&self) -> Vec<MemoryComponent> {
+    memory_to_js(self.inner.memory_usage())
+  }
+
+  #[napi]
+  pub fn to_buffer(&self) -> napi::Result<Buffer> {
+    Ok(Buffer::from(guard(|| Ok(self.inner.to_bytes()))?))
+  }
+
+  #[napi(factory)]
+  pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
+    Ok(NativeBm25Index { inner: Arc::new(guard(|| Bm25Index::from_bytes(buffer))?) })
+  }
+
+  #[napi]
+  pub fn save_sync(&self, path: String) -> napi::Result<()> {
+    let bytes = guard(|| Ok(self.inner.to_bytes()))?;
+    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+  }
+
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
+    let inner = self.inner.clone();
+    spawn(signal, move || {
+      let bytes = guard(|| Ok(inner.to_bytes()))?;
+      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    })
+  }
+
+  #[napi(factory)]
+  pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
+    load_job(path, mmap.unwrap_or(false)).run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<NativeBm25Index>")]
+  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeBm25Index>> {
+    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
+  }
+}

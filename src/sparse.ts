@@ -1,0 +1,204 @@
+/**
+ * Learned sparse retrieval (SPLADE-like term → weight vectors): weights quantised to 8 bits
+ * with one stored scale, searched with Block-Max Pruning (exact with alpha = beta = 1).
+ * @module
+ */
+import { z } from 'zod'
+import { NativeSparseIndex } from '../binding'
+import type { SparseRows } from '../binding'
+import type { SparseBatchOptions, SparseSearchOptions } from './bm25'
+import { batchSchema, searchSchema, toSearchInit } from './bm25'
+import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
+import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
+import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
+import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
+
+/** A sparse vector: named terms, or numeric term indices with values. */
+export type SparseVectorInput =
+  | { terms: Readonly<Record<string, number>> }
+  | { indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }
+
+/** A document for {@link SparseIndex.build}. */
+export type SparseDocument = { id: Id } & SparseVectorInput
+
+/** Options of {@link SparseIndex.build}. */
+export interface SparseIndexOptions extends AsyncOptions {
+  /** Documents per block, 1 … 256 (default 32). Smaller blocks suit larger k. */
+  blockSize?: number
+  /**
+   * Weight → byte: byte = round(weight / scale). Default scale: the largest weight / 255.
+   * Weights above 255 · scale or below 0 are an error unless `clamp: true`.
+   */
+  quantization?: { scale?: number; clamp?: boolean }
+  /** `'bp'`: reorder documents by recursive graph bisection (tighter block maxima); ids are unaffected. Default `'none'`. */
+  reorder?: 'none' | 'bp'
+}
+
+const buildSchema = z.strictObject({
+  blockSize: positiveInt(256).default(32),
+  quantization: z.strictObject({ scale: z.number().positive().finite().optional(), clamp: z.boolean().default(false) }).default({ clamp: false }),
+  reorder: z.enum(['none', 'bp']).default('none'),
+  signal: z.instanceof(AbortSignal).optional(),
+})
+
+/** Packs vectors as CSR columns (one form for all rows). */
+function toRows(vectors: readonly SparseVectorInput[], what: string): SparseRows {
+  const offsets = new Uint32Array(vectors.length + 1)
+  if (vectors.length === 0) return { offsets, indices: new Uint32Array(0), values: new Float32Array(0) }
+  const named = 'terms' in vectors[0]
+  let total = 0
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i] as Record<string, unknown>
+    if (v === null || typeof v !== 'object') throw invalidType(`${what}[${i}] must be an object`)
+    if (named !== ('terms' in v)) throw invalidType(`${what}[${i}]: use one form (terms, or indices + values) for all`)
+    if (named) {
+      if (v.terms === null || typeof v.terms !== 'object') throw invalidType(`${what}[${i}].terms must be an object of term → weight`)
+      total += Object.keys(v.terms as object).length
+    } else {
+      const ix = v.indices as ArrayLike<number>, vals = v.values as ArrayLike<number>
+      if (!ix || !vals || typeof ix.length !== 'number' || typeof vals.length !== 'number') throw invalidType(`${what}[${i}] needs indices and values`)
+      if (ix.length !== vals.length) throw invalidRange(`${what}[${i}]: indices (${ix.length}) and values (${vals.length}) differ in length`)
+      total += ix.length
+    }
+    offsets[i + 1] = total
+  }
+  const values = new Float32Array(total)
+  if (named) {
+    const terms: string[] = new Array(total)
+    let p = 0
+    for (let i = 0; i < vectors.length; i++) {
+      for (const [t, w] of Object.entries((vectors[i] as { terms: Record<string, number> }).terms)) {
+        if (typeof w !== 'number') throw invalidType(`${what}[${i}].terms[${JSON.stringify(t)}] must be a number`)
+        terms[p] = t
+        values[p++] = w
+      }
+    }
+    return { offsets, terms, values }
+  }
+  const indices = new Uint32Array(total)
+  let p = 0
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i] as { indices: ArrayLike<number>; values: ArrayLike<number> }
+    for (let j = 0; j < v.indices.length; j++) {
+      const t = v.indices[j]
+      if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw invalidRange(`${what}[${i}].indices[${j}] = ${t} is not a u32 term index`)
+      indices[p] = t
+      values[p++] = v.values[j]
+    }
+  }
+  return { offsets, indices, values }
+}
+
+function splitDocs(docs: readonly SparseDocument[]): { ids: Float64Array | string[]; rows: SparseRows } {
+  if (!Array.isArray(docs)) throw invalidType('docs must be an array')
+  return { ids: toIds(docs.map((d) => d?.id), docs.length, 0), rows: toRows(docs, 'docs') }
+}
+
+/**
+ * A learned sparse index.
+ *
+ * @example
+ * ```ts
+ * const index = await SparseIndex.build([{ id: 1, terms: { cat: 1.2, sat: 0.4 } }])
+ * index.search({ terms: { cat: 0.9 } }, { k: 10 })
+ * ```
+ */
+export class SparseIndex {
+  #native: NativeSparseIndex
+  readonly #buffers = new ResultBuffers()
+
+  private constructor(native: NativeSparseIndex) {
+    this.#native = native
+  }
+
+  /** Builds an index on the libuv pool. */
+  static async build(docs: readonly SparseDocument[], options: SparseIndexOptions = {}): Promise<SparseIndex> {
+    const o = parseOptions(buildSchema, options, 'SparseIndex options')
+    const { ids, rows } = splitDocs(docs)
+    const signal = checkSignal(o.signal)
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.build(ids, rows, init, signal)))
+  }
+
+  /** Synchronous twin of {@link SparseIndex.build}. */
+  static buildSync(docs: readonly SparseDocument[], options: Omit<SparseIndexOptions, 'signal'> = {}): SparseIndex {
+    const o = parseOptions(buildSchema, options, 'SparseIndex options')
+    const { ids, rows } = splitDocs(docs)
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    return new SparseIndex(callNative(() => NativeSparseIndex.buildSync(ids, rows, init)))
+  }
+
+  /** Number of documents. */
+  get size(): number {
+    return this.#native.size
+  }
+
+  /** Quantisation scale: a stored byte b stands for the weight b · scale. */
+  get scale(): number {
+    return this.#native.scale
+  }
+
+  /** Documents per block. */
+  get blockSize(): number {
+    return this.#native.blockSize
+  }
+
+  /** Stored (document, term) postings. */
+  get postings(): number {
+    return this.#native.postings
+  }
+
+  /** The `k` best documents for a query vector (unknown terms ignored), on the calling thread. */
+  search(query: SparseVectorInput, options: SparseSearchOptions): Hit[] {
+    const o = parseOptions(searchSchema, options, 'search options')
+    const rows = toRows([query], 'query')
+    const out = this.#buffers.reserve(Math.min(o.k, this.size))
+    return out.hits(callNative(() => this.#native.search(rows, o.k, toSearchInit(o), out.ids, out.scores)))
+  }
+
+  /** Many queries in parallel on the libuv pool. */
+  async searchBatch(queries: readonly SparseVectorInput[], options: SparseBatchOptions): Promise<Hit[][]> {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    const rows = toRows(queries, 'queries')
+    const signal = checkSignal(o.signal)
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(rows, o.k, toSearchInit(o), o.threads, signal)))
+  }
+
+  /** Synchronous twin of {@link SparseIndex.searchBatch}. */
+  searchBatchSync(queries: readonly SparseVectorInput[], options: Omit<SparseBatchOptions, 'signal'>): Hit[][] {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(toRows(queries, 'queries'), o.k, toSearchInit(o), o.threads)))
+  }
+
+  /** Bytes held, by component (`forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts`, `vocabulary`, `ids`, `reorder`). */
+  memoryUsage(): MemoryUsage {
+    return toMemoryUsage(this.#native.memoryUsage())
+  }
+
+  toBuffer(): Buffer {
+    return callNative(() => this.#native.toBuffer())
+  }
+
+  static fromBuffer(buffer: Uint8Array): SparseIndex {
+    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
+    return new SparseIndex(callNative(() => NativeSparseIndex.fromBuffer(buffer)))
+  }
+
+  async save(path: string, options: AsyncOptions = {}): Promise<void> {
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+  }
+
+  saveSync(path: string): void {
+    callNative(() => this.#native.saveSync(checkPath(path)))
+  }
+
+  static async load(path: string, options: AsyncOptions & { mmap?: boolean } = {}): Promise<SparseIndex> {
+    const signal = checkSignal(options.signal)
+    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.load(checkPath(path), options.mmap === true, signal)))
+  }
+
+  static loadSync(path: string, options: { mmap?: boolean } = {}): SparseIndex {
+    return new SparseIndex(callNative(() => NativeSparseIndex.loadSync(checkPath(path), options.mmap === true)))
+  }
+}
