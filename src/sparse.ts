@@ -41,6 +41,12 @@ const buildSchema = z.strictObject({
   signal: z.instanceof(AbortSignal).optional(),
 })
 
+const ciffSchema = z.strictObject({
+  blockSize: positiveInt(256).default(32),
+  scale: z.number().positive().finite().default(1),
+  reorder: z.enum(['none', 'bp']).default('none'),
+})
+
 /** Packs vectors as CSR columns (one form for all rows). */
 function toRows(vectors: readonly SparseVectorInput[], what: string): SparseRows {
   const offsets = new Uint32Array(vectors.length + 1)
@@ -175,8 +181,28 @@ export class SparseIndex {
     return toMemoryUsage(this.#native.memoryUsage())
   }
 
+  /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
     return callNative(() => this.#native.toBuffer())
+  }
+
+  /**
+   * The index as CIFF (Common Index File Format) bytes for PISA, Anserini or the BMP reference:
+   * docids in this index's block order (a BP order carries over), `tf` = the 8-bit impact,
+   * `collection_docid` = the id as a string.
+   */
+  toCiff(description = ''): Buffer {
+    return callNative(() => this.#native.toCiff(String(description)))
+  }
+
+  /**
+   * Imports a CIFF file's bytes. Impacts must be integers 0 … 255 (quantised, as the CIFF-Hub
+   * files are); a byte b scores b · `scale` (default 1). Ids are the `collection_docid` strings.
+   */
+  static fromCiff(buffer: Uint8Array, options: { blockSize?: number; scale?: number; reorder?: 'none' | 'bp' } = {}): SparseIndex {
+    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
+    const o = parseOptions(ciffSchema, options, 'fromCiff options')
+    return new SparseIndex(callNative(() => NativeSparseIndex.fromCiff(buffer, o.blockSize, o.scale, o.reorder)))
   }
 
   static fromBuffer(buffer: Uint8Array): SparseIndex {

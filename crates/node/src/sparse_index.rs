@@ -183,6 +183,25 @@ impl NativeSparseIndex {
     Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), queries, k, search, threads)?, signal))
   }
 
+  /// Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale).
+  #[napi(factory)]
+  pub fn from_ciff(buffer: &[u8], block_size: f64, scale: f64, reorder: String) -> napi::Result<Self> {
+    let bs = to_usize(block_size, "blockSize")?;
+    let reorder = match reorder.as_str() {
+      "none" => Reorder::None,
+      "bp" => Reorder::Bp,
+      r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
+    };
+    let (idx, _) = guard(|| slimdex_core::sparse::ciff::import(buffer, bs, scale as f32, reorder))?;
+    Ok(NativeSparseIndex { inner: Arc::new(idx) })
+  }
+
+  /// The index as CIFF bytes (docids in block order, tf = impact byte).
+  #[napi]
+  pub fn to_ciff(&self, description: String) -> napi::Result<Buffer> {
+    Ok(Buffer::from(guard(|| Ok(slimdex_core::sparse::ciff::export(&self.inner, &description)))?))
+  }
+
   #[napi]
   pub fn memory_usage(&self) -> Vec<MemoryComponent> {
     memory_to_js(self.inner.memory_usage())
