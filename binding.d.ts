@@ -39,6 +39,34 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+/** The index is immutable after build: searches share it without a lock. */
+export declare class NativeBm25Index {
+  static buildSync(ids: IdsInput, texts: Array<string>, options: Bm25Init): NativeBm25Index
+  static build(ids: IdsInput, texts: Array<string>, options: Bm25Init, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+  get size(): number
+  get vocabularySize(): number
+  options(): Bm25Init
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
+  searchBatch(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeBm25Index
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeBm25Index
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+}
+
+export declare class NativeDeduper {
+  constructor(o: DeduperInit)
+  /** Signs a batch (in parallel) and clusters it; resolves to the number of documents seen. */
+  push(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<number>
+  pushSync(texts: Array<string>, threads?: number | undefined | null): number
+  finish(): DedupOutput
+}
+
 export declare class NativeFdeEncoder {
   constructor(options: FdeEncoderInit)
   options(): FdeEncoderInit
@@ -57,6 +85,62 @@ export declare class NativeFdeEncoder {
    * encoding without the cost of returning the output to JS).
    */
   encodeBatchDiscard(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Promise<void>
+}
+
+export declare class NativeLshBloom {
+  constructor(o: LshBloomInit)
+  options(): LshBloomOptionsOut
+  /** Documents inserted so far (summed over merges). */
+  get count(): number
+  get bandFalsePositiveRate(): number
+  insertIfNew(sig: Uint32Array): boolean
+  /** `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate. */
+  insertIfNewBatch(sigs: Uint32Array): Uint8Array
+  has(sig: Uint32Array): boolean
+  hasBatch(sigs: Uint32Array): Uint8Array
+  merge(other: NativeLshBloom): void
+  memoryUsage(): Array<MemoryComponent>
+  /** Filter bytes per expected document. */
+  bytesPerDocument(): number
+  get isMapped(): boolean
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeLshBloom
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeLshBloom
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeLshBloom>
+}
+
+export declare class NativeMinHasher {
+  constructor(options: MinHasherInit)
+  options(): MinHasherOptionsOut
+  signSync(texts: Array<string>, threads?: number | undefined | null): Uint32Array
+  sign(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  signTokensSync(tokenSets: Array<Array<string>>, threads?: number | undefined | null): Uint32Array
+  signTokens(tokenSets: Array<Array<string>>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
+  shingles(text: string): Array<string>
+}
+
+export declare class NativeMinHashLsh {
+  constructor(o: MinHashLshInit)
+  options(): MinHashLshOptionsOut
+  get size(): number
+  insertSync(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null): void
+  insert(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  query(sig: Uint32Array, verify?: number | undefined | null): Array<LshMatch>
+  queryBatchSync(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null): Array<Array<LshMatch>>
+  queryBatch(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<LshMatch[][]>
+  remove(id: string | number): boolean
+  has(id: string | number): boolean
+  candidatePairs(verify?: number | undefined | null): Array<LshPair>
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeMinHashLsh
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string): NativeMinHashLsh
+  static load(path: string, signal?: AbortSignal | undefined | null): Promise<NativeMinHashLsh>
 }
 
 export declare class NativeMultiVectorIndex {
@@ -92,6 +176,45 @@ export declare class NativeMultiVectorIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeMultiVectorIndex>
 }
 
+export declare class NativeSparseIndex {
+  static buildSync(ids: IdsInput, docs: SparseRows, options: SparseIndexInit): NativeSparseIndex
+  static build(ids: IdsInput, docs: SparseRows, options: SparseIndexInit, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+  get size(): number
+  /** The quantisation scale (weight ≈ byte · scale). */
+  get scale(): number
+  get blockSize(): number
+  get postings(): number
+  /** One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`. */
+  search(query: SparseRows, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  /** Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale). */
+  static fromCiff(buffer: Uint8Array, blockSize: number, scale: number, reorder: string): NativeSparseIndex
+  /** The index as CIFF bytes (docids in block order, tf = impact byte). */
+  toCiff(description: string): Buffer
+  memoryUsage(): Array<MemoryComponent>
+  toBuffer(): Buffer
+  static fromBuffer(buffer: Uint8Array): NativeSparseIndex
+  saveSync(path: string): void
+  save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
+  static loadSync(path: string, mmap?: boolean | undefined | null): NativeSparseIndex
+  static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+}
+
+export declare class NativeTokenizer {
+  constructor(options: TokenizerInit)
+  options(): TokenizerInit
+  tokenize(text: string): Array<string>
+  /** Many texts, tokenized in parallel. */
+  tokenizeBatch(texts: Array<string>): Array<Array<string>>
+}
+
+/** Bands and rows of a banded LSH. */
+export interface BandsRows {
+  bands: number
+  rows: number
+}
+
 /** Options of `new NativeBinaryIndex(...)` (validated and defaulted by the TS layer). */
 export interface BinaryIndexInit {
   dim: number
@@ -111,6 +234,17 @@ export interface BinaryIndexOptionsOut {
   metric: string
 }
 
+/** Options of `NativeBm25Index.build` (validated and defaulted by the TS layer). */
+export interface Bm25Init {
+  /** 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+' */
+  method: string
+  k1: number
+  b: number
+  delta: number
+  blockSize: number
+  tokenizer: TokenizerInit
+}
+
 /** Σ over query tokens of the max dot product over document tokens. */
 export declare function chamfer(query: Float32Array, doc: Float32Array, dim: number, clampNegative?: boolean | undefined | null): number
 
@@ -118,6 +252,41 @@ export declare function chamferRerank(query: Float32Array, dim: number, tokens: 
 
 /** Chamfer scores of a CSR batch of candidate documents against one query, in input order. */
 export declare function chamferRerankSync(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null): Float32Array
+
+/** Options of `new NativeDeduper(...)` (validated and defaulted by the TS layer). */
+export interface DeduperInit {
+  hasher: MinHasherInit
+  threshold: number
+  /** 'lsh' | 'bloom' */
+  mode: string
+  verify: boolean
+  collectPairs: boolean
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  expectedItems: number
+  falsePositiveRate: number
+}
+
+/** The result of `finish()`. */
+export interface DedupOutput {
+  clusters: Int32Array
+  isDuplicate: Uint8Array
+  duplicates: number
+  pairA: Uint32Array
+  pairB: Uint32Array
+  pairJaccard: Float32Array
+  bands: number
+  rows: number
+}
+
+/** Exact pairs of a corpus (ground truth for evaluation). */
+export interface ExactPairs {
+  a: Uint32Array
+  b: Uint32Array
+  jaccard: Float64Array
+}
 
 /** Options of `new NativeFdeEncoder(...)` (validated and defaulted by the TS layer). */
 export interface FdeEncoderInit {
@@ -165,6 +334,43 @@ export declare function inspectIndexBuffer(buffer: Uint8Array): IndexFileInfo
 /** Validates a saved index file (every checksum) and describes it. */
 export declare function inspectIndexFile(path: string): IndexFileInfo
 
+/** Options of `new NativeLshBloom(...)` (validated and defaulted by the TS layer). */
+export interface LshBloomInit {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+}
+
+/** The options a filter set was built with. */
+export interface LshBloomOptionsOut {
+  threshold: number
+  numPerm: number
+  expectedItems: number
+  falsePositiveRate: number
+  weights: Array<number>
+  bands: number
+  rows: number
+}
+
+/** One query result. */
+export interface LshMatch {
+  id: string | number
+  /** Estimated Jaccard, present when the query was verified. */
+  jaccard?: number
+}
+
+/** One candidate pair (ids in insertion order). */
+export interface LshPair {
+  a: string | number
+  b: string | number
+  jaccard?: number
+}
+
 /**
  * Benchmark helper (not part of the public API): single-core sequential read bandwidth in
  * GB/s, the best of `repetitions` streaming sums over a `megabytes` buffer.
@@ -177,6 +383,68 @@ export interface MemoryComponent {
   /** Bytes held by this component. */
   bytes: number
 }
+
+/** Band keys of a flat batch of signatures: `n × bands` u64s. */
+export declare function minhashBandKeys(sigs: Uint32Array, numPerm: number, bands: number, rows: number, threads?: number | undefined | null): BigUint64Array
+
+/** Packs the lowest `bits` bits of every slot of a flat batch of signatures. */
+export declare function minhashBbitCompact(sigs: Uint32Array, numPerm: number, bits: number): Uint8Array
+
+/** Corrected Jaccard estimate of two packed b-bit signatures. */
+export declare function minhashBbitJaccard(a: Uint8Array, b: Uint8Array, numPerm: number, bits: number): number
+
+/** Options of `new NativeMinHasher(...)` (validated and defaulted by the TS layer). */
+export interface MinHasherInit {
+  numPerm: number
+  seed: number
+  /** 'oph' | 'classic' | 'datasketch' */
+  scheme: string
+  /** 'word' | 'char' */
+  shingle: string
+  ngram: number
+}
+
+/** The options a hasher was built with. */
+export interface MinHasherOptionsOut {
+  numPerm: number
+  seed: number
+  scheme: string
+  shingle: string
+  ngram: number
+}
+
+/**
+ * Every pair of texts whose shingle sets (same shingling as `MinHasher`) have exact Jaccard
+ * ≥ threshold: an exact all-pairs join (prefix filtering + verification), for evaluation.
+ */
+export declare function minhashExactPairs(texts: Array<string>, shingle: string, ngram: number, threshold: number, threads?: number | undefined | null): ExactPairs
+
+/** Fraction of equal slots of two signatures (the Jaccard estimate). */
+export declare function minhashJaccard(a: Uint32Array, b: Uint32Array): number
+
+/** Options of `new NativeMinHashLsh(...)` (validated and defaulted by the TS layer). */
+export interface MinHashLshInit {
+  threshold: number
+  numPerm: number
+  weightFp: number
+  weightFn: number
+  bands?: number
+  rows?: number
+  keepSignatures: boolean
+}
+
+/** The options an index was built with. */
+export interface MinHashLshOptionsOut {
+  threshold: number
+  numPerm: number
+  weights: Array<number>
+  bands: number
+  rows: number
+  keepSignatures: boolean
+}
+
+/** datasketch's (b, r) choice for a threshold. */
+export declare function minhashOptimalParams(threshold: number, numPerm: number, weightFp: number, weightFn: number): BandsRows
 
 /** Options of `new NativeMultiVectorIndex(...)` (validated and defaulted by the TS layer). */
 export interface MultiVectorIndexInit {
@@ -220,3 +488,45 @@ export interface SectionInfo {
 
 /** Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use. */
 export declare function setSimdTier(tier: string): string
+
+export interface SparseIndexInit {
+  blockSize: number
+  /** byte = round(weight / scale); absent: max weight / 255. */
+  scale?: number
+  /** Clamp out-of-range weights instead of failing. */
+  clamp: boolean
+  /** 'none' | 'bp' */
+  reorder: string
+}
+
+/** Sparse vectors as CSR columns: row i is `[offsets[i], offsets[i+1])` of `terms` or `indices` and `values`. */
+export interface SparseRows {
+  offsets: Uint32Array
+  terms?: Array<string>
+  indices?: Uint32Array
+  values: Float32Array
+}
+
+/** Search knobs of `search` / `searchBatch`. */
+export interface SparseSearchInit {
+  /** (0, 1]; 1 is safe. */
+  alpha: number
+  /** (0, 1]; fraction of query terms kept. */
+  beta: number
+  /** Plain exhaustive scan (verification / benchmarks). */
+  exhaustive: boolean
+  /** Allowed ids (a filter), or absent. */
+  filter?: IdsInput
+}
+
+/** Tokenizer options (validated and defaulted by the TS layer). */
+export interface TokenizerInit {
+  lowercase: boolean
+  /** Stop words; absent = the 33-word English list. */
+  stopwords?: Array<string>
+  /** Snowball language, or absent for none. */
+  stemmer?: string
+  cjkBigrams: boolean
+  /** Closed vocabulary (tokens outside it are dropped), or absent. */
+  vocabulary?: Array<string>
+}

@@ -8,7 +8,7 @@ import { rng } from '../benches/lib/data.mjs'
 
 /** Seeded Zipf-like sparse docs with a few distinct weights (ties are common). */
 function zipfDocs(n: number, vocab: number, nnz: number, seed: number): { indices: number[]; values: number[] }[] {
-  const r = rng(seed)
+  const r = rng(seed).uniform
   return Array.from({ length: n }, () => {
     const m = new Map<number, number>()
     const len = Math.floor(r() * nnz * 2)
@@ -38,7 +38,7 @@ function brute(docs: { indices: number[]; values: number[] }[], scale: number, q
 test('safe BMP equals brute force for k, block sizes, filters and reordering', async (t) => {
   const raw = zipfDocs(1200, 300, 10, 5)
   const docs: SparseDocument[] = raw.map((d, i) => ({ id: i, ...d }))
-  const r = rng(9)
+  const r = rng(9).uniform
   const queries = Array.from({ length: 8 }, () => {
     const m = new Map<number, number>()
     for (let j = 0; j < 5; j++) m.set(Math.floor(r() ** 3 * 300), 1 + Math.floor(r() * 4))
@@ -62,7 +62,7 @@ test('safe BMP equals brute force for k, block sizes, filters and reordering', a
 test('named terms, batches, recall of approximate settings, persistence and errors', async (t) => {
   const docs: SparseDocument[] = zipfDocs(3000, 1000, 20, 7).map((d, i) => ({ id: `d${i}`, terms: Object.fromEntries(d.indices.map((x, j) => [`t${x}`, d.values[j]])) }))
   const index = SparseIndex.buildSync(docs)
-  const r = rng(3)
+  const r = rng(3).uniform
   const queries = Array.from({ length: 20 }, () => ({ terms: Object.fromEntries(Array.from({ length: 12 }, () => [`t${Math.floor(r() ** 3 * 1000)}`, 1 + Math.floor(r() * 3)])) }))
   const exact = await index.searchBatch(queries, { k: 10, exhaustive: true })
   t.deepEqual(await index.searchBatch(queries, { k: 10 }), exact)

@@ -330,7 +330,7 @@ mod tests {
         let mut t: Vec<u32> = (0..1 + rng.below(15) as usize).map(|_| rng.below(200) as u32).collect();
         t.sort();
         t.dedup();
-        let w = t.iter().map(|_| 1.0 + rng.below(200) as f32).collect();
+        let w: Vec<f32> = t.iter().map(|_| 1.0 + rng.below(200) as f32).collect();
         (ExternalId::Str(format!("doc{i}")), SparseVector::Named(t.iter().map(|x| format!("w{x}")).zip(w).collect()))
       })
       .collect();
