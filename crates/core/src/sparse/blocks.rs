@@ -504,7 +504,7 @@ impl<T: Impact> BlockIndex<T> {
     let block_size: u32 = m.get("block size")?;
     let bm_scale: f32 = m.get("block-max scale")?;
     m.finish("block index metadata")?;
-    if !(1..=256).contains(&block_size) || !(bm_scale.is_finite() && bm_scale > 0.0) {
+    if !((1..=256).contains(&block_size) && bm_scale.is_finite() && bm_scale > 0.0) {
       return Err(Error::corrupt(format!("invalid block size {block_size} or scale {bm_scale}")));
     }
     fn arr<X: FromLeBytes>(c: &Container<'_>, t: [u8; 4], what: &str) -> Result<Vec<X>> {

@@ -22,18 +22,12 @@ pub enum SparseVector {
 }
 
 /// How weights become bytes.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Quantization {
   /// byte = round(weight / scale). None: max weight / 255 over the corpus (nothing clamps).
   pub scale: Option<f32>,
   /// Clamp weights above 255 · scale to 255 and negative weights to 0 instead of failing.
   pub clamp: bool,
-}
-
-impl Default for Quantization {
-  fn default() -> Self {
-    Quantization { scale: None, clamp: false }
-  }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +144,7 @@ impl SparseIndex {
     Self::from_csr(named, vocab, n_terms, scale, ids, csr, opts.block_size, opts.reorder)
   }
 
+  #[allow(clippy::too_many_arguments)] // internal constructor shared by build and CIFF import
   pub(crate) fn from_csr(
     named: bool,
     vocab: Vocab,
