@@ -1,9 +1,9 @@
 //! Speed check for the sparse indexes (synthetic data, said so): safe BMP vs the exhaustive
 //! scan of the same index, alpha sweep with recall, and bytes per posting.
-//! Run: `cargo run --release -p slimdex-core --example sparse_speed -- [docs]`
+//! Run: `cargo run --release -p slimdex-core --example sparse_speed -- [docs] [bp]`
 use slimdex_core::ids::ExternalId;
 use slimdex_core::rng::Rng;
-use slimdex_core::sparse::{SearchParams, SparseIndex, SparseIndexOptions, SparseVector};
+use slimdex_core::sparse::{Reorder, SearchParams, SparseIndex, SparseIndexOptions, SparseVector};
 use std::time::Instant;
 
 /// SPLADE-like: ~nnz terms per doc, term id = vocab^u − 1 (Zipf-like), skewed weights.
@@ -29,9 +29,11 @@ fn main() {
   let mut rng = Rng::new(1);
   let docs: Vec<(ExternalId, SparseVector)> = (0..n).map(|i| (ExternalId::Int(i as i64), vector(&mut rng, vocab, 120))).collect();
   let queries: Vec<SparseVector> = (0..100).map(|_| vector(&mut rng, vocab, 20)).collect();
+  let bp = std::env::args().nth(2).as_deref() == Some("bp");
+  let opts = SparseIndexOptions { reorder: if bp { Reorder::Bp } else { Reorder::None }, ..Default::default() };
   let t = Instant::now();
-  let idx = SparseIndex::build(docs, &SparseIndexOptions::default()).unwrap();
-  println!("built {n} docs, {} postings in {:.1}s", idx.n_postings(), t.elapsed().as_secs_f64());
+  let idx = SparseIndex::build(docs, &opts).unwrap();
+  println!("reorder {}: built {n} docs, {} postings in {:.1}s", if bp { "bp" } else { "none" }, idx.n_postings(), t.elapsed().as_secs_f64());
   let mem = idx.memory_usage();
   let total: usize = mem.iter().map(|m| m.1).sum();
   let get = |k: &str| mem.iter().find(|m| m.0 == k).map_or(0, |m| m.1);
