@@ -1,111 +1,113 @@
 /**
- * BM25 (the five bm25s variants) scored eagerly at build time and searched with Block-Max
- * Pruning, plus the tokenizer it uses.
+ * BM25 with the five bm25s variants, scored eagerly at build time and searched with
+ * block-max pruning (exact top-k, no O(N) work per query). Scores equal bm25s's.
  * @module
  */
 import { z } from 'zod'
-import { NativeBm25Index, NativeTokenizer } from '../binding'
+import { NativeBm25Index } from '../binding'
+import type { SparseSearchInit } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
-import { bmpSchema, type BmpSearchOptions } from './sparse'
+import type { TokenizerOptions } from './tokenizer'
+import { toTokenizerInit } from './tokenizer'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
 import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
-/** Options of {@link Tokenizer} (defaults reproduce bm25s's tokenizer). */
-export interface TokenizerOptions {
-  /** Lowercase first (default true). */
-  lowercase?: boolean
-  /**
-   * Words dropped: `'english'` (default: bm25s's 33-word Lucene / Elasticsearch list), `'none'`,
-   * or your own list.
-   */
-  stopwords?: 'english' | 'none' | readonly string[]
-  /** Snowball stemmer language, e.g. `'english'`, `'arabic'`, `'german'` (default: none). */
-  stemmer?: string
-  /** Split Chinese / Japanese / Korean runs into character bigrams (default false). */
-  cjkBigrams?: boolean
-}
-
-const tokenizerSchema = z.strictObject({
-  lowercase: z.boolean().default(true),
-  stopwords: z.union([z.enum(['english', 'none']), z.array(z.string())]).default('english'),
-  stemmer: z.string().optional(),
-  cjkBigrams: z.boolean().default(false),
-})
-
-function tokenizerInit(options: TokenizerOptions) {
-  const o = parseOptions(tokenizerSchema, options, 'tokenizer options')
-  const stopwords = o.stopwords === 'english' ? undefined : o.stopwords === 'none' ? [] : o.stopwords
-  return { lowercase: o.lowercase, stopwords, stemmer: o.stemmer, cjkBigrams: o.cjkBigrams }
-}
-
-/**
- * Splits text into tokens like bm25s: lowercase, Unicode `\b\w\w+\b` (words of ≥ 2
- * characters), stop words removed, optionally Snowball-stemmed.
- */
-export class Tokenizer {
-  readonly #native: NativeTokenizer
-
-  constructor(options: TokenizerOptions = {}) {
-    const init = tokenizerInit(options)
-    this.#native = callNative(() => new NativeTokenizer(init))
-  }
-
-  /** Tokens of one text. */
-  tokenize(text: string): string[] {
-    if (typeof text !== 'string') throw invalidType('text must be a string')
-    return this.#native.tokenize(text)
-  }
-
-  /** Tokens of many texts, in parallel. */
-  tokenizeBatch(texts: readonly string[]): string[][] {
-    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw invalidType('texts must be an array of strings')
-    return this.#native.tokenizeBatch(texts as string[])
-  }
-}
-
-/** A document of {@link BM25Index.build}. */
+/** A document for {@link BM25Index.build}. */
 export interface TextDocument {
+  /** A unique id (all numbers or all strings). */
   id: Id
+  /** The text; empty texts are allowed (they never match). */
   text: string
 }
 
-/** Options of {@link BM25Index.build} (bm25s's defaults). */
+/** Options of {@link BM25Index.build}. */
 export interface BM25Options extends AsyncOptions {
-  /** `'lucene'` (default), `'robertson'`, `'atire'`, `'bm25l'` or `'bm25+'` (bm25s's formulas). */
+  /** bm25s variant (default `'lucene'`). `'bm25l'` and `'bm25+'` include bm25s's score shift. */
   method?: 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+'
-  /** Term-frequency saturation (default 1.5), ≥ 0. */
+  /** Term-frequency saturation, ≥ 0 (default 1.5). */
   k1?: number
-  /** Length normalisation (default 0.75), 0 … 1. */
+  /** Length normalisation, 0 … 1 (default 0.75). */
   b?: number
-  /** BM25L / BM25+ shift (default 0.5), ≥ 0. */
+  /** δ of BM25L / BM25+, ≥ 0 (default 0.5). */
   delta?: number
-  /** Documents per block (default 32), 1 … 256. */
-  blockSize?: number
-  /** Tokenizer options (default: bm25s's). */
+  /** How texts (and queries) are tokenized (default: bm25s's tokenizer with English stop words). */
   tokenizer?: TokenizerOptions
+  /** Documents per block of the block-max index, 1 … 256 (default 32). */
+  blockSize?: number
 }
 
-const bm25Schema = z.strictObject({
+/** Options of {@link BM25Index.search}. */
+export interface SparseSearchOptions {
+  /** Number of results, 1 … 2^32 − 1. Only documents sharing a token with the query are returned. */
+  k: number
+  /** Approximation: stop when the k-th score beats alpha × the next block's bound; (0, 1], default 1 (exact). */
+  alpha?: number
+  /** Keep the ceil(beta · n) heaviest query terms; (0, 1], default 1 (exact). */
+  beta?: number
+  /** Only these ids may be returned. */
+  filter?: readonly Id[]
+  /** Scan every block (a baseline for verification and benchmarks; same results as the default). */
+  exhaustive?: boolean
+}
+
+/** Options of {@link BM25Index.searchBatch}. */
+export interface SparseBatchOptions extends SparseSearchOptions, AsyncOptions {
+  /** Worker threads for the batch (default: one per core). */
+  threads?: number
+}
+
+const buildSchema = z.strictObject({
   method: z.enum(['lucene', 'robertson', 'atire', 'bm25l', 'bm25+']).default('lucene'),
-  k1: z.number().finite().min(0).default(1.5),
+  k1: z.number().min(0).finite().default(1.5),
   b: z.number().min(0).max(1).default(0.75),
-  delta: z.number().finite().min(0).default(0.5),
+  delta: z.number().min(0).finite().default(0.5),
+  tokenizer: z.any().optional(),
   blockSize: positiveInt(256).default(32),
-  tokenizer: z.unknown().optional(),
   signal: z.instanceof(AbortSignal).optional(),
 })
 
+/** @internal */
+export const searchSchema = z.strictObject({
+  k: positiveInt(),
+  alpha: z.number().gt(0).max(1).default(1),
+  beta: z.number().gt(0).max(1).default(1),
+  filter: z.array(z.union([z.string(), z.number()])).optional(),
+  exhaustive: z.boolean().default(false),
+})
+
+/** @internal */
+export const batchSchema = searchSchema.extend({
+  threads: positiveInt(1024).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+})
+
+/** @internal */
+export function toSearchInit(o: z.output<typeof searchSchema>): SparseSearchInit {
+  const filter = o.filter === undefined ? undefined : toIds(o.filter, o.filter.length, 0)
+  return { alpha: o.alpha, beta: o.beta, exhaustive: o.exhaustive, filter }
+}
+
+function splitDocs(docs: readonly TextDocument[]): { ids: Float64Array | string[]; texts: string[] } {
+  if (!Array.isArray(docs)) throw invalidType('docs must be an array of { id, text }')
+  const ids: Id[] = new Array(docs.length)
+  const texts: string[] = new Array(docs.length)
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i]
+    if (d === null || typeof d !== 'object' || typeof d.text !== 'string') throw invalidType(`docs[${i}] must be { id, text: string }`)
+    ids[i] = d.id
+    texts[i] = d.text
+  }
+  return { ids: toIds(ids, ids.length, 0), texts }
+}
+
 /**
- * BM25 over texts. Every (document, term) score is computed at build time (as bm25s does)
- * and queries use Block-Max Pruning instead of scoring all N documents, so search cost
- * follows the matching blocks, not the corpus. Scores are the true BM25 values. Only
- * documents in which some query token scores above 0 are returned.
+ * A BM25 index over texts.
  *
  * @example
  * ```ts
- * const bm25 = await BM25Index.build(docs.map((d) => ({ id: d.id, text: `${d.title} ${d.text}` })))
- * bm25.search('cost of interior concrete flooring', { k: 10 }) // [{ id, score }, …]
+ * const bm25 = await BM25Index.build([{ id: 'a', text: 'the cat sat' }, { id: 'b', text: 'dogs bark' }])
+ * bm25.search('cat', { k: 10 }) // [{ id: 'a', score: 0.46… }]
  * ```
  */
 export class BM25Index {
@@ -116,86 +118,83 @@ export class BM25Index {
     this.#native = native
   }
 
-  /** Tokenizes, scores and indexes `docs` on the libuv pool. */
+  /** Tokenizes and scores `docs` on the libuv pool. */
   static async build(docs: readonly TextDocument[], options: BM25Options = {}): Promise<BM25Index> {
-    const { ids, texts, init, signal } = BM25Index.#prepare(docs, options)
-    return new BM25Index(await callNativeAsync(() => NativeBm25Index.build(ids, texts, init, checkSignal(signal))))
+    const o = parseOptions(buildSchema, options, 'BM25Index options')
+    const { ids, texts } = splitDocs(docs)
+    const init = { method: o.method, k1: o.k1, b: o.b, delta: o.delta, blockSize: o.blockSize, tokenizer: toTokenizerInit(o.tokenizer) }
+    const signal = checkSignal(o.signal)
+    return new BM25Index(await callNativeAsync(() => NativeBm25Index.build(ids, texts, init, signal)))
   }
 
   /** Synchronous twin of {@link BM25Index.build}. */
   static buildSync(docs: readonly TextDocument[], options: Omit<BM25Options, 'signal'> = {}): BM25Index {
-    const { ids, texts, init } = BM25Index.#prepare(docs, options)
+    const o = parseOptions(buildSchema, options, 'BM25Index options')
+    const { ids, texts } = splitDocs(docs)
+    const init = { method: o.method, k1: o.k1, b: o.b, delta: o.delta, blockSize: o.blockSize, tokenizer: toTokenizerInit(o.tokenizer) }
     return new BM25Index(callNative(() => NativeBm25Index.buildSync(ids, texts, init)))
   }
 
-  static #prepare(docs: readonly TextDocument[], options: BM25Options) {
-    const o = parseOptions(bm25Schema, options, 'BM25Index.build options')
-    if (!Array.isArray(docs)) throw invalidType('docs must be an array of { id, text }')
-    const texts = docs.map((d, i) => {
-      if (d === null || typeof d !== 'object' || typeof d.text !== 'string') throw invalidType(`docs[${i}] must be { id, text: string }`)
-      return d.text
-    })
-    const ids = toIds(docs.map((d) => d.id), docs.length, 0)
-    const init = { method: o.method, k1: o.k1, b: o.b, delta: o.delta, blockSize: o.blockSize, tokenizer: tokenizerInit((o.tokenizer ?? {}) as TokenizerOptions) }
-    return { ids, texts, init, signal: o.signal }
-  }
-
-  /** Documents in the index. */
+  /** Number of documents. */
   get size(): number {
     return this.#native.size
   }
 
-  /** Distinct tokens. */
-  get vocabSize(): number {
-    return this.#native.vocabSize
+  /** Number of distinct tokens in the corpus. */
+  get vocabularySize(): number {
+    return this.#native.vocabularySize
   }
 
-  /** Stored (document, token) scores. */
-  get postings(): number {
-    return this.#native.postings
+  /** The options the index was built with (defaults filled in; stop words as a list). */
+  get options(): { method: string; k1: number; b: number; delta: number; blockSize: number; tokenizer: TokenizerOptions } {
+    const o = this.#native.options()
+    const t = o.tokenizer
+    return {
+      method: o.method, k1: o.k1, b: o.b, delta: o.delta, blockSize: o.blockSize,
+      tokenizer: { lowercase: t.lowercase, stopwords: t.stopwords ?? 'english', stemmer: t.stemmer as TokenizerOptions['stemmer'], cjkBigrams: t.cjkBigrams, vocabulary: t.vocabulary },
+    }
   }
 
-  /** The tokens the index sees in `text` (same tokenizer as the documents). */
-  tokenize(text: string): string[] {
-    if (typeof text !== 'string') throw invalidType('text must be a string')
-    return this.#native.tokenize(text)
-  }
-
-  /** The `k` best documents for a text query, on the calling thread. */
-  search(text: string, options: BmpSearchOptions): Hit[] {
+  /** The `k` best documents for a query text, on the calling thread. Scores are BM25 values. */
+  search(text: string, options: SparseSearchOptions): Hit[] {
     if (typeof text !== 'string') throw invalidType('query must be a string')
-    const o = parseOptions(bmpSchema, options, 'search options')
-    const filter = o.filter === undefined ? undefined : toIds(o.filter, o.filter.length, 0)
+    const o = parseOptions(searchSchema, options, 'search options')
     const out = this.#buffers.reserve(Math.min(o.k, this.size))
-    return out.hits(callNative(() => this.#native.search(text, { k: o.k, alpha: o.alpha, beta: o.beta, exhaustive: o.exhaustive }, filter, out.ids, out.scores)))
+    return out.hits(callNative(() => this.#native.search(text, o.k, toSearchInit(o), out.ids, out.scores)))
   }
 
-  /** Many queries in parallel on the libuv pool (no filter). */
-  async searchBatch(texts: readonly string[], options: Omit<BmpSearchOptions, 'filter'> & AsyncOptions & { threads?: number }): Promise<Hit[][]> {
-    const { signal: s, threads, ...rest } = options
-    const o = parseOptions(bmpSchema, rest, 'searchBatch options')
-    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw invalidType('texts must be an array of strings')
-    const signal = checkSignal(s)
-    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(texts as string[], { k: o.k, alpha: o.alpha, beta: o.beta, exhaustive: o.exhaustive }, threads, signal)))
+  /** Many queries in parallel on the libuv pool; one result list per query. */
+  async searchBatch(texts: readonly string[], options: SparseBatchOptions): Promise<Hit[][]> {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidType('queries must be an array of strings')
+    const signal = checkSignal(o.signal)
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(texts as string[], o.k, toSearchInit(o), o.threads, signal)))
   }
 
-  /** Bytes in memory by component (`forward`, `blockMax`, `seeds`, `ids`, `vocabulary`). */
+  /** Synchronous twin of {@link BM25Index.searchBatch} (still parallel across queries). */
+  searchBatchSync(texts: readonly string[], options: Omit<SparseBatchOptions, 'signal'>): Hit[][] {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidType('queries must be an array of strings')
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(texts as string[], o.k, toSearchInit(o), o.threads)))
+  }
+
+  /** Bytes held, by component (`forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts`, `vocabulary`, `statistics`, `ids`). */
   memoryUsage(): MemoryUsage {
     return toMemoryUsage(this.#native.memoryUsage())
   }
 
-  /** Serialises the index. */
+  /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
     return callNative(() => this.#native.toBuffer())
   }
 
-  /** Restores an index from {@link BM25Index.toBuffer}, validating every structure. */
+  /** Restores an index from {@link BM25Index.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): BM25Index {
     if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
     return new BM25Index(callNative(() => NativeBm25Index.fromBuffer(buffer)))
   }
 
-  /** Writes atomically to `path`. */
+  /** Writes the index to `path` atomically on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
     const signal = checkSignal(options.signal)
     await callNativeAsync(() => this.#native.save(checkPath(path), signal))
@@ -206,14 +205,14 @@ export class BM25Index {
     callNative(() => this.#native.saveSync(checkPath(path)))
   }
 
-  /** Loads a saved index; bad files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
-  static async load(path: string, options: AsyncOptions = {}): Promise<BM25Index> {
+  /** Loads a saved index (`mmap: true` maps the file instead of reading it). Corrupt files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
+  static async load(path: string, options: AsyncOptions & { mmap?: boolean } = {}): Promise<BM25Index> {
     const signal = checkSignal(options.signal)
-    return new BM25Index(await callNativeAsync(() => NativeBm25Index.load(checkPath(path), true, signal)))
+    return new BM25Index(await callNativeAsync(() => NativeBm25Index.load(checkPath(path), options.mmap === true, signal)))
   }
 
   /** Synchronous twin of {@link BM25Index.load}. */
-  static loadSync(path: string): BM25Index {
-    return new BM25Index(callNative(() => NativeBm25Index.loadSync(checkPath(path), true)))
+  static loadSync(path: string, options: { mmap?: boolean } = {}): BM25Index {
+    return new BM25Index(callNative(() => NativeBm25Index.loadSync(checkPath(path), options.mmap === true)))
   }
 }

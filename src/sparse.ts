@@ -1,94 +1,112 @@
 /**
- * Learned sparse retrieval (SPLADE-like term → weight vectors) with Block-Max Pruning.
+ * Learned sparse retrieval (SPLADE-like term → weight vectors): weights quantised to 8 bits
+ * with one stored scale, searched with Block-Max Pruning (exact with alpha = beta = 1).
  * @module
  */
 import { z } from 'zod'
 import { NativeSparseIndex } from '../binding'
+import type { SparseRows } from '../binding'
+import type { SparseBatchOptions, SparseSearchOptions } from './bm25'
+import { batchSchema, searchSchema, toSearchInit } from './bm25'
 import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
 import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
-/** A sparse vector: term → weight (≥ 0), or parallel term ids and weights. */
-export type SparseVector = Readonly<Record<string, number>> | { indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }
+/** A sparse vector: named terms, or numeric term indices with values. */
+export type SparseVectorInput =
+  | { terms: Readonly<Record<string, number>> }
+  | { indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }
 
-/** A document of {@link SparseIndex.build}. */
-export interface SparseDocument {
-  id: Id
-  /** Term → weight (string terms), e.g. SPLADE output. */
-  terms?: Readonly<Record<string, number>>
-  /** Numeric term ids (with `values`), for vocabularies you already map. */
-  indices?: Uint32Array | readonly number[]
-  values?: Float32Array | readonly number[]
-}
+/** A document for {@link SparseIndex.build}. */
+export type SparseDocument = { id: Id } & SparseVectorInput
 
 /** Options of {@link SparseIndex.build}. */
-export interface SparseBuildOptions extends AsyncOptions {
-  /** Documents per block, 1 … 256 (default 32). Smaller blocks prune better and cost more block maxima. */
+export interface SparseIndexOptions extends AsyncOptions {
+  /** Documents per block, 1 … 256 (default 32). Smaller blocks suit larger k. */
   blockSize?: number
-}
-
-/** Options of a Block-Max Pruning search. */
-export interface BmpSearchOptions {
-  /** Results, ≥ 1. */
-  k: number
   /**
-   * Stop when the k-th score ≥ alpha × the next block's bound (default 1: safe, identical to
-   * an exhaustive scan, ties included). Smaller is faster and approximate. In (0, 1].
+   * Weight → byte: byte = round(weight / scale). Default scale: the largest weight / 255.
+   * Weights above 255 · scale or below 0 are an error unless `clamp: true`.
    */
-  alpha?: number
-  /** Keep only the ceil(beta × terms) heaviest query terms (default 1: all). In (0, 1]. */
-  beta?: number
-  /** Only these ids may be returned (disables threshold seeding). */
-  filter?: readonly Id[]
-  /** Score every block that holds a query term instead of pruning (for verification). */
-  exhaustive?: boolean
+  quantization?: { scale?: number; clamp?: boolean }
+  /** `'bp'`: reorder documents by recursive graph bisection (tighter block maxima); ids are unaffected. Default `'none'`. */
+  reorder?: 'none' | 'bp'
 }
 
-const buildSchema = z.strictObject({ blockSize: positiveInt(256).default(32), signal: z.instanceof(AbortSignal).optional() })
-
-export const bmpSchema = z.strictObject({
-  k: positiveInt(),
-  alpha: z.number().gt(0).max(1).default(1),
-  beta: z.number().gt(0).max(1).default(1),
-  filter: z.array(z.union([z.string(), z.number()])).optional(),
-  exhaustive: z.boolean().default(false),
+const buildSchema = z.strictObject({
+  blockSize: positiveInt(256).default(32),
+  quantization: z.strictObject({ scale: z.number().positive().finite().optional(), clamp: z.boolean().default(false) }).default({ clamp: false }),
+  reorder: z.enum(['none', 'bp']).default('none'),
+  signal: z.instanceof(AbortSignal).optional(),
 })
 
-function weightsOf(values: unknown, what: string): Float32Array {
-  const v = values instanceof Float32Array ? values : Array.isArray(values) ? Float32Array.from(values as number[]) : null
-  if (v === null) throw invalidType(`${what}: values must be a Float32Array or an array of numbers`)
-  for (const x of v) if (!(x >= 0) || !Number.isFinite(x)) throw invalidRange(`${what}: weights must be finite and ≥ 0 (got ${x})`)
-  return v
-}
+const ciffSchema = z.strictObject({
+  blockSize: positiveInt(256).default(32),
+  scale: z.number().positive().finite().default(1),
+  reorder: z.enum(['none', 'bp']).default('none'),
+})
 
-function indicesOf(indices: unknown, what: string): Uint32Array {
-  if (indices instanceof Uint32Array) return indices
-  if (Array.isArray(indices) && indices.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) return Uint32Array.from(indices as number[])
-  throw invalidType(`${what}: indices must be a Uint32Array or an array of non-negative integers`)
-}
-
-/** Splits a query into native (terms, weights). */
-function queryOf(query: SparseVector): { terms: Uint32Array | string[]; weights: Float32Array } {
-  if (query === null || typeof query !== 'object') throw invalidType('query must be { term: weight } or { indices, values }')
-  if ('indices' in query && 'values' in query) {
-    const terms = indicesOf(query.indices, 'query')
-    const weights = weightsOf(query.values, 'query')
-    if (terms.length !== weights.length) throw invalidRange(`query has ${terms.length} indices but ${weights.length} values`)
-    return { terms, weights }
+/** Packs vectors as CSR columns (one form for all rows). */
+function toRows(vectors: readonly SparseVectorInput[], what: string): SparseRows {
+  const offsets = new Uint32Array(vectors.length + 1)
+  if (vectors.length === 0) return { offsets, indices: new Uint32Array(0), values: new Float32Array(0) }
+  const named = 'terms' in vectors[0]
+  let total = 0
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i] as Record<string, unknown>
+    if (v === null || typeof v !== 'object') throw invalidType(`${what}[${i}] must be an object`)
+    if (named !== ('terms' in v)) throw invalidType(`${what}[${i}]: use one form (terms, or indices + values) for all`)
+    if (named) {
+      if (v.terms === null || typeof v.terms !== 'object') throw invalidType(`${what}[${i}].terms must be an object of term → weight`)
+      total += Object.keys(v.terms as object).length
+    } else {
+      const ix = v.indices as ArrayLike<number>, vals = v.values as ArrayLike<number>
+      if (!ix || !vals || typeof ix.length !== 'number' || typeof vals.length !== 'number') throw invalidType(`${what}[${i}] needs indices and values`)
+      if (ix.length !== vals.length) throw invalidRange(`${what}[${i}]: indices (${ix.length}) and values (${vals.length}) differ in length`)
+      total += ix.length
+    }
+    offsets[i + 1] = total
   }
-  const entries = Object.entries(query as Record<string, number>)
-  return { terms: entries.map(([t]) => t), weights: weightsOf(entries.map(([, w]) => w), 'query') }
+  const values = new Float32Array(total)
+  if (named) {
+    const terms: string[] = new Array(total)
+    let p = 0
+    for (let i = 0; i < vectors.length; i++) {
+      for (const [t, w] of Object.entries((vectors[i] as { terms: Record<string, number> }).terms)) {
+        if (typeof w !== 'number') throw invalidType(`${what}[${i}].terms[${JSON.stringify(t)}] must be a number`)
+        terms[p] = t
+        values[p++] = w
+      }
+    }
+    return { offsets, terms, values }
+  }
+  const indices = new Uint32Array(total)
+  let p = 0
+  for (let i = 0; i < vectors.length; i++) {
+    const v = vectors[i] as { indices: ArrayLike<number>; values: ArrayLike<number> }
+    for (let j = 0; j < v.indices.length; j++) {
+      const t = v.indices[j]
+      if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw invalidRange(`${what}[${i}].indices[${j}] = ${t} is not a u32 term index`)
+      indices[p] = t
+      values[p++] = v.values[j]
+    }
+  }
+  return { offsets, indices, values }
+}
+
+function splitDocs(docs: readonly SparseDocument[]): { ids: Float64Array | string[]; rows: SparseRows } {
+  if (!Array.isArray(docs)) throw invalidType('docs must be an array')
+  return { ids: toIds(docs.map((d) => d?.id), docs.length, 0), rows: toRows(docs, 'docs') }
 }
 
 /**
- * An index of sparse vectors with 8-bit impacts (scale = largest weight / 255), searched with
- * Block-Max Pruning: block upper bounds, best blocks first, early termination.
+ * A learned sparse index.
  *
  * @example
  * ```ts
- * const index = await SparseIndex.build([{ id: 'd1', terms: { apple: 1.3, pie: 0.4 } }, …])
- * const hits = index.search({ apple: 0.9, tart: 0.5 }, { k: 10 })
+ * const index = await SparseIndex.build([{ id: 1, terms: { cat: 1.2, sat: 0.4 } }])
+ * index.search({ terms: { cat: 0.9 } }, { k: 10 })
  * ```
  */
 export class SparseIndex {
@@ -99,139 +117,114 @@ export class SparseIndex {
     this.#native = native
   }
 
-  /** Builds the index on the libuv pool (documents get internal ids in the given order). */
-  static async build(docs: readonly SparseDocument[], options: SparseBuildOptions = {}): Promise<SparseIndex> {
-    const o = parseOptions(buildSchema, options, 'SparseIndex.build options')
-    const a = SparseIndex.#flatten(docs)
+  /** Builds an index on the libuv pool. */
+  static async build(docs: readonly SparseDocument[], options: SparseIndexOptions = {}): Promise<SparseIndex> {
+    const o = parseOptions(buildSchema, options, 'SparseIndex options')
+    const { ids, rows } = splitDocs(docs)
     const signal = checkSignal(o.signal)
-    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.build(a.ids, a.vocab, a.vocabSize, a.offsets, a.terms, a.weights, o.blockSize, signal)))
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.build(ids, rows, init, signal)))
   }
 
   /** Synchronous twin of {@link SparseIndex.build}. */
-  static buildSync(docs: readonly SparseDocument[], options: Omit<SparseBuildOptions, 'signal'> = {}): SparseIndex {
-    const o = parseOptions(buildSchema, options, 'SparseIndex.build options')
-    const a = SparseIndex.#flatten(docs)
-    return new SparseIndex(callNative(() => NativeSparseIndex.buildSync(a.ids, a.vocab, a.vocabSize, a.offsets, a.terms, a.weights, o.blockSize)))
+  static buildSync(docs: readonly SparseDocument[], options: Omit<SparseIndexOptions, 'signal'> = {}): SparseIndex {
+    const o = parseOptions(buildSchema, options, 'SparseIndex options')
+    const { ids, rows } = splitDocs(docs)
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    return new SparseIndex(callNative(() => NativeSparseIndex.buildSync(ids, rows, init)))
   }
 
-  static #flatten(docs: readonly SparseDocument[]) {
-    if (!Array.isArray(docs)) throw invalidType('docs must be an array of { id, terms } or { id, indices, values }')
-    const named = docs.length > 0 && docs[0] !== null && typeof docs[0] === 'object' && 'terms' in docs[0]
-    const vocab = new Map<string, number>()
-    const offsets = new Uint32Array(docs.length + 1)
-    const terms: number[] = []
-    const weights: number[] = []
-    let vocabSize = 0
-    docs.forEach((d, i) => {
-      if (d === null || typeof d !== 'object') throw invalidType(`docs[${i}] must be an object`)
-      if (named) {
-        if (d.terms === null || typeof d.terms !== 'object') throw invalidType(`docs[${i}].terms must be { term: weight } (all documents use the same form)`)
-        for (const [t, w] of Object.entries(d.terms)) {
-          if (typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w)) throw invalidRange(`docs[${i}]: weight of ${JSON.stringify(t)} must be finite and ≥ 0 (got ${w})`)
-          let id = vocab.get(t)
-          if (id === undefined) vocab.set(t, (id = vocab.size))
-          terms.push(id)
-          weights.push(w)
-        }
-      } else {
-        const idx = indicesOf(d.indices, `docs[${i}]`)
-        const val = weightsOf(d.values, `docs[${i}]`)
-        if (idx.length !== val.length) throw invalidRange(`docs[${i}] has ${idx.length} indices but ${val.length} values`)
-        for (let j = 0; j < idx.length; j++) {
-          terms.push(idx[j])
-          weights.push(val[j])
-          vocabSize = Math.max(vocabSize, idx[j] + 1)
-        }
-      }
-      offsets[i + 1] = terms.length
-    })
-    const ids = toIds(
-      docs.map((d) => d.id),
-      docs.length,
-      0,
-    )
-    return { ids, vocab: [...vocab.keys()], vocabSize: named ? vocab.size : vocabSize, offsets, terms: Uint32Array.from(terms), weights: Float32Array.from(weights) }
-  }
-
-  /** Documents in the index. */
+  /** Number of documents. */
   get size(): number {
     return this.#native.size
   }
 
-  /** Distinct terms. */
-  get vocabSize(): number {
-    return this.#native.vocabSize
+  /** Quantisation scale: a stored byte b stands for the weight b · scale. */
+  get scale(): number {
+    return this.#native.scale
   }
 
-  /** Stored (document, term) pairs. */
+  /** Documents per block. */
+  get blockSize(): number {
+    return this.#native.blockSize
+  }
+
+  /** Stored (document, term) postings. */
   get postings(): number {
     return this.#native.postings
   }
 
-  /** The `k` best documents for a sparse query (unknown terms are ignored), on the calling thread. */
-  search(query: SparseVector, options: BmpSearchOptions): Hit[] {
-    const o = parseOptions(bmpSchema, options, 'search options')
-    const { terms, weights } = queryOf(query)
-    const filter = o.filter === undefined ? undefined : toIds(o.filter, o.filter.length, 0)
+  /** The `k` best documents for a query vector (unknown terms ignored), on the calling thread. */
+  search(query: SparseVectorInput, options: SparseSearchOptions): Hit[] {
+    const o = parseOptions(searchSchema, options, 'search options')
+    const rows = toRows([query], 'query')
     const out = this.#buffers.reserve(Math.min(o.k, this.size))
-    return out.hits(callNative(() => this.#native.search(terms, weights, { k: o.k, alpha: o.alpha, beta: o.beta, exhaustive: o.exhaustive }, filter, out.ids, out.scores)))
+    return out.hits(callNative(() => this.#native.search(rows, o.k, toSearchInit(o), out.ids, out.scores)))
   }
 
-  /** Many `{ indices, values }` queries in parallel on the libuv pool (no filter). */
-  async searchBatch(queries: ReadonlyArray<{ indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }>, options: Omit<BmpSearchOptions, 'filter'> & AsyncOptions & { threads?: number }): Promise<Hit[][]> {
-    const { signal: s, threads, ...rest } = options
-    const o = parseOptions(bmpSchema, rest, 'searchBatch options')
-    const offsets = new Uint32Array(queries.length + 1)
-    const terms: number[] = []
-    const weights: number[] = []
-    queries.forEach((q, i) => {
-      const t = indicesOf(q?.indices, `queries[${i}]`)
-      const w = weightsOf(q?.values, `queries[${i}]`)
-      if (t.length !== w.length) throw invalidRange(`queries[${i}] has ${t.length} indices but ${w.length} values`)
-      terms.push(...t)
-      weights.push(...w)
-      offsets[i + 1] = terms.length
-    })
-    const signal = checkSignal(s)
-    const opts = { k: o.k, alpha: o.alpha, beta: o.beta, exhaustive: o.exhaustive }
-    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(offsets, Uint32Array.from(terms), Float32Array.from(weights), opts, threads, signal)))
+  /** Many queries in parallel on the libuv pool. */
+  async searchBatch(queries: readonly SparseVectorInput[], options: SparseBatchOptions): Promise<Hit[][]> {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    const rows = toRows(queries, 'queries')
+    const signal = checkSignal(o.signal)
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(rows, o.k, toSearchInit(o), o.threads, signal)))
   }
 
-  /** Bytes in memory by component (`forward`, `blockMax`, `seeds`, `ids`, `vocabulary`). */
+  /** Synchronous twin of {@link SparseIndex.searchBatch}. */
+  searchBatchSync(queries: readonly SparseVectorInput[], options: Omit<SparseBatchOptions, 'signal'>): Hit[][] {
+    const o = parseOptions(batchSchema, options, 'searchBatch options')
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(toRows(queries, 'queries'), o.k, toSearchInit(o), o.threads)))
+  }
+
+  /** Bytes held, by component (`forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts`, `vocabulary`, `ids`, `reorder`). */
   memoryUsage(): MemoryUsage {
     return toMemoryUsage(this.#native.memoryUsage())
   }
 
-  /** Serialises the index. */
+  /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
     return callNative(() => this.#native.toBuffer())
   }
 
-  /** Restores an index from {@link SparseIndex.toBuffer}, validating every structure. */
+  /**
+   * The index as CIFF (Common Index File Format) bytes for PISA, Anserini or the BMP reference:
+   * docids in this index's block order (a BP order carries over), `tf` = the 8-bit impact,
+   * `collection_docid` = the id as a string.
+   */
+  toCiff(description = ''): Buffer {
+    return callNative(() => this.#native.toCiff(String(description)))
+  }
+
+  /**
+   * Imports a CIFF file's bytes. Impacts must be integers 0 … 255 (quantised, as the CIFF-Hub
+   * files are); a byte b scores b · `scale` (default 1). Ids are the `collection_docid` strings.
+   */
+  static fromCiff(buffer: Uint8Array, options: { blockSize?: number; scale?: number; reorder?: 'none' | 'bp' } = {}): SparseIndex {
+    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
+    const o = parseOptions(ciffSchema, options, 'fromCiff options')
+    return new SparseIndex(callNative(() => NativeSparseIndex.fromCiff(buffer, o.blockSize, o.scale, o.reorder)))
+  }
+
   static fromBuffer(buffer: Uint8Array): SparseIndex {
     if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
     return new SparseIndex(callNative(() => NativeSparseIndex.fromBuffer(buffer)))
   }
 
-  /** Writes atomically to `path`. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
     const signal = checkSignal(options.signal)
     await callNativeAsync(() => this.#native.save(checkPath(path), signal))
   }
 
-  /** Synchronous twin of {@link SparseIndex.save}. */
   saveSync(path: string): void {
     callNative(() => this.#native.saveSync(checkPath(path)))
   }
 
-  /** Loads a saved index (memory-mapped while parsing); bad files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
-  static async load(path: string, options: AsyncOptions = {}): Promise<SparseIndex> {
+  static async load(path: string, options: AsyncOptions & { mmap?: boolean } = {}): Promise<SparseIndex> {
     const signal = checkSignal(options.signal)
-    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.load(checkPath(path), true, signal)))
+    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.load(checkPath(path), options.mmap === true, signal)))
   }
 
-  /** Synchronous twin of {@link SparseIndex.load}. */
-  static loadSync(path: string): SparseIndex {
-    return new SparseIndex(callNative(() => NativeSparseIndex.loadSync(checkPath(path), true)))
+  static loadSync(path: string, options: { mmap?: boolean } = {}): SparseIndex {
+    return new SparseIndex(callNative(() => NativeSparseIndex.loadSync(checkPath(path), options.mmap === true)))
   }
 }

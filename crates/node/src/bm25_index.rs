@@ -1,36 +1,17 @@
-//! `BM25Index` and `Tokenizer` bindings.
+//! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
-use crate::shared::{self, read, shared, Persist, Shared};
-use crate::sparse_index::{bmp_options, filter_ids, BmpSearchInit};
-use crate::tasks::Job;
+use crate::sparse_common::{search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit};
+use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use slimdex_core::sparse::{Bm25Index, Bm25Method, Bm25Options, Tokenizer, TokenizerOptions};
+use slimdex_core::io;
+use slimdex_core::sparse::{Bm25Index, Bm25Method, Bm25Options};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Tokenizer options (validated and defaulted by the TS layer).
-#[napi(object)]
-pub struct TokenizerInit {
-  pub lowercase: bool,
-  /// None: bm25s's English list.
-  pub stopwords: Option<Vec<String>>,
-  pub stemmer: Option<String>,
-  pub cjk_bigrams: bool,
-}
-
-impl From<TokenizerInit> for TokenizerOptions {
-  fn from(t: TokenizerInit) -> Self {
-    let stopwords = t.stopwords.unwrap_or_else(|| TokenizerOptions::default().stopwords);
-    TokenizerOptions { lowercase: t.lowercase, stopwords, stemmer: t.stemmer, cjk_bigrams: t.cjk_bigrams }
-  }
-}
-
-fn tokenizer_out(t: &TokenizerOptions) -> TokenizerInit {
-  TokenizerInit { lowercase: t.lowercase, stopwords: Some(t.stopwords.clone()), stemmer: t.stemmer.clone(), cjk_bigrams: t.cjk_bigrams }
-}
-
-/// BM25 options (validated and defaulted by the TS layer).
+/// Options of `NativeBm25Index.build` (validated and defaulted by the TS layer).
 #[napi(object)]
 pub struct Bm25Init {
   /// 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+'
@@ -42,53 +23,47 @@ pub struct Bm25Init {
   pub tokenizer: TokenizerInit,
 }
 
-#[napi]
-pub struct NativeTokenizer {
-  inner: Tokenizer,
-}
-
-#[napi]
-impl NativeTokenizer {
-  #[napi(constructor)]
-  pub fn new(options: TokenizerInit) -> napi::Result<Self> {
-    Ok(NativeTokenizer { inner: guard(|| Tokenizer::new(options.into()))? })
-  }
-
-  #[napi]
-  pub fn tokenize(&self, text: String) -> Vec<String> {
-    self.inner.tokenize(&text)
-  }
-
-  /// Tokens of many texts, in parallel.
-  #[napi]
-  pub fn tokenize_batch(&self, texts: Vec<String>) -> Vec<Vec<String>> {
-    self.inner.tokenize_batch(&texts)
-  }
-}
-
-impl Persist for Bm25Index {
-  fn to_bytes(&self) -> Vec<u8> {
-    Bm25Index::to_bytes(self)
-  }
-  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
-    Bm25Index::from_bytes(bytes)
-  }
-}
-
+/// The index is immutable after build: searches share it without a lock.
 #[napi]
 pub struct NativeBm25Index {
-  inner: Shared<Bm25Index>,
+  inner: Arc<Bm25Index>,
 }
 
 fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job<NativeBm25Index>> {
   let ids = ids_from_js(ids)?;
-  let method = Bm25Method::parse(&o.method).ok_or_else(|| invalid(format!("method must be lucene, robertson, atire, bm25l or bm25+ (got {:?})", o.method)))?;
-  let opts = Bm25Options { method, k1: o.k1, b: o.b, delta: o.delta, block_size: to_usize(o.block_size, "blockSize")? };
-  let tok: TokenizerOptions = o.tokenizer.into();
+  if ids.len() != texts.len() {
+    return Err(invalid(format!("ids ({}) and texts ({}) differ in length", ids.len(), texts.len())));
+  }
+  let opts = Bm25Options {
+    method: Bm25Method::parse(&o.method).map_err(crate::error::to_napi)?,
+    k1: o.k1,
+    b: o.b,
+    delta: o.delta,
+    block_size: to_usize(o.block_size, "blockSize")?,
+    tokenizer: tokenizer_options(o.tokenizer),
+  };
   Ok(Job::new(move || {
-    let idx = guard(|| Bm25Index::build(ids, &texts, tok, opts))?;
-    Ok(NativeBm25Index { inner: shared(idx) })
+    let idx = guard(|| Bm25Index::build(ids.into_iter().zip(texts).collect(), opts))?;
+    Ok(NativeBm25Index { inner: Arc::new(idx) })
   }))
+}
+
+fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchInit, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+  let k = to_k(k)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let s = search_params(s)?;
+  Ok(Job::new(move || {
+    let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
+    let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_deref(), threads))?;
+    Ok(hit_batch_out(inner.ids(), &res))
+  }))
+}
+
+fn load_job(path: String, mmap: bool) -> Job<NativeBm25Index> {
+  Job::new(move || {
+    let idx = guard(|| Bm25Index::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
+    Ok(NativeBm25Index { inner: Arc::new(idx) })
+  })
 }
 
 #[napi]
@@ -105,105 +80,101 @@ impl NativeBm25Index {
 
   #[napi(getter)]
   pub fn size(&self) -> u32 {
-    read(&self.inner).len() as u32
+    self.inner.len() as u32
   }
 
   #[napi(getter)]
-  pub fn vocab_size(&self) -> u32 {
-    read(&self.inner).vocab_size() as u32
-  }
-
-  #[napi(getter)]
-  pub fn postings(&self) -> f64 {
-    read(&self.inner).postings() as f64
+  pub fn vocabulary_size(&self) -> u32 {
+    self.inner.vocab().len() as u32
   }
 
   #[napi]
   pub fn options(&self) -> Bm25Init {
-    let idx = read(&self.inner);
-    let o = idx.options();
+    let o = self.inner.options();
     Bm25Init {
       method: o.method.name().into(),
       k1: o.k1,
       b: o.b,
       delta: o.delta,
       block_size: o.block_size as f64,
-      tokenizer: tokenizer_out(idx.tokenizer().options()),
+      tokenizer: tokenizer_out(&o.tokenizer),
     }
   }
 
-  #[napi]
-  pub fn tokenize(&self, text: String) -> Vec<String> {
-    read(&self.inner).tokenizer().tokenize(&text)
-  }
-
-  /// One query on the calling thread; results go into `idsOut` / `scoresOut`.
+  /// One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`).
   #[napi]
   pub fn search(
     &self,
     text: String,
-    options: BmpSearchInit,
-    filter: Option<IdsInput>,
+    k: f64,
+    search: SparseSearchInit,
     mut ids_out: Float64ArraySlice,
     mut scores_out: Float64ArraySlice,
   ) -> napi::Result<Either<u32, Vec<String>>> {
-    let opts = bmp_options(&options)?;
-    let filter = filter_ids(filter)?;
-    let idx = read(&self.inner);
-    let hits = guard(|| idx.search(&text, &opts, filter.as_deref()))?;
-    // SAFETY: private, non-shared buffers owned by the TS wrapper; synchronous call on the JS
-    // thread, so nothing else touches them while the slices live.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    let k = to_k(k)?;
+    let s = search_params(search)?;
+    let bits = s.filter.as_ref().map(|f| self.inner.filter_bitset(f));
+    let hits = guard(|| self.inner.search(&text, k, &s.params, bits.as_deref()))?;
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(self.inner.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
   }
 
-  /// Many queries in parallel on the libuv pool.
+  #[napi]
+  pub fn search_batch_sync(&self, texts: Vec<String>, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
+    batch_job(self.inner.clone(), texts, k, search, threads)?.run_sync()
+  }
+
   #[napi(ts_return_type = "Promise<HitBatch>")]
-  pub fn search_batch(&self, texts: Vec<String>, options: BmpSearchInit, threads: Option<f64>, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    let opts = bmp_options(&options)?;
-    let threads = to_usize_opt(threads, "threads")?;
-    let inner = self.inner.clone();
-    Ok(AsyncTask::with_optional_signal(
-      Job::new(move || {
-        let idx = read(&inner);
-        let results = guard(|| idx.search_batch(&texts, &opts, threads))?;
-        Ok(hit_batch_out(idx.ids(), &results))
-      }),
-      signal,
-    ))
+  pub fn search_batch(
+    &self,
+    texts: Vec<String>,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
+    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), texts, k, search, threads)?, signal))
   }
 
   #[napi]
   pub fn memory_usage(&self) -> Vec<MemoryComponent> {
-    memory_to_js(read(&self.inner).memory_usage())
+    memory_to_js(self.inner.memory_usage())
   }
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    shared::to_buffer(&self.inner)
+    Ok(Buffer::from(guard(|| Ok(self.inner.to_bytes()))?))
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    shared::from_buffer(buffer).map(|inner| NativeBm25Index { inner })
+    Ok(NativeBm25Index { inner: Arc::new(guard(|| Bm25Index::from_bytes(buffer))?) })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    shared::save_sync(&self.inner, path)
+    let bytes = guard(|| Ok(self.inner.to_bytes()))?;
+    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    shared::save(&self.inner, path, signal)
+    let inner = self.inner.clone();
+    spawn(signal, move || {
+      let bytes = guard(|| Ok(inner.to_bytes()))?;
+      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    })
   }
 
   #[napi(factory)]
   pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    shared::load_job(path, mmap.unwrap_or(false), |inner| NativeBm25Index { inner }).run_sync()
+    load_job(path, mmap.unwrap_or(false)).run_sync()
   }
 
   #[napi(ts_return_type = "Promise<NativeBm25Index>")]
   pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeBm25Index>> {
-    AsyncTask::with_optional_signal(shared::load_job(path, mmap.unwrap_or(false), |inner| NativeBm25Index { inner }), signal)
+    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

@@ -20,6 +20,8 @@ mod pq_index;
 mod product_quantizer;
 mod progress;
 mod shared;
+mod sparse_common;
 mod sparse_index;
 mod tasks;
+mod tokenizer;
 

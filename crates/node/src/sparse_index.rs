@@ -1,223 +1,244 @@
-//! `SparseIndex` binding: learned sparse vectors searched with Block-Max Pruning.
+//! `SparseIndex` binding: learned sparse vectors (8-bit impacts) searched with BMP.
+//! Documents and queries cross as CSR columns: `offsets` (n + 1), then either term strings
+//! or `indices`, and `values`.
 
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
-use crate::shared::{self, read, shared, Persist, Shared};
-use crate::tasks::Job;
+use crate::sparse_common::{search_params, SparseSearchInit};
+use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use slimdex_core::ids::ExternalId;
-use slimdex_core::sparse::{BmpOptions, SparseDocs, SparseIndex};
+use slimdex_core::io;
+use slimdex_core::sparse::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// Options of one search (validated and defaulted by the TS layer).
 #[napi(object, object_to_js = false)]
-pub struct BmpSearchInit {
-  pub k: f64,
-  pub alpha: f64,
-  pub beta: f64,
-  pub exhaustive: bool,
+pub struct SparseIndexInit {
+  pub block_size: f64,
+  /// byte = round(weight / scale); absent: max weight / 255.
+  pub scale: Option<f64>,
+  /// Clamp out-of-range weights instead of failing.
+  pub clamp: bool,
+  /// 'none' | 'bp'
+  pub reorder: String,
 }
 
-pub fn bmp_options(o: &BmpSearchInit) -> napi::Result<BmpOptions> {
-  Ok(BmpOptions { k: to_k(o.k)?, alpha: o.alpha as f32, beta: o.beta as f32, exhaustive: o.exhaustive })
+/// Sparse vectors as CSR columns: row i is `[offsets[i], offsets[i+1])` of `terms` or `indices` and `values`.
+#[napi(object, object_to_js = false)]
+pub struct SparseRows {
+  pub offsets: Uint32Array,
+  pub terms: Option<Vec<String>>,
+  pub indices: Option<Uint32Array>,
+  pub values: Float32Array,
 }
 
-/// Filter ids (the TS layer passes them when a filter is given).
-pub fn filter_ids(filter: Option<IdsInput>) -> napi::Result<Option<Vec<ExternalId>>> {
-  filter.map(ids_from_js).transpose()
-}
-
-impl Persist for SparseIndex {
-  fn to_bytes(&self) -> Vec<u8> {
-    SparseIndex::to_bytes(self)
+fn rows(r: SparseRows, what: &str) -> napi::Result<Vec<SparseVector>> {
+  let off = r.offsets.as_ref();
+  let n_vals = r.values.len();
+  let bad = || invalid(format!("{what}: offsets must start at 0, never decrease and end at values.length ({n_vals})"));
+  if off.first() != Some(&0) || off.windows(2).any(|w| w[0] > w[1]) || off.last().map(|&l| l as usize) != Some(n_vals) {
+    return Err(bad());
   }
-  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
-    SparseIndex::from_bytes(bytes)
+  let vals = r.values.as_ref();
+  match (r.terms, r.indices) {
+    (Some(t), None) => {
+      if t.len() != n_vals {
+        return Err(invalid(format!("{what}: terms ({}) and values ({n_vals}) differ in length", t.len())));
+      }
+      let mut it = t.into_iter();
+      Ok(off.windows(2).map(|w| {
+        let n = (w[1] - w[0]) as usize;
+        SparseVector::Named(it.by_ref().take(n).zip(vals[w[0] as usize..w[1] as usize].iter().copied()).collect())
+      }).collect())
+    }
+    (None, Some(ix)) => {
+      if ix.len() != n_vals {
+        return Err(invalid(format!("{what}: indices ({}) and values ({n_vals}) differ in length", ix.len())));
+      }
+      let ix = ix.as_ref();
+      Ok(off.windows(2).map(|w| {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        SparseVector::Indexed(ix[a..b].to_vec(), vals[a..b].to_vec())
+      }).collect())
+    }
+    _ => Err(invalid(format!("{what}: give exactly one of terms or indices"))),
   }
 }
 
 #[napi]
 pub struct NativeSparseIndex {
-  inner: Shared<SparseIndex>,
+  inner: Arc<SparseIndex>,
 }
 
-fn offsets_of(offsets: &[u32]) -> Vec<usize> {
-  offsets.iter().map(|&o| o as usize).collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_job(
-  ids: IdsInput,
-  vocab: Vec<String>,
-  vocab_size: f64,
-  offsets: &[u32],
-  terms: &[u32],
-  weights: &[f32],
-  block_size: f64,
-) -> napi::Result<Job<NativeSparseIndex>> {
+fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Result<Job<NativeSparseIndex>> {
   let ids = ids_from_js(ids)?;
-  let vocab_size = to_usize(vocab_size, "vocabSize")?;
-  let block_size = to_usize(block_size, "blockSize")?;
-  let (offsets, terms, weights) = (offsets_of(offsets), terms.to_vec(), weights.to_vec());
+  let vecs = rows(docs, "docs")?;
+  if ids.len() != vecs.len() {
+    return Err(invalid(format!("ids ({}) and documents ({}) differ in length", ids.len(), vecs.len())));
+  }
+  let opts = SparseIndexOptions {
+    block_size: to_usize(o.block_size, "blockSize")?,
+    quantization: Quantization { scale: o.scale.map(|s| s as f32), clamp: o.clamp },
+    reorder: match o.reorder.as_str() {
+      "none" => Reorder::None,
+      "bp" => Reorder::Bp,
+      r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
+    },
+  };
   Ok(Job::new(move || {
-    let docs = SparseDocs { offsets: &offsets, terms: &terms, weights: &weights };
-    let idx = guard(|| SparseIndex::build(ids, vocab, vocab_size, &docs, block_size))?;
-    Ok(NativeSparseIndex { inner: shared(idx) })
+    let idx = guard(|| SparseIndex::build(ids.into_iter().zip(vecs).collect(), &opts))?;
+    Ok(NativeSparseIndex { inner: Arc::new(idx) })
   }))
 }
 
-/// (term id, weight) pairs of a query given as ids or as term strings (unknown strings dropped).
-fn query_pairs(idx: &SparseIndex, terms: &Either<Uint32Array, Vec<String>>, weights: &[f32]) -> napi::Result<Vec<(u32, f32)>> {
-  let n = match terms {
-    Either::A(t) => t.len(),
-    Either::B(t) => t.len(),
-  };
-  if n != weights.len() {
-    return Err(invalid(format!("query has {n} terms but {} weights", weights.len())));
-  }
-  Ok(match terms {
-    Either::A(t) => t.iter().copied().zip(weights.iter().copied()).collect(),
-    Either::B(t) => t.iter().zip(weights).filter_map(|(s, &w)| idx.term_id(s).map(|id| (id, w))).collect(),
+fn batch_job(inner: Arc<SparseIndex>, queries: SparseRows, k: f64, s: SparseSearchInit, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+  let k = to_k(k)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let s = search_params(s)?;
+  let qs = rows(queries, "queries")?;
+  Ok(Job::new(move || {
+    let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
+    let res = guard(|| inner.search_batch(&qs, k, &s.params, bits.as_deref(), threads))?;
+    Ok(hit_batch_out(inner.ids(), &res))
+  }))
+}
+
+fn load_job(path: String, mmap: bool) -> Job<NativeSparseIndex> {
+  Job::new(move || {
+    let idx = guard(|| SparseIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
+    Ok(NativeSparseIndex { inner: Arc::new(idx) })
   })
 }
 
 #[napi]
 impl NativeSparseIndex {
-  /// Builds from CSR documents: `offsets` (n + 1), `terms` (term ids), `weights`.
   #[napi(factory)]
-  #[allow(clippy::too_many_arguments)]
-  pub fn build_sync(ids: IdsInput, vocab: Vec<String>, vocab_size: f64, offsets: &[u32], terms: &[u32], weights: &[f32], block_size: f64) -> napi::Result<Self> {
-    build_job(ids, vocab, vocab_size, offsets, terms, weights, block_size)?.run_sync()
+  pub fn build_sync(ids: IdsInput, docs: SparseRows, options: SparseIndexInit) -> napi::Result<Self> {
+    build_job(ids, docs, options)?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<NativeSparseIndex>")]
-  #[allow(clippy::too_many_arguments)]
-  pub fn build(
-    ids: IdsInput,
-    vocab: Vec<String>,
-    vocab_size: f64,
-    offsets: &[u32],
-    terms: &[u32],
-    weights: &[f32],
-    block_size: f64,
-    signal: Option<AbortSignal>,
-  ) -> napi::Result<AsyncTask<Job<NativeSparseIndex>>> {
-    Ok(AsyncTask::with_optional_signal(build_job(ids, vocab, vocab_size, offsets, terms, weights, block_size)?, signal))
+  pub fn build(ids: IdsInput, docs: SparseRows, options: SparseIndexInit, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativeSparseIndex>>> {
+    Ok(AsyncTask::with_optional_signal(build_job(ids, docs, options)?, signal))
   }
 
   #[napi(getter)]
   pub fn size(&self) -> u32 {
-    read(&self.inner).len() as u32
+    self.inner.len() as u32
   }
 
+  /// The quantisation scale (weight ≈ byte · scale).
   #[napi(getter)]
-  pub fn vocab_size(&self) -> u32 {
-    read(&self.inner).vocab_size() as u32
+  pub fn scale(&self) -> f64 {
+    self.inner.scale() as f64
   }
 
   #[napi(getter)]
   pub fn block_size(&self) -> u32 {
-    read(&self.inner).block_size() as u32
+    self.inner.block_size() as u32
   }
 
   #[napi(getter)]
   pub fn postings(&self) -> f64 {
-    read(&self.inner).postings() as f64
+    self.inner.n_postings() as f64
   }
 
-  /// One query on the calling thread; results go into `idsOut` / `scoresOut`.
+  /// One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`.
   #[napi]
-  #[allow(clippy::too_many_arguments)]
   pub fn search(
     &self,
-    terms: Either<Uint32Array, Vec<String>>,
-    weights: &[f32],
-    options: BmpSearchInit,
-    filter: Option<IdsInput>,
+    query: SparseRows,
+    k: f64,
+    search: SparseSearchInit,
     mut ids_out: Float64ArraySlice,
     mut scores_out: Float64ArraySlice,
   ) -> napi::Result<Either<u32, Vec<String>>> {
-    let opts = bmp_options(&options)?;
-    let filter = filter_ids(filter)?;
-    let idx = read(&self.inner);
-    let q = query_pairs(&idx, &terms, weights)?;
-    let hits = guard(|| idx.search(&q, &opts, filter.as_deref()))?;
-    // SAFETY: private, non-shared buffers owned by the TS wrapper; synchronous call on the JS
-    // thread, so nothing else touches them while the slices live.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    let k = to_k(k)?;
+    let s = search_params(search)?;
+    let q = rows(query, "query")?;
+    let Some(q) = q.first() else { return Err(invalid("query: one row expected")) };
+    let bits = s.filter.as_ref().map(|f| self.inner.filter_bitset(f));
+    let hits = guard(|| self.inner.search(q, k, &s.params, bits.as_deref()))?;
+    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
+    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
+    // write them while the slices exist.
+    hits_into(self.inner.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
   }
 
-  /// Many queries (CSR: `offsets`, `terms`, `weights`) in parallel.
+  #[napi]
+  pub fn search_batch_sync(&self, queries: SparseRows, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
+    batch_job(self.inner.clone(), queries, k, search, threads)?.run_sync()
+  }
+
   #[napi(ts_return_type = "Promise<HitBatch>")]
   pub fn search_batch(
     &self,
-    offsets: &[u32],
-    terms: &[u32],
-    weights: &[f32],
-    options: BmpSearchInit,
+    queries: SparseRows,
+    k: f64,
+    search: SparseSearchInit,
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    let opts = bmp_options(&options)?;
-    let threads = to_usize_opt(threads, "threads")?;
-    let (offsets, terms, weights) = (offsets_of(offsets), terms.to_vec(), weights.to_vec());
-    if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last() != Some(&terms.len()) || terms.len() != weights.len() {
-      return Err(invalid("queries: offsets must start at 0, never decrease and end at terms.length (= weights.length)"));
-    }
-    let inner = self.inner.clone();
-    Ok(AsyncTask::with_optional_signal(
-      Job::new(move || {
-        let idx = read(&inner);
-        let queries: Vec<Vec<(u32, f32)>> = (0..offsets.len() - 1)
-          .map(|q| terms[offsets[q]..offsets[q + 1]].iter().copied().zip(weights[offsets[q]..offsets[q + 1]].iter().copied()).collect())
-          .collect();
-        let results = guard(|| idx.search_batch(&queries, &opts, threads))?;
-        Ok(hit_batch_out(idx.ids(), &results))
-      }),
-      signal,
-    ))
+    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), queries, k, search, threads)?, signal))
   }
 
-  /// Term id of each term string (-1 when unknown).
+  /// Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale).
+  #[napi(factory)]
+  pub fn from_ciff(buffer: &[u8], block_size: f64, scale: f64, reorder: String) -> napi::Result<Self> {
+    let bs = to_usize(block_size, "blockSize")?;
+    let reorder = match reorder.as_str() {
+      "none" => Reorder::None,
+      "bp" => Reorder::Bp,
+      r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
+    };
+    let (idx, _) = guard(|| slimdex_core::sparse::ciff::import(buffer, bs, scale as f32, reorder))?;
+    Ok(NativeSparseIndex { inner: Arc::new(idx) })
+  }
+
+  /// The index as CIFF bytes (docids in block order, tf = impact byte).
   #[napi]
-  pub fn term_ids(&self, terms: Vec<String>) -> Int32Array {
-    let idx = read(&self.inner);
-    // Term ids are < 2^32; ids ≥ 2^31 are reported as -1 too rather than wrapping.
-    Int32Array::new(terms.iter().map(|t| idx.term_id(t).and_then(|id| i32::try_from(id).ok()).unwrap_or(-1)).collect())
+  pub fn to_ciff(&self, description: String) -> napi::Result<Buffer> {
+    Ok(Buffer::from(guard(|| Ok(slimdex_core::sparse::ciff::export(&self.inner, &description)))?))
   }
 
   #[napi]
   pub fn memory_usage(&self) -> Vec<MemoryComponent> {
-    memory_to_js(read(&self.inner).memory_usage())
+    memory_to_js(self.inner.memory_usage())
   }
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    shared::to_buffer(&self.inner)
+    Ok(Buffer::from(guard(|| Ok(self.inner.to_bytes()))?))
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    shared::from_buffer(buffer).map(|inner| NativeSparseIndex { inner })
+    Ok(NativeSparseIndex { inner: Arc::new(guard(|| SparseIndex::from_bytes(buffer))?) })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    shared::save_sync(&self.inner, path)
+    let bytes = guard(|| Ok(self.inner.to_bytes()))?;
+    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    shared::save(&self.inner, path, signal)
+    let inner = self.inner.clone();
+    spawn(signal, move || {
+      let bytes = guard(|| Ok(inner.to_bytes()))?;
+      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    })
   }
 
   #[napi(factory)]
   pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    shared::load_job(path, mmap.unwrap_or(false), |inner| NativeSparseIndex { inner }).run_sync()
+    load_job(path, mmap.unwrap_or(false)).run_sync()
   }
 
   #[napi(ts_return_type = "Promise<NativeSparseIndex>")]
   pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeSparseIndex>> {
-    AsyncTask::with_optional_signal(shared::load_job(path, mmap.unwrap_or(false), |inner| NativeSparseIndex { inner }), signal)
+    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

@@ -1,12 +1,26 @@
-//! Learned sparse retrieval and BM25 on one block index searched with Block-Max Pruning.
+//! Sparse retrieval: a tokenizer, learned sparse vectors and BM25 on one block index searched
+//! with Block-Max Pruning, document reordering by graph bisection, and CIFF interchange.
+//!
+//! - [`tokenize`]: bm25s-compatible text → tokens (stop words, Snowball, CJK bigrams);
+//! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
+//! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
+//! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
+//! - [`reorder`]: recursive graph bisection;
+//! - [`ciff`]: Common Index File Format import/export.
 
-mod bm25;
-mod block_index;
-mod vocab;
-mod sparse_index;
-mod tokenize;
+pub mod blocks;
+pub mod bm25;
+pub mod ciff;
+pub mod index;
+pub mod reorder;
+pub mod tokenize;
+mod ub;
+pub mod vocab;
 
+pub use blocks::SearchParams;
 pub use bm25::{Bm25Index, Bm25Method, Bm25Options};
-pub use block_index::{BlockIndex, BlockOptions, BmpOptions, Impacts, SparseDocs, MAX_BLOCK_SIZE};
-pub use sparse_index::SparseIndex;
-pub use tokenize::{Tokenizer, TokenizerOptions, ENGLISH_STOPWORDS};
+pub use index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+pub use tokenize::{Tokenizer, TokenizerOptions};
+
+#[cfg(test)]
+mod tests;

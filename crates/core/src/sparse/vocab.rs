@@ -1,62 +1,58 @@
-//! Term strings ↔ dense term ids (u32, so vocabularies beyond 65,536 terms are fine).
+//! Term strings ↔ dense u32 term ids (first-seen order). u32 ids: vocabularies may exceed 65,536.
 
 use crate::io::{ByteReader, ByteWriter};
 use crate::{Error, Result};
 use hashbrown::HashMap;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Clone, Debug, Default)]
 pub struct Vocab {
+  map: HashMap<String, u32>,
   terms: Vec<String>,
-  ids: HashMap<String, u32>,
 }
 
 impl Vocab {
   pub fn new() -> Self {
     Self::default()
   }
-
   pub fn len(&self) -> usize {
     self.terms.len()
   }
-
   pub fn is_empty(&self) -> bool {
     self.terms.is_empty()
   }
-
   pub fn get(&self, term: &str) -> Option<u32> {
-    self.ids.get(term).copied()
+    self.map.get(term).copied()
   }
-
+  pub fn term(&self, id: u32) -> Option<&str> {
+    self.terms.get(id as usize).map(|s| s.as_str())
+  }
   /// The id of `term`, adding it if new.
   pub fn intern(&mut self, term: &str) -> Result<u32> {
-    if let Some(&id) = self.ids.get(term) {
+    if let Some(&id) = self.map.get(term) {
       return Ok(id);
     }
-    let id = u32::try_from(self.terms.len()).map_err(|_| Error::invalid("more than 2^32 distinct terms"))?;
+    let id = crate::validate::to_u32(self.terms.len(), "vocabulary size")?;
+    self.map.insert(term.to_string(), id);
     self.terms.push(term.to_string());
-    self.ids.insert(term.to_string(), id);
     Ok(id)
   }
-
   pub fn memory_bytes(&self) -> usize {
-    // Each term is stored twice (list and map key) plus the map's slot.
-    self.terms.iter().map(|t| 2 * t.len() + 2 * std::mem::size_of::<String>() + 4).sum()
+    // Strings are held twice (map key and list) plus ~8 bytes of table per entry.
+    self.terms.iter().map(|s| 2 * s.len() + 48 + 12).sum()
   }
-
   pub fn write(&self, w: &mut ByteWriter) {
     w.put(self.terms.len() as u64);
     for t in &self.terms {
       w.put_str(t);
     }
   }
-
-  pub fn read(r: &mut ByteReader) -> Result<Self> {
-    let n = r.get::<u64>("vocabulary size")?;
+  pub fn read(r: &mut ByteReader<'_>) -> Result<Vocab> {
+    let n = r.get_len(8, "vocabulary size")?;
     let mut v = Vocab::new();
-    for i in 0..n {
-      let t = r.get_str("term")?;
-      if v.get(&t).is_some() {
-        return Err(Error::corrupt(format!("term {t:?} appears twice in the vocabulary (at {i})")));
+    for _ in 0..n {
+      let t = r.get_str("vocabulary term")?;
+      if v.map.contains_key(&t) {
+        return Err(Error::corrupt(format!("vocabulary term {t:?} repeated")));
       }
       v.intern(&t)?;
     }

@@ -1,0 +1,113 @@
+import test from 'ava'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BM25Index, Tokenizer } from '../index.ts'
+
+const DATA = '/work/shared/datasets/msmarco-sample'
+function loadCorpus(): { id: string; text: string }[] {
+  return readFileSync(join(DATA, 'corpus.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .map((d: { _id: string; title?: string; text: string }) => ({ id: d._id, text: `${d.title ?? ''} ${d.text}` }))
+}
+function loadQueries(): { id: string; text: string }[] {
+  return readFileSync(join(DATA, 'queries.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((q: { _id: string; text: string }) => ({ id: q._id, text: q.text }))
+}
+
+/** bm25s's lucene formula per document, straight from the tokens (the reference). */
+function referenceLucene(docs: string[][], query: string[], k1 = 1.5, b = 0.75): number[] {
+  const n = docs.length
+  const lavg = docs.reduce((s, d) => s + d.length, 0) / n
+  const df = new Map<string, number>()
+  for (const d of docs) for (const t of new Set(d)) df.set(t, (df.get(t) ?? 0) + 1)
+  const q = query.filter((t) => df.has(t))
+  return docs.map((d) => {
+    if (!q.some((t) => d.includes(t))) return 0
+    let s = 0
+    for (const t of q) {
+      const tf = d.filter((x) => x === t).length
+      const f = df.get(t) as number
+      const idf = Math.log(1 + (n - f + 0.5) / (f + 0.5))
+      s += (idf * tf) / (k1 * (1 - b + (b * d.length) / lavg) + tf)
+    }
+    return s
+  })
+}
+
+test('tokenizer defaults follow bm25s: lowercase, 2+ char words, English stop words', (t) => {
+  const tok = new Tokenizer()
+  t.deepEqual(tok.tokenize('The quick-brown fox, a dog_2 & I 42x.'), ['quick', 'brown', 'fox', 'dog_2', '42x'])
+  t.deepEqual(tok.tokenize(''), [])
+  t.deepEqual(new Tokenizer({ stemmer: 'english' }).tokenize('The runners were running'), ['runner', 'were', 'run'])
+  t.deepEqual(new Tokenizer({ cjkBigrams: true }).tokenize('東京都'), ['東京', '京都'])
+  t.deepEqual(new Tokenizer({ stopwords: 'none' }).tokenize('the cat'), ['the', 'cat'])
+  t.throws(() => new Tokenizer({ stemmer: 'klingon' as never }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+})
+
+test('BM25 scores on real text equal the bm25s lucene formula and safe search equals exhaustive', async (t) => {
+  const corpus = loadCorpus()
+  const index = await BM25Index.build(corpus)
+  t.is(index.size, corpus.length)
+  const tok = new Tokenizer()
+  const docs = corpus.map((d) => tok.tokenize(d.text))
+  for (const q of loadQueries().slice(0, 5)) {
+    const ref = referenceLucene(docs, tok.tokenize(q.text))
+    const hits = index.search(q.text, { k: 20 })
+    const sorted = ref.filter((s) => s > 0).sort((a, b) => b - a)
+    t.is(hits.length, Math.min(20, sorted.length))
+    hits.forEach((h, r) => {
+      const want = ref[corpus.findIndex((d) => d.id === h.id)]
+      t.true(Math.abs(h.score - want) <= 1e-5 * want, `${q.text}: ${h.id} ${h.score} vs ${want}`)
+      t.true(Math.abs(h.score - sorted[r]) <= 1e-5 * sorted[r])
+    })
+    for (const k of [1, 10, 1000, corpus.length + 5]) {
+      t.deepEqual(index.search(q.text, { k }), index.search(q.text, { k, exhaustive: true }))
+    }
+  }
+})
+
+test('filters, batches, approximate knobs and persistence', async (t) => {
+  const corpus = loadCorpus().slice(0, 2000)
+  const index = BM25Index.buildSync(corpus, { method: 'bm25+', blockSize: 16 })
+  const queries = loadQueries().map((q) => q.text)
+  const allowed = corpus.filter((_, i) => i % 4 === 0).map((d) => d.id)
+  const allowedSet = new Set(allowed)
+  const batch = await index.searchBatch(queries, { k: 10 })
+  t.deepEqual(batch, queries.map((q) => index.search(q, { k: 10 })))
+  t.deepEqual(index.searchBatchSync(queries, { k: 10, threads: 1 }), batch)
+  for (const q of queries.slice(0, 10)) {
+    const f = index.search(q, { k: 10, filter: allowed })
+    t.true(f.every((h) => allowedSet.has(h.id as string)))
+    t.deepEqual(f, index.search(q, { k: 10, filter: allowed, exhaustive: true }))
+    t.true(index.search(q, { k: 10, alpha: 0.5, beta: 0.5 }).length <= 10)
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-bm25-'))
+  const path = join(dir, 'bm25.slmdx')
+  await index.save(path)
+  const back = await BM25Index.load(path, { mmap: true })
+  t.deepEqual(back.search(queries[0], { k: 10 }), batch[0])
+  t.deepEqual(BM25Index.fromBuffer(index.toBuffer()).search(queries[1], { k: 10 }), batch[1])
+  t.is(back.options.method, 'bm25+')
+  const bytes = readFileSync(path)
+  bytes[bytes.length - 5] ^= 0xff
+  writeFileSync(path, bytes)
+  t.throws(() => BM25Index.loadSync(path), { code: 'ERR_SLIMDEX_CORRUPT_FILE' })
+  const mem = index.memoryUsage()
+  t.true(mem.total > 0 && mem.components.forward > 0)
+})
+
+test('edge cases: empty docs and queries, unknown tokens, invalid options', (t) => {
+  const index = BM25Index.buildSync([{ id: 1, text: '' }, { id: 2, text: 'hello world' }, { id: 3, text: 'hello' }])
+  t.deepEqual(index.search('', { k: 5 }), [])
+  t.deepEqual(index.search('zzz unknown', { k: 5 }), [])
+  t.deepEqual(index.search('world', { k: 5 }).map((h) => h.id), [2])
+  t.deepEqual(index.search('hello', { k: 5 }).map((h) => h.id), [3, 2])
+  t.throws(() => index.search('hello', { k: 0 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => index.search('hello', { k: 1.5 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => index.search('hello', { k: 1, alpha: 2 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => BM25Index.buildSync([], { b: 2 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => BM25Index.buildSync([{ id: 1, text: 'a' }, { id: 1, text: 'b' }]), { code: 'ERR_SLIMDEX_DUPLICATE_ID' })
+  t.deepEqual(BM25Index.buildSync([]).search('x', { k: 3 }), [])
+})
