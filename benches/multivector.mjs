@@ -12,7 +12,7 @@
 // computed once by benches/py/embed_minilm_tokens.py into a cache outside the repo.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rng } from './lib/data.mjs'
 import { alternate, benchDir, fmt, loadSlimdex, ratios, stats, writeResults } from './lib/report.mjs'
@@ -73,6 +73,7 @@ export async function run({ smoke }) {
   const queries = tokenSets(qparams)
   const data = `synthetic clustered token sets (seeded; ${n} documents × ${params.minTokens}–${params.maxTokens} tokens (mean ${fmt(docs.offsets[n] / n, 1)}) × ${dim} dims, unit vectors around 3 of ${params.topics} shared topic centres with N(0, 0.6²) noise; ${nq} queries × 32 tokens from the same topics)`
   const peers = {}
+  const load0 = loadavg()[0]
   const notes = []
   const tables = []
   const measurements = {}
@@ -367,6 +368,7 @@ export async function run({ smoke }) {
   const e2eQps = 1 / stats(e2e[e2eName]).median
   notes.unshift(
     `End to end (goal ≥ 20× brute force at recall@10 ≥ 0.9): ${e2eName} reaches recall@10 ${fmt(ok.recall, 3)} at ${fmt(e2eQps, 1)} queries/s vs brute-force Chamfer ${fmt(bruteQps, 2)} queries/s: ${fmt(e2eRatio.median)}× (${fmt(e2eRatio.min)}–${fmt(e2eRatio.max)}). Single queries on the calling thread; the FDE scan and brute force both spread over the rayon pool (${globalThis.__benchMachine?.cores ?? '?'} cores).`,
+    `Machine load: 1-minute load average ${fmt(load0, 1)} at the start and ${fmt(loadavg()[0], 1)} at the end of the run on ${globalThis.__benchMachine?.cores ?? '?'} cores (a shared machine): absolute times are inflated and noisy; the alternated ratios are the result.`,
     `Build (FDE encoding + f16 conversion of ${n} documents, 2 threads): ${configs.map((c) => `${c.name} ${fmt(c.buildSeconds)} s`).join(', ')}.`,
   )
   writeResults(
