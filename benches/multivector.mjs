@@ -339,7 +339,12 @@ export async function run({ smoke }) {
   // ---------------------------------------------------------------------------------------
   // Real token embeddings (quality only): msmarco-sample, all-MiniLM-L6-v2 tokens.
   // ---------------------------------------------------------------------------------------
-  const real = smoke ? null : realTokens()
+  let real = null
+  try {
+    real = smoke ? null : realTokens()
+  } catch (e) {
+    notes.push(`Real token embeddings could not be loaded: ${e.message}`)
+  }
   if (real) {
     const rd = real.dim
     const rIdx = configs.map((c) => new MultiVectorIndex({ dim: rd, fde: c.fde, storage: 'f32', fdeStorage: 'f16' }).addSync(undefined, real.docs))
