@@ -91,6 +91,7 @@ export declare class NativeFdeEncoder {
   encodeQuery(tokens: Float32Array): Float32Array
   /** Document encoding of one point cloud. */
   encodeDocument(tokens: Float32Array): Float32Array
+  /** Reads the JS buffers in place (no copy): the JS thread waits for the call. */
   encodeBatchSync(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null): Float32Array
   encodeBatch(tokens: Float32Array, offsets: Uint32Array, document: boolean, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Float32Array>
   toBuffer(): Buffer
@@ -190,6 +191,7 @@ export declare class NativeMultiVectorIndex {
   get tokenCount(): number
   /** The index's encoder (shares its matrices). */
   encoder(): NativeFdeEncoder
+  /** Reads the JS buffers in place (no copy): the JS thread waits for the call. */
   addSync(ids: IdsInput, tokens: Float32Array, offsets: Uint32Array, threads?: number | undefined | null): void
   /**
    * `onProgress(done, total)` counts encoded documents; `cancel` stops the add while it runs
@@ -338,7 +340,10 @@ export declare function chamfer(query: Float32Array, doc: Float32Array, dim: num
 
 export declare function chamferRerank(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Float32Array>
 
-/** Chamfer scores of a CSR batch of candidate documents against one query, in input order. */
+/**
+ * Chamfer scores of a CSR batch of candidate documents against one query, in input order.
+ * Reads the JS buffers in place: the JS thread waits for the call, so they cannot change.
+ */
 export declare function chamferRerankSync(query: Float32Array, dim: number, tokens: Float32Array, offsets: Uint32Array, clampNegative?: boolean | undefined | null, threads?: number | undefined | null): Float32Array
 
 /** Options of `new NativeDeduper(...)` (validated and defaulted by the TS layer). */

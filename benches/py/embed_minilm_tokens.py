@@ -7,7 +7,7 @@ point cloud is the last hidden state of every non-padding token (special tokens 
 ColBERT keeps them), L2-normalised per token. MiniLM was trained for mean pooling, not late
 interaction, so these are real contextual token vectors but not a ColBERT model's.
 
-    python embed_minilm_tokens.py <dataset dir> <out dir> [max doc tokens]
+    python embed_minilm_tokens.py <dataset dir> <out dir> [max doc tokens] [max documents]
     -> <out>/{corpus,queries}.tokens.f32 (n_tokens × 384, row-major),
        <out>/{corpus,queries}.offsets.u32 (n + 1), <out>/{corpus,queries}.ids.json
 """
@@ -90,10 +90,13 @@ class MiniLMTokens:
 def main():
     src, dst = sys.argv[1], sys.argv[2]
     max_doc = int(sys.argv[3]) if len(sys.argv) > 3 else 128
+    max_docs = int(sys.argv[4]) if len(sys.argv) > 4 else None  # a prefix of the corpus (CPU time)
     os.makedirs(dst, exist_ok=True)
     for name, max_len in (("queries", 32), ("corpus", max_doc)):
         model = MiniLMTokens(model_dir(), max_len)
         rows = [json.loads(l) for l in open(os.path.join(src, f"{name}.jsonl"))]
+        if name == "corpus" and max_docs:
+            rows = rows[:max_docs]
         texts = [((r.get("title") or "") + " " + r["text"]).strip() for r in rows]
         clouds = model.encode(texts)
         offsets = np.zeros(len(clouds) + 1, np.uint32)
@@ -101,7 +104,7 @@ def main():
         np.concatenate(clouds).astype(np.float32).tofile(os.path.join(dst, f"{name}.tokens.f32"))
         offsets.tofile(os.path.join(dst, f"{name}.offsets.u32"))
         json.dump([r["_id"] for r in rows], open(os.path.join(dst, f"{name}.ids.json"), "w"))
-    print(json.dumps({"ok": True, "dim": 384, "maxDocTokens": max_doc}))
+    print(json.dumps({"ok": True, "dim": 384, "maxDocTokens": max_doc, "maxDocuments": max_docs}))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ fn rerank_job(
 }
 
 /// Chamfer scores of a CSR batch of candidate documents against one query, in input order.
+/// Reads the JS buffers in place: the JS thread waits for the call, so they cannot change.
 #[napi]
 pub fn chamfer_rerank_sync(
   query: &[f32],
@@ -44,7 +45,11 @@ pub fn chamfer_rerank_sync(
   clamp_negative: Option<bool>,
   threads: Option<f64>,
 ) -> napi::Result<Float32Array> {
-  rerank_job(query, dim, tokens, offsets, clamp_negative, threads)?.run_sync()
+  let dim = to_usize(dim, "dim")?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let offsets = offsets_from_js(offsets);
+  let clamp = clamp_negative.unwrap_or(false);
+  guard(|| multivec::chamfer_rerank(query, dim, tokens, &offsets, clamp, threads)).map(Float32Array::new)
 }
 
 #[napi(ts_return_type = "Promise<Float32Array>")]

@@ -121,8 +121,13 @@ impl NativeFdeEncoder {
   }
 
   #[napi]
+  /// Reads the JS buffers in place (no copy): the JS thread waits for the call.
   pub fn encode_batch_sync(&self, tokens: &[f32], offsets: &[u32], document: bool, threads: Option<f64>) -> napi::Result<Float32Array> {
-    encode_job(self.inner.clone(), tokens, offsets, document, threads)?.run_sync()
+    let threads = to_usize_opt(threads, "threads")?;
+    let offsets = offsets_from_js(offsets);
+    let enc = &self.inner;
+    let out = guard(|| if document { enc.encode_documents(tokens, &offsets, threads) } else { enc.encode_queries(tokens, &offsets, threads) })?;
+    Ok(Float32Array::new(out))
   }
 
   #[napi(ts_return_type = "Promise<Float32Array>")]

@@ -152,8 +152,13 @@ impl NativeMultiVectorIndex {
   }
 
   #[napi]
+  /// Reads the JS buffers in place (no copy): the JS thread waits for the call.
   pub fn add_sync(&self, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<()> {
-    add_job(self.inner.clone(), ids, tokens, offsets, threads, ProgressSink::new(None, None))?.run_sync()
+    let ids = ids_from_js(ids)?;
+    let threads = to_usize_opt(threads, "threads")?;
+    let offsets = offsets_from_js(offsets);
+    let batch = guard(|| read(&self.inner).prepare_add(ids, tokens, &offsets, threads))?;
+    guard(|| write(&self.inner).commit_add(batch))
   }
 
   /// `onProgress(done, total)` counts encoded documents; `cancel` stops the add while it runs
@@ -223,7 +228,13 @@ impl NativeMultiVectorIndex {
     options: MultiVectorSearchInit,
     threads: Option<f64>,
   ) -> napi::Result<HitBatch> {
-    search_batch_job(self.inner.clone(), queries, offsets, &options, threads)?.run_sync()
+    // In place (no copy): the JS thread waits for the call.
+    let o = parse_search(&options)?;
+    let threads = to_usize_opt(threads, "threads")?;
+    let offsets = offsets_from_js(offsets);
+    let idx = read(&self.inner);
+    let results = guard(|| idx.search_batch(queries, &offsets, &o, threads))?;
+    Ok(hit_batch_out(idx.ids(), &results))
   }
 
   #[napi(ts_return_type = "Promise<HitBatch>")]

@@ -28,6 +28,7 @@
 use super::{check_csr, check_dim};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::rng::{mix64, Rng};
+use crate::simd::{self, Tier};
 use crate::{parallel, validate, Error, Result};
 use rayon::prelude::*;
 
@@ -326,7 +327,7 @@ impl FdeEncoder {
   }
 
   /// Sign patterns of one token in every repetition (`z` holds R·k projections).
-  #[inline]
+  #[inline(always)]
   fn sketch(&self, x: &[f32], z: &mut [f32], bits: &mut [u32]) {
     let k = self.opts.simhash_bits;
     let rk = z.len();
@@ -349,7 +350,7 @@ impl FdeEncoder {
   }
 
   /// The projected token in every repetition, written to `out` (R·p floats).
-  #[inline]
+  #[inline(always)]
   fn project(&self, x: &[f32], out: &mut [f32]) {
     let (d, p) = (self.opts.dim, self.p);
     match self.opts.projection {
@@ -380,8 +381,51 @@ impl FdeEncoder {
     }
   }
 
-  /// Encodes one point cloud (`n` tokens, already validated) into `out` (output_dim floats).
+  /// Encodes one point cloud (`n` tokens, already validated) into `out` (output_dim floats),
+  /// on the active SIMD tier.
   fn encode_into(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+    self.encode_into_with(simd::tier(), tokens, document, out, s)
+  }
+
+  /// [`encode_into`](Self::encode_into) on a given tier (lowered to what this CPU runs).
+  ///
+  /// The SIMD tiers are the same Rust code compiled with wider vector units: every loop is
+  /// element-wise (no reductions), and Rust never contracts a multiply and an add into an FMA,
+  /// so each output float sees the same operations in the same order on every tier and the
+  /// encodings are bit-identical (tested against the scalar twin).
+  fn encode_into_with(&self, tier: Tier, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+    let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+    match tier {
+      #[cfg(target_arch = "x86_64")]
+      // SAFETY: the Avx512 tier is only in `simd::available()` when the CPU has AVX-512F;
+      // the body is safe Rust (bounds-checked slices), only compiled for wider registers.
+      Tier::Avx512 => unsafe { self.encode_avx512(tokens, document, out, s) },
+      #[cfg(target_arch = "x86_64")]
+      // SAFETY: the Avx2 tier implies AVX2 (checked by `simd::detected`); body as above.
+      Tier::Avx2 => unsafe { self.encode_avx2(tokens, document, out, s) },
+      _ => self.encode_body(tokens, document, out, s),
+    }
+  }
+
+  /// # Safety
+  /// The CPU must support AVX-512F.
+  #[cfg(target_arch = "x86_64")]
+  #[target_feature(enable = "avx512f")]
+  unsafe fn encode_avx512(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+    self.encode_body(tokens, document, out, s)
+  }
+
+  /// # Safety
+  /// The CPU must support AVX2.
+  #[cfg(target_arch = "x86_64")]
+  #[target_feature(enable = "avx2")]
+  unsafe fn encode_avx2(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+    self.encode_body(tokens, document, out, s)
+  }
+
+  /// The encoder itself (the scalar twin; inlined into each tier's entry point).
+  #[inline(always)]
+  fn encode_body(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
     let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
     let n = tokens.len() / d;
     let rp = r_n * p;
@@ -828,6 +872,32 @@ mod tests {
       for i in 0..20 {
         let one = a.encode_document(&toks[offs[i] * 16..offs[i + 1] * 16]).unwrap();
         assert_eq!(&ea[i * 50..(i + 1) * 50], &one[..]);
+      }
+    }
+  }
+
+  #[test]
+  fn every_tier_encodes_bit_identically_to_the_scalar_twin() {
+    let mut rng = Rng::new(77);
+    for (dim, proj, k, pd, fd) in [
+      (128, Projection::CountSketch, 5, 16, None),
+      (37, Projection::Dense, 3, 7, None),
+      (19, Projection::Identity, 4, 1, Some(101)),
+      (5, Projection::Dense, 0, 3, None),
+    ] {
+      let enc = FdeEncoder::new(FdeOptions { repetitions: 6, simhash_bits: k, projection: proj, projection_dim: pd, final_dim: fd, ..FdeOptions::new(dim) }).unwrap();
+      for n in [0usize, 1, 3, 17] {
+        let toks = gaussian(&mut rng, n * dim);
+        for document in [false, true] {
+          let mut want = vec![0f32; enc.output_dim()];
+          enc.encode_into_with(Tier::Scalar, &toks, document, &mut want, &mut Scratch::default());
+          for tier in simd::available() {
+            let mut got = vec![1f32; enc.output_dim()];
+            enc.encode_into_with(tier, &toks, document, &mut got, &mut Scratch::default());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{tier:?} dim {dim} {proj:?} n {n} doc {document}");
+          }
+        }
       }
     }
   }
