@@ -43,18 +43,17 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+/** The index is immutable after build: searches share it without a lock. */
 export declare class NativeBm25Index {
   static buildSync(ids: IdsInput, texts: Array<string>, options: Bm25Init): NativeBm25Index
   static build(ids: IdsInput, texts: Array<string>, options: Bm25Init, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
   get size(): number
-  get vocabSize(): number
-  get postings(): number
+  get vocabularySize(): number
   options(): Bm25Init
-  tokenize(text: string): Array<string>
-  /** One query on the calling thread; results go into `idsOut` / `scoresOut`. */
-  search(text: string, options: BmpSearchInit, filter: IdsInput | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
-  /** Many queries in parallel on the libuv pool. */
-  searchBatch(texts: Array<string>, options: BmpSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
+  search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
+  searchBatch(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
   memoryUsage(): Array<MemoryComponent>
   toBuffer(): Buffer
   static fromBuffer(buffer: Uint8Array): NativeBm25Index
@@ -262,19 +261,21 @@ export declare class NativeProductQuantizer {
 }
 
 export declare class NativeSparseIndex {
-  /** Builds from CSR documents: `offsets` (n + 1), `terms` (term ids), `weights`. */
-  static buildSync(ids: IdsInput, vocab: Array<string>, vocabSize: number, offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, blockSize: number): NativeSparseIndex
-  static build(ids: IdsInput, vocab: Array<string>, vocabSize: number, offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, blockSize: number, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+  static buildSync(ids: IdsInput, docs: SparseRows, options: SparseIndexInit): NativeSparseIndex
+  static build(ids: IdsInput, docs: SparseRows, options: SparseIndexInit, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
   get size(): number
-  get vocabSize(): number
+  /** The quantisation scale (weight ≈ byte · scale). */
+  get scale(): number
   get blockSize(): number
   get postings(): number
-  /** One query on the calling thread; results go into `idsOut` / `scoresOut`. */
-  search(terms: Uint32Array | Array<string>, weights: Float32Array, options: BmpSearchInit, filter: IdsInput | undefined | null, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
-  /** Many queries (CSR: `offsets`, `terms`, `weights`) in parallel. */
-  searchBatch(offsets: Uint32Array, terms: Uint32Array, weights: Float32Array, options: BmpSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
-  /** Term id of each term string (-1 when unknown). */
-  termIds(terms: Array<string>): Int32Array
+  /** One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`. */
+  search(query: SparseRows, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  searchBatchSync(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
+  searchBatch(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  /** Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale). */
+  static fromCiff(buffer: Uint8Array, blockSize: number, scale: number, reorder: string): NativeSparseIndex
+  /** The index as CIFF bytes (docids in block order, tf = impact byte). */
+  toCiff(description: string): Buffer
   memoryUsage(): Array<MemoryComponent>
   toBuffer(): Buffer
   static fromBuffer(buffer: Uint8Array): NativeSparseIndex
@@ -286,8 +287,9 @@ export declare class NativeSparseIndex {
 
 export declare class NativeTokenizer {
   constructor(options: TokenizerInit)
+  options(): TokenizerInit
   tokenize(text: string): Array<string>
-  /** Tokens of many texts, in parallel. */
+  /** Many texts, tokenized in parallel. */
   tokenizeBatch(texts: Array<string>): Array<Array<string>>
 }
 
@@ -316,7 +318,7 @@ export interface BinaryIndexOptionsOut {
   metric: string
 }
 
-/** BM25 options (validated and defaulted by the TS layer). */
+/** Options of `NativeBm25Index.build` (validated and defaulted by the TS layer). */
 export interface Bm25Init {
   /** 'lucene' | 'robertson' | 'atire' | 'bm25l' | 'bm25+' */
   method: string
@@ -325,14 +327,6 @@ export interface Bm25Init {
   delta: number
   blockSize: number
   tokenizer: TokenizerInit
-}
-
-/** Options of one search (validated and defaulted by the TS layer). */
-export interface BmpSearchInit {
-  k: number
-  alpha: number
-  beta: number
-  exhaustive: boolean
 }
 
 /** Σ over query tokens of the max dot product over document tokens. */
@@ -639,11 +633,44 @@ export interface SectionInfo {
 /** Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use. */
 export declare function setSimdTier(tier: string): string
 
+export interface SparseIndexInit {
+  blockSize: number
+  /** byte = round(weight / scale); absent: max weight / 255. */
+  scale?: number
+  /** Clamp out-of-range weights instead of failing. */
+  clamp: boolean
+  /** 'none' | 'bp' */
+  reorder: string
+}
+
+/** Sparse vectors as CSR columns: row i is `[offsets[i], offsets[i+1])` of `terms` or `indices` and `values`. */
+export interface SparseRows {
+  offsets: Uint32Array
+  terms?: Array<string>
+  indices?: Uint32Array
+  values: Float32Array
+}
+
+/** Search knobs of `search` / `searchBatch`. */
+export interface SparseSearchInit {
+  /** (0, 1]; 1 is safe. */
+  alpha: number
+  /** (0, 1]; fraction of query terms kept. */
+  beta: number
+  /** Plain exhaustive scan (verification / benchmarks). */
+  exhaustive: boolean
+  /** Allowed ids (a filter), or absent. */
+  filter?: IdsInput
+}
+
 /** Tokenizer options (validated and defaulted by the TS layer). */
 export interface TokenizerInit {
   lowercase: boolean
-  /** None: bm25s's English list. */
+  /** Stop words; absent = the 33-word English list. */
   stopwords?: Array<string>
+  /** Snowball language, or absent for none. */
   stemmer?: string
   cjkBigrams: boolean
+  /** Closed vocabulary (tokens outside it are dropped), or absent. */
+  vocabulary?: Array<string>
 }

@@ -307,7 +307,7 @@ test('CLI sparse: JSONL term weights → index → search equals SparseIndex.sea
   t.is(res.code, 0, res.stderr)
   const index = SparseIndex.buildSync(docs.map((d) => ({ id: d._id, terms: d.terms })))
   const got = JSON.parse(res.stdout).results
-  for (const q of queries) t.deepEqual(got[q._id], index.search(q.terms, { k: 5 }))
+  for (const q of queries) t.deepEqual(got[q._id], index.search({ terms: q.terms }, { k: 5 }))
   const info = JSON.parse((await inProcess('info', join(dir, 's.slmdx'), '--json')).stdout)
   t.like(info, { kind: 'SparseIndex', items: 120 })
   writeFileSync(join(dir, 'bad.jsonl'), '{"_id":"a","terms":{"x":1}}\n{"_id":"b","terms":{"x":"heavy"}}\n')

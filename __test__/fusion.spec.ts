@@ -378,7 +378,7 @@ test('asRetriever(SparseIndex): term-map and numeric queries, single and batched
   })
   const index = SparseIndex.buildSync(docs)
   const retriever = asRetriever(index)
-  const queries = Array.from({ length: 5 }, () => ({ [`t${r.below(40)}`]: 1, [`t${r.below(40)}`]: 2 }))
+  const queries = Array.from({ length: 5 }, () => ({ terms: { [`t${r.below(40)}`]: 1, [`t${r.below(40)}`]: 2 } }))
   const want = queries.map((q) => index.search(q, { k: 7 }))
   t.deepEqual(await retriever.searchBatch(queries, { k: 7 }), want)
   t.deepEqual(await retriever.search(queries[0], { k: 7 }), want[0])

@@ -17,7 +17,7 @@ import { BinaryIndex } from './binary'
 import { BM25Index } from './bm25'
 import { PQIndex } from './pq'
 import { SparseIndex } from './sparse'
-import type { SparseVector } from './sparse'
+import type { SparseVectorInput } from './sparse'
 import { dedup } from './dedup'
 import { formatTrecRun, readBeirCorpus, readBeirQueries, readQrels, readTrecRun } from './beir'
 import type { BeirQuery } from './beir'
@@ -132,8 +132,8 @@ const PENDING_KINDS: Record<string, string> = {
 const BM25_METHODS = ['lucene', 'robertson', 'atire', 'bm25l', 'bm25+'] as const
 
 /** Sparse records of a JSONL file: {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}. */
-async function readSparseRecords(path: string, values: Record<string, string | boolean | undefined>): Promise<Array<{ id: string; vector: SparseVector }>> {
-  const out: Array<{ id: string; vector: SparseVector }> = []
+async function readSparseRecords(path: string, values: Record<string, string | boolean | undefined>): Promise<Array<{ id: string; vector: SparseVectorInput }>> {
+  const out: Array<{ id: string; vector: SparseVectorInput }> = []
   const field = (values['terms-field'] as string | undefined) ?? 'terms'
   for await (const { value, line } of readJsonl(path)) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(path, 'expected a JSON object', line)
@@ -144,7 +144,7 @@ async function readSparseRecords(path: string, values: Record<string, string | b
       if (terms === null || typeof terms !== 'object' || Array.isArray(terms) || !Object.values(terms).every((w) => typeof w === 'number' && Number.isFinite(w))) {
         throw parseError(path, `"${field}" must be an object of term → finite weight`, line)
       }
-      out.push({ id, vector: terms as Record<string, number> })
+      out.push({ id, vector: { terms: terms as Record<string, number> } })
     } else if (Array.isArray(r.indices) && Array.isArray(r.values)) {
       out.push({ id, vector: { indices: r.indices as number[], values: r.values as number[] } })
     } else {
@@ -208,7 +208,7 @@ const KINDS: Record<string, IndexKind> = {
       const docs = records.map(({ id, vector }) =>
         'indices' in vector && Array.isArray(vector.indices)
           ? { id, indices: (vector as Numeric).indices, values: (vector as Numeric).values }
-          : { id, terms: vector as Record<string, number> },
+          : { id, terms: (vector as { terms: Record<string, number> }).terms },
       )
       const index = await onFile(input, () => SparseIndex.build(docs, blockSize === undefined ? {} : { blockSize }))
       return { size: index.size, save: (path) => index.save(path) }
@@ -219,7 +219,7 @@ const KINDS: Record<string, IndexKind> = {
         retriever: asRetriever(index) as Retriever<unknown>,
         query: { type: 'sparse' },
         size: index.size,
-        parameters: { vocabulary: index.vocabSize, postings: index.postings },
+        parameters: { postings: index.postings, blockSize: index.blockSize },
         memoryUsage: () => index.memoryUsage(),
       }
     },
@@ -246,7 +246,7 @@ const KINDS: Record<string, IndexKind> = {
         retriever: asRetriever(index) as Retriever<unknown>,
         query: { type: 'text' },
         size: index.size,
-        parameters: { vocabulary: index.vocabSize, postings: index.postings },
+        parameters: { vocabulary: index.vocabularySize, ...index.options },
         memoryUsage: () => index.memoryUsage(),
       }
     },

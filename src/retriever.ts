@@ -12,7 +12,8 @@ import { MultiVectorIndex } from './multivector'
 import { PQIndex } from './pq'
 import type { PQSearchOptions } from './pq'
 import { SparseIndex } from './sparse'
-import type { BmpSearchOptions, SparseVector } from './sparse'
+import type { SparseSearchOptions } from './bm25'
+import type { SparseVectorInput } from './sparse'
 import type { MultiVectorSearchOptions } from './multivector'
 import { invalidType, slimdexError } from './errors'
 import type { Hit, Id, VectorInput } from './types'
@@ -218,29 +219,24 @@ function multiVectorBackend(index: MultiVectorIndex, extra: MultiVectorRetriever
 }
 
 /** Options of {@link asRetriever} for a {@link SparseIndex}: its search options except `k` and `filter`. */
-export type SparseRetrieverOptions = Omit<BmpSearchOptions, 'k' | 'filter'> & {
+export type SparseRetrieverOptions = Omit<SparseSearchOptions, 'k' | 'filter'> & {
   /** Worker threads for batches (default: one per core). */
   threads?: number
 }
 
-/** SparseIndex: the native batch takes `{ indices, values }` queries only; term maps go one by one. */
-function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): SearchBackend<SparseVector> {
+/** SparseIndex: its native batch takes both query forms; `threads` only applies to batches. */
+function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): SearchBackend<SparseVectorInput> {
   const { threads, ...search } = extra
   return {
     size: () => index.size,
     search: (query, k) => index.search(query, { ...search, k }),
-    searchBatch: async (queries, k, signal) => {
-      const numeric = queries.every((q) => q !== null && typeof q === 'object' && 'indices' in q && 'values' in q)
-      if (!numeric) return queries.map((q) => index.search(q, { ...search, k }))
-      const batch = queries as ReadonlyArray<{ indices: Uint32Array | readonly number[]; values: Float32Array | readonly number[] }>
-      return index.searchBatch(batch, { ...search, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
-    },
+    searchBatch: (queries, k, signal) => index.searchBatch(queries, { ...search, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) }),
   }
 }
 
 /**
  * One adapter per index class whose queries or batch call need translating (BinaryIndex,
- * PQIndex, FlatIndex: `threads` only for batches; SparseIndex: term-map queries have no batch form; MultiVectorIndex:
+ * PQIndex, FlatIndex: `threads` only for batches; MultiVectorIndex:
  * batches are CSR). Every other index with the standard shape — `size`, `search(query, { k })`,
  * `searchBatch(queries, { k, signal })`, e.g. BM25Index — goes through the
  * generic `indexBackend`; give it an `asRetriever` overload naming its query type.
@@ -277,7 +273,7 @@ export function asRetriever(index: BinaryIndex, options?: BinaryRetrieverOptions
 export function asRetriever(index: PQIndex, options?: PQRetrieverOptions): Retriever<VectorInput>
 export function asRetriever(index: FlatIndex, options?: FlatRetrieverOptions): Retriever<VectorInput>
 export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
-export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVector>
+export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVectorInput>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
 export function asRetriever<Q, O extends object>(index: SearchableIndex<Q, O>, options?: O): Retriever<Q>
 export function asRetriever(index: unknown, options: object = {}): Retriever<unknown> {
