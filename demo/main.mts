@@ -4,7 +4,7 @@
 //  2. Near-duplicate mails with MinHash LSH (and LSHBloom's few bytes per mail).
 //  3. Embeddings compressed with binary codes and product quantization, against float32.
 // Prints one compact report.
-import { BM25Index, BinaryIndex, dedup, nativeInfo } from '../index.ts'
+import { BM25Index, BinaryIndex, FlatIndex, PQIndex, dedup, nativeInfo } from '../index.ts'
 import type { Hit } from '../index.ts'
 import { sketchEmbed } from './embed.mts'
 import { loadMails } from './mails.mts'
@@ -86,9 +86,9 @@ const nq = 100
 const queryIds = Array.from({ length: nq }, (_, i) => (i * 7919) % n)
 const queryVectors = new Float32Array(nq * dim)
 queryIds.forEach((id, i) => queryVectors.set(vectors.subarray(id * dim, (id + 1) * dim), i * dim))
-const exact = new BinaryIndex({ dim, rescore: 'float32', metric: 'cosine' })
+const exact = new FlatIndex({ dim, storage: 'float32', metric: 'cosine' })
 exact.addSync(undefined, vectors)
-const truth = exact.searchBatchSync(queryVectors, { k: 10, candidates: n }).map((hits) => new Set(hits.map((h) => h.id)))
+const truth = exact.searchBatchSync(queryVectors, { k: 10 }).map((hits) => new Set(hits.map((h) => h.id)))
 const recall = (results: Hit[][]) => results.reduce((s, hits, i) => s + hits.filter((h) => truth[i].has(h.id)).length, 0) / (10 * nq)
 const floatBytes = 4 * dim
 line()
@@ -99,14 +99,28 @@ const measure = (name: string, bytesPerVector: number, run: () => Hit[][]) => {
   const [res, took] = time(run)
   rows.push([name, bytesPerVector.toFixed(0), `${(floatBytes / bytesPerVector).toFixed(1)}×`, recall(res).toFixed(3), (took / nq).toFixed(3)])
 }
-measure('float32 (exact)', floatBytes, () => exact.searchBatchSync(queryVectors, { k: 10, candidates: n, threads: 1 }))
+const vectorBytes = (u: { total: number; components: Record<string, number> }) => (u.total - (u.components.ids ?? 0)) / n
+measure('float32 (exact scan)', floatBytes, () => exact.searchBatchSync(queryVectors, { k: 10, threads: 1 }))
+for (const storage of ['float16', 'int8', 'float8'] as const) {
+  const index = new FlatIndex({ dim, storage, metric: 'cosine' })
+  index.addSync(undefined, vectors)
+  measure(`scalar ${storage}`, vectorBytes(index.memoryUsage()), () => index.searchBatchSync(queryVectors, { k: 10, threads: 1 }))
+}
 for (const [rescore, candidates] of [['none', 10], ['asymmetric', 100], ['int8', 100]] as const) {
   const index = new BinaryIndex({ dim, rescore, metric: 'cosine' })
   index.addSync(undefined, vectors)
-  const u = index.memoryUsage()
-  measure(`binary, ${rescore}${rescore === 'none' ? '' : ` @${candidates}`}`, (u.total - u.components.ids) / n, () => index.searchBatchSync(queryVectors, { k: 10, candidates, threads: 1 }))
+  measure(`binary, ${rescore}${rescore === 'none' ? '' : ` @${candidates}`}`, vectorBytes(index.memoryUsage()), () => index.searchBatchSync(queryVectors, { k: 10, candidates, threads: 1 }))
+}
+let pqTrainMs = 0
+for (const [m, nbits] of [[48, 8], [96, 4]] as const) {
+  const [index, took] = time(() => PQIndex.trainSync(vectors, { dim, m, nbits, metric: 'cosine', seed: 1 }))
+  pqTrainMs += took
+  index.addSync(undefined, vectors)
+  const perVector = vectorBytes(index.memoryUsage()) - (index.memoryUsage().components.codebooks ?? 0) / n
+  measure(`PQ m=${m} ${nbits}-bit`, perVector, () => index.searchBatchSync(queryVectors, { k: 10, threads: 1 }))
 }
 table(rows)
+line(`   (PQ codebooks trained in ${ms(pqTrainMs)} ms in total; bytes/vector excludes ids and the shared codebooks)`)
 line()
 line(`total ${ms(performance.now())} ms since start`)
 console.log(report.join('\n'))
