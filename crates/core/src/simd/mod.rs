@@ -143,6 +143,22 @@ pub fn target() -> String {
   format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
 }
 
+/// Sums `bytes` as little-endian u64 words with wrapping adds (a trailing partial word is
+/// ignored): a plain streaming read the compiler vectorises. Benchmarks time it over a buffer
+/// larger than the caches to measure single-core read bandwidth, the physical limit of any scan.
+pub fn stream_sum(bytes: &[u8]) -> u64 {
+  // Eight independent accumulators so the loop is bound by loads, not by one add chain.
+  let mut acc = [0u64; 8];
+  for block in bytes.chunks_exact(64) {
+    for (a, w) in acc.iter_mut().zip(block.chunks_exact(8)) {
+      *a = a.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+  }
+  let tail = bytes.len() / 64 * 64;
+  let rest = bytes[tail..].chunks_exact(8).fold(0u64, |s, w| s.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes"))));
+  acc.iter().fold(rest, |s, &a| s.wrapping_add(a))
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -171,18 +187,3 @@ mod tests {
   }
 }
 
-/// Sums `bytes` as little-endian u64 words with wrapping adds (a trailing partial word is
-/// ignored): a plain streaming read the compiler vectorises. Benchmarks time it over a buffer
-/// larger than the caches to measure single-core read bandwidth, the physical limit of any scan.
-pub fn stream_sum(bytes: &[u8]) -> u64 {
-  // Eight independent accumulators so the loop is bound by loads, not by one add chain.
-  let mut acc = [0u64; 8];
-  for block in bytes.chunks_exact(64) {
-    for (a, w) in acc.iter_mut().zip(block.chunks_exact(8)) {
-      *a = a.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
-    }
-  }
-  let tail = bytes.len() / 64 * 64;
-  let rest = bytes[tail..].chunks_exact(8).fold(0u64, |s, w| s.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes"))));
-  acc.iter().fold(rest, |s, &a| s.wrapping_add(a))
-}
