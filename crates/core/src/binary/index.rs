@@ -347,7 +347,8 @@ impl BinaryIndex {
         let row = &self.int8[i * dim..(i + 1) * dim];
         q.iter().zip(row).zip(scales).map(|((&x, &v), &s)| x * (v as f32 * s)).sum()
       }
-      Rescore::Float32 => dot(q, &self.floats[i * dim..(i + 1) * dim]),
+      // SIMD dot (runtime tier) shared with the dense indexes.
+      Rescore::Float32 => crate::dense::dot::dot_f32(q, &self.floats[i * dim..(i + 1) * dim]),
       Rescore::None => unreachable!("handled by the caller"),
     }
   }
@@ -573,10 +574,6 @@ fn quantize_i8(x: f32, scale: f32) -> i8 {
   (x / scale).round().clamp(-127.0, 127.0) as i8
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-  a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 fn normalize(v: &mut [f32]) -> std::result::Result<(), ()> {
   let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
   if norm == 0.0 || !norm.is_finite() {
@@ -591,6 +588,11 @@ fn normalize(v: &mut [f32]) -> std::result::Result<(), ()> {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  /// Scalar reference for the brute-force checks.
+  fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+  }
   use crate::rng::Rng;
 
   #[test]
