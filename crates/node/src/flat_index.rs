@@ -7,13 +7,11 @@ use crate::convert::{
 };
 use crate::dense_common::{metric_from, metric_name};
 use crate::error::{guard, invalid};
-use crate::tasks::{spawn, Job};
+use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use slimdex_core::dense::{FlatIndex, FlatIndexOptions, Storage};
-use slimdex_core::io;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Options of `new NativeFlatIndex(...)` (validated and defaulted by the TS layer).
 #[napi(object, object_to_js = false)]
@@ -34,24 +32,21 @@ pub struct FlatIndexOptionsOut {
   pub truncate_to: Option<u32>,
 }
 
-type Shared = Arc<RwLock<FlatIndex>>;
-
 #[napi]
 pub struct NativeFlatIndex {
-  inner: Shared,
-}
-
-fn read(inner: &Shared) -> RwLockReadGuard<'_, FlatIndex> {
-  // Writes are all-or-nothing, so a poisoned lock still guards consistent data.
-  inner.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write(inner: &Shared) -> RwLockWriteGuard<'_, FlatIndex> {
-  inner.write().unwrap_or_else(|p| p.into_inner())
+  inner: Shared<FlatIndex>,
 }
 
 fn wrap(idx: FlatIndex) -> NativeFlatIndex {
-  NativeFlatIndex {
-    inner: Arc::new(RwLock::new(idx)),
+  NativeFlatIndex { inner: shared(idx) }
+}
+
+impl Persist for FlatIndex {
+  fn to_bytes(&self) -> Vec<u8> {
+    FlatIndex::to_bytes(self)
+  }
+  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
+    FlatIndex::from_bytes(bytes)
   }
 }
 
@@ -64,7 +59,7 @@ fn storage_name(s: Storage) -> &'static str {
   }
 }
 
-fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
+fn add_job(inner: Shared<FlatIndex>, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   let vectors = vectors.to_vec();
   Ok(Job::new(move || {
@@ -74,7 +69,7 @@ fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()
 }
 
 fn search_batch_job(
-  inner: Shared,
+  inner: Shared<FlatIndex>,
   queries: &[f32],
   k: f64,
   threads: Option<f64>,
@@ -90,11 +85,7 @@ fn search_batch_job(
 }
 
 fn load_job(path: String, mmap: bool) -> Job<NativeFlatIndex> {
-  Job::new(move || {
-    Ok(wrap(guard(|| {
-      FlatIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?)
-    })?))
-  })
+  shared::load_job(path, mmap, |inner| NativeFlatIndex { inner })
 }
 
 #[napi]
@@ -219,27 +210,22 @@ impl NativeFlatIndex {
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| Ok(read(&self.inner).to_bytes()))?))
+    shared::to_buffer(&self.inner)
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(wrap(guard(|| FlatIndex::from_bytes(buffer))?))
+    shared::from_buffer(buffer).map(|inner| NativeFlatIndex { inner })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
-    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    shared::save_sync(&self.inner, path)
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || {
-      let bytes = guard(|| Ok(read(&inner).to_bytes()))?;
-      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
-    })
+    shared::save(&self.inner, path, signal)
   }
 
   #[napi(factory)]

@@ -6,13 +6,11 @@ use crate::convert::{
 };
 use crate::dense_common::{metric_from, metric_name, nbits_from, seed_from};
 use crate::error::{guard, invalid};
-use crate::tasks::{spawn, Job};
+use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use slimdex_core::dense::{PqIndex, PqIndexOptions, Rescore};
-use slimdex_core::io;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Options of `NativePqIndex.train` (validated and defaulted by the TS layer).
 #[napi(object, object_to_js = false)]
@@ -47,25 +45,21 @@ pub struct PqIndexOptionsOut {
   pub seed: f64,
 }
 
-type Shared = Arc<RwLock<PqIndex>>;
-
 #[napi]
 pub struct NativePqIndex {
-  inner: Shared,
-}
-
-fn read(inner: &Shared) -> RwLockReadGuard<'_, PqIndex> {
-  // Writes are all-or-nothing (prepare under the read lock, validated append), so a poisoned
-  // lock still guards consistent data.
-  inner.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write(inner: &Shared) -> RwLockWriteGuard<'_, PqIndex> {
-  inner.write().unwrap_or_else(|p| p.into_inner())
+  inner: Shared<PqIndex>,
 }
 
 fn wrap(idx: PqIndex) -> NativePqIndex {
-  NativePqIndex {
-    inner: Arc::new(RwLock::new(idx)),
+  NativePqIndex { inner: shared(idx) }
+}
+
+impl Persist for PqIndex {
+  fn to_bytes(&self) -> Vec<u8> {
+    PqIndex::to_bytes(self)
+  }
+  fn from_bytes(bytes: &[u8]) -> slimdex_core::Result<Self> {
+    PqIndex::from_bytes(bytes)
   }
 }
 
@@ -98,7 +92,7 @@ fn train_job(vectors: &[f32], o: PqIndexInit) -> napi::Result<Job<NativePqIndex>
   Ok(Job::new(move || Ok(wrap(guard(|| PqIndex::train(&data, opts))?))))
 }
 
-fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
+fn add_job(inner: Shared<PqIndex>, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   let vectors = vectors.to_vec();
   Ok(Job::new(move || {
@@ -108,7 +102,7 @@ fn add_job(inner: Shared, ids: IdsInput, vectors: &[f32]) -> napi::Result<Job<()
 }
 
 fn search_batch_job(
-  inner: Shared,
+  inner: Shared<PqIndex>,
   queries: &[f32],
   k: f64,
   nprobe: Option<f64>,
@@ -128,10 +122,7 @@ fn search_batch_job(
 }
 
 fn load_job(path: String, mmap: bool) -> Job<NativePqIndex> {
-  Job::new(move || {
-    let idx = guard(|| PqIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
-    Ok(wrap(idx))
-  })
+  shared::load_job(path, mmap, |inner| NativePqIndex { inner })
 }
 
 #[napi]
@@ -260,27 +251,22 @@ impl NativePqIndex {
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| Ok(read(&self.inner).to_bytes()))?))
+    shared::to_buffer(&self.inner)
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(wrap(guard(|| PqIndex::from_bytes(buffer))?))
+    shared::from_buffer(buffer).map(|inner| NativePqIndex { inner })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(read(&self.inner).to_bytes()))?;
-    guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
+    shared::save_sync(&self.inner, path)
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || {
-      let bytes = guard(|| Ok(read(&inner).to_bytes()))?;
-      guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
-    })
+    shared::save(&self.inner, path, signal)
   }
 
   #[napi(factory)]
