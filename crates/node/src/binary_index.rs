@@ -3,7 +3,7 @@
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
 use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
-use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -244,38 +244,6 @@ impl NativeBinaryIndex {
   pub fn codes(&self) -> napi::Result<Uint8Array> {
     Ok(Uint8Array::from(read(&self.inner).codes().to_vec()))
   }
-
-  #[napi]
-  pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    shared::to_buffer(&self.inner)
-  }
-
-  #[napi(factory)]
-  pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    shared::from_buffer(buffer).map(|inner| NativeBinaryIndex { inner })
-  }
-
-  #[napi]
-  pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    shared::save_sync(&self.inner, path)
-  }
-
-  #[napi(ts_return_type = "Promise<void>")]
-  pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    shared::save(&self.inner, path, signal)
-  }
-
-  #[napi(factory)]
-  pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    load_job(path, mmap).run_sync()
-  }
-
-  #[napi(ts_return_type = "Promise<NativeBinaryIndex>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeBinaryIndex>> {
-    AsyncTask::with_optional_signal(load_job(path, mmap), signal)
-  }
 }
 
-fn load_job(path: String, mmap: Option<bool>) -> Job<NativeBinaryIndex> {
-  shared::load_job(path, mmap.unwrap_or(false), |inner| NativeBinaryIndex { inner })
-}
+persistence_methods!(NativeBinaryIndex, "Promise<NativeBinaryIndex>");

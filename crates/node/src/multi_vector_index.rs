@@ -4,7 +4,7 @@ use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, 
 use crate::error::{guard, invalid};
 use crate::fde_encoder::{fde_out, offsets_from_js, parse_fde, FdeEncoderInit, NativeFdeEncoder};
 use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
-use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -99,9 +99,6 @@ fn search_batch_job(
   }))
 }
 
-fn load_job(path: String, mmap: Option<bool>) -> Job<NativeMultiVectorIndex> {
-  shared::load_job(path, mmap.unwrap_or(false), |inner| NativeMultiVectorIndex { inner })
-}
 
 #[napi]
 impl NativeMultiVectorIndex {
@@ -259,34 +256,6 @@ impl NativeMultiVectorIndex {
   pub fn shrink_to_fit(&self) {
     write(&self.inner).shrink_to_fit()
   }
-
-  #[napi]
-  pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    shared::to_buffer(&self.inner)
-  }
-
-  #[napi(factory)]
-  pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    shared::from_buffer(buffer).map(|inner| NativeMultiVectorIndex { inner })
-  }
-
-  #[napi]
-  pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    shared::save_sync(&self.inner, path)
-  }
-
-  #[napi(ts_return_type = "Promise<void>")]
-  pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    shared::save(&self.inner, path, signal)
-  }
-
-  #[napi(factory)]
-  pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    load_job(path, mmap).run_sync()
-  }
-
-  #[napi(ts_return_type = "Promise<NativeMultiVectorIndex>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeMultiVectorIndex>> {
-    AsyncTask::with_optional_signal(load_job(path, mmap), signal)
-  }
 }
+
+persistence_methods!(NativeMultiVectorIndex, "Promise<NativeMultiVectorIndex>");

@@ -6,7 +6,7 @@ use crate::convert::{
 };
 use crate::dense_common::{metric_from, metric_name, nbits_from, seed_from};
 use crate::error::{guard, invalid};
-use crate::shared::{self, read, shared, write, Persist, Shared};
+use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -121,9 +121,6 @@ fn search_batch_job(
   }))
 }
 
-fn load_job(path: String, mmap: bool) -> Job<NativePqIndex> {
-  shared::load_job(path, mmap, |inner| NativePqIndex { inner })
-}
 
 #[napi]
 impl NativePqIndex {
@@ -248,38 +245,6 @@ impl NativePqIndex {
   pub fn shrink_to_fit(&self) {
     write(&self.inner).shrink_to_fit()
   }
-
-  #[napi]
-  pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    shared::to_buffer(&self.inner)
-  }
-
-  #[napi(factory)]
-  pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    shared::from_buffer(buffer).map(|inner| NativePqIndex { inner })
-  }
-
-  #[napi]
-  pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    shared::save_sync(&self.inner, path)
-  }
-
-  #[napi(ts_return_type = "Promise<void>")]
-  pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    shared::save(&self.inner, path, signal)
-  }
-
-  #[napi(factory)]
-  pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
-    load_job(path, mmap.unwrap_or(false)).run_sync()
-  }
-
-  #[napi(ts_return_type = "Promise<NativePqIndex>")]
-  pub fn load(
-    path: String,
-    mmap: Option<bool>,
-    signal: Option<AbortSignal>,
-  ) -> AsyncTask<Job<NativePqIndex>> {
-    AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
-  }
 }
+
+persistence_methods!(NativePqIndex, "Promise<NativePqIndex>");

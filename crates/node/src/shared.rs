@@ -64,3 +64,55 @@ pub fn load_job<T: Persist, W: Send + 'static>(
     Ok(wrap(shared(value)))
   })
 }
+
+/// The persistence methods of an index binding whose state is `inner: Shared<T>` with
+/// `T: Persist`: `toBuffer`, `fromBuffer`, `save`/`saveSync`, `load`/`loadSync` (the latter
+/// memory-map the file while parsing when `mmap` is true). `$promise` is the TS type of `load`.
+macro_rules! persistence_methods {
+  ($native:ident, $promise:literal) => {
+    #[napi_derive::napi]
+    impl $native {
+      #[napi]
+      pub fn to_buffer(&self) -> napi::Result<napi::bindgen_prelude::Buffer> {
+        $crate::shared::to_buffer(&self.inner)
+      }
+
+      #[napi(factory)]
+      pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
+        $crate::shared::from_buffer(buffer).map(|inner| $native { inner })
+      }
+
+      #[napi]
+      pub fn save_sync(&self, path: String) -> napi::Result<()> {
+        $crate::shared::save_sync(&self.inner, path)
+      }
+
+      #[napi(ts_return_type = "Promise<void>")]
+      pub fn save(
+        &self,
+        path: String,
+        signal: Option<napi::bindgen_prelude::AbortSignal>,
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::tasks::Job<()>> {
+        $crate::shared::save(&self.inner, path, signal)
+      }
+
+      #[napi(factory)]
+      pub fn load_sync(path: String, mmap: Option<bool>) -> napi::Result<Self> {
+        $crate::shared::load_job(path, mmap.unwrap_or(false), |inner| $native { inner }).run_sync()
+      }
+
+      #[napi(ts_return_type = $promise)]
+      pub fn load(
+        path: String,
+        mmap: Option<bool>,
+        signal: Option<napi::bindgen_prelude::AbortSignal>,
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::tasks::Job<$native>> {
+        napi::bindgen_prelude::AsyncTask::with_optional_signal(
+          $crate::shared::load_job(path, mmap.unwrap_or(false), |inner| $native { inner }),
+          signal,
+        )
+      }
+    }
+  };
+}
+pub(crate) use persistence_methods;
