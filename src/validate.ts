@@ -19,14 +19,37 @@ export type VectorsInput = Float32Array | Float64Array | readonly number[] | Rea
 /** One vector: `Float32Array` (fast path), `Float64Array` or `number[]`. */
 export type VectorInput = Float32Array | Float64Array | readonly number[]
 
-/** Parses `value` with `schema`; the first issue becomes a TypeError/RangeError naming the option. */
+/** `params` of a `z.custom` check whose failure means a wrong type (TypeError), not a wrong value. */
+export const TYPE_CHECK = { kind: 'type' } as const
+
+/**
+ * Whether a zod issue is about the value's type (TypeError) rather than its range (RangeError).
+ * A number that is not an integer (1.5) or not finite (NaN, Infinity) has the right type and a
+ * wrong value, as in {@link checkInt}: zod files those under `invalid_type`, slimdex under range.
+ * A union fails on the type when every alternative did; a custom check when it says so
+ * ({@link TYPE_CHECK}).
+ */
+function isTypeIssue(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === 'unrecognized_keys') return true
+  if (issue.code === 'custom') return (issue.params as { kind?: string } | undefined)?.kind === TYPE_CHECK.kind
+  if (issue.code === 'invalid_union') return issue.errors.length > 0 && issue.errors.every((branch) => branch.length > 0 && isTypeIssue(branch[0]))
+  if (issue.code !== 'invalid_type') return false
+  const received = (issue as { received?: unknown }).received
+  const wrongNumber = issue.expected === 'int' || ((issue.expected === 'number' || issue.expected === 'bigint') && (received === 'NaN' || received === 'Infinity' || received === '-Infinity'))
+  return !wrongNumber
+}
+
+/**
+ * Parses `value` with `schema`; the first issue becomes a TypeError (wrong type, unknown key)
+ * or RangeError (a number out of range, not an integer, or not finite) naming the option.
+ */
 export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const r = schema.safeParse(value ?? {})
   if (r.success) return r.data
   const issue = r.error.issues[0]
   const path = issue.path.length ? issue.path.join('.') : what
   const message = `${what}: ${path}: ${issue.message}`
-  throw issue.code === 'invalid_type' || issue.code === 'unrecognized_keys' ? invalidType(message) : invalidRange(message)
+  throw isTypeIssue(issue) ? invalidType(message) : invalidRange(message)
 }
 
 /** A positive integer option (`k`, `dim`, …) up to `max`, checked before it reaches N-API. */
