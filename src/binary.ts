@@ -7,10 +7,11 @@
 import { z } from 'zod'
 import { NativeBinaryIndex } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
+import { Adoption, fromBufferOf, loadOf, loadSyncOf, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
 import { type LongTaskOptions, runLongTask } from './progress'
-import { checkPath, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
+import { checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Options of {@link BinaryIndex}. */
 export interface BinaryIndexOptions {
@@ -88,7 +89,7 @@ export class BinaryIndex {
 
   constructor(options: BinaryIndexOptions) {
     this.#options = parseOptions(optionsSchema, options, 'BinaryIndex options')
-    this.#native = adopted ?? callNative(() => new NativeBinaryIndex(this.#options))
+    this.#native = adoption.take() ?? callNative(() => new NativeBinaryIndex(this.#options))
   }
 
   /** Vector dimension. */
@@ -195,24 +196,22 @@ export class BinaryIndex {
 
   /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
 
   /** Restores an index from {@link BinaryIndex.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): BinaryIndex {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return BinaryIndex.#wrap(callNative(() => NativeBinaryIndex.fromBuffer(buffer)))
+    return BinaryIndex.#wrap(fromBufferOf(NativeBinaryIndex, buffer))
   }
 
   /** Writes the index to `path` atomically (temp file, fsync, rename) on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
 
   /** Synchronous twin of {@link BinaryIndex.save}. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
 
   /**
@@ -220,25 +219,18 @@ export class BinaryIndex {
    * newer-version files throw `ERR_SLIMDEX_CORRUPT_FILE`.
    */
   static async load(path: string, options: AsyncOptions = {}): Promise<BinaryIndex> {
-    const signal = checkSignal(options.signal)
-    const native = await callNativeAsync(() => NativeBinaryIndex.load(checkPath(path), false, signal))
-    return BinaryIndex.#wrap(native)
+    return BinaryIndex.#wrap(await loadOf(NativeBinaryIndex, path, options))
   }
 
   /** Synchronous twin of {@link BinaryIndex.load}. */
   static loadSync(path: string): BinaryIndex {
-    return BinaryIndex.#wrap(callNative(() => NativeBinaryIndex.loadSync(checkPath(path), false)))
+    return BinaryIndex.#wrap(loadSyncOf(NativeBinaryIndex, path))
   }
 
   static #wrap(native: NativeBinaryIndex): BinaryIndex {
-    adopted = native
-    try {
-      return new BinaryIndex(native.options() as BinaryIndexOptions)
-    } finally {
-      adopted = undefined
-    }
+    return adoption.adopt(native, () => new BinaryIndex(native.options() as BinaryIndexOptions))
   }
 }
 
 /** A native index being wrapped by `load`/`fromBuffer` (read once by the constructor). */
-let adopted: NativeBinaryIndex | undefined
+const adoption = new Adoption<NativeBinaryIndex>()

@@ -5,11 +5,12 @@
  */
 import { z } from 'zod'
 import { NativeFlatIndex } from '../binding'
-import { callNative, callNativeAsync, invalidType } from './errors'
+import { callNative, callNativeAsync } from './errors'
+import { Adoption, fromBufferOf, loadOf, loadSyncOf, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { DenseMetric } from './pq'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkInt, checkPath, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
+import { checkInt, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Options of {@link FlatIndex}. */
 export interface FlatIndexOptions {
@@ -73,7 +74,7 @@ export class FlatIndex {
 
   constructor(options: FlatIndexOptions) {
     const o = parseOptions(optionsSchema, options, 'FlatIndex options')
-    this.#native = adopted ?? callNative(() => new NativeFlatIndex(o))
+    this.#native = adoption.take() ?? callNative(() => new NativeFlatIndex(o))
     this.#options = o
   }
 
@@ -147,38 +148,36 @@ export class FlatIndex {
     return this
   }
 
+  /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
+  /** Restores an index from {@link FlatIndex.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): FlatIndex {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return FlatIndex.#wrap(callNative(() => NativeFlatIndex.fromBuffer(buffer)))
+    return FlatIndex.#wrap(fromBufferOf(NativeFlatIndex, buffer))
   }
+  /** Writes the index to `path` atomically (temp file, fsync, rename) on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
+  /** Synchronous twin of {@link FlatIndex.save}. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
+  /** Loads a saved index; corrupt or wrong-kind files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
   static async load(path: string, options: AsyncOptions = {}): Promise<FlatIndex> {
-    const signal = checkSignal(options.signal)
-    return FlatIndex.#wrap(await callNativeAsync(() => NativeFlatIndex.load(checkPath(path), false, signal)))
+    return FlatIndex.#wrap(await loadOf(NativeFlatIndex, path, options))
   }
+  /** Synchronous twin of {@link FlatIndex.load}. */
   static loadSync(path: string): FlatIndex {
-    return FlatIndex.#wrap(callNative(() => NativeFlatIndex.loadSync(checkPath(path), false)))
+    return FlatIndex.#wrap(loadSyncOf(NativeFlatIndex, path))
   }
 
   static #wrap(native: NativeFlatIndex): FlatIndex {
-    adopted = native
-    try {
-      const o = native.options()
-      return new FlatIndex({ dim: o.dim, storage: o.storage as 'float32', metric: o.metric as DenseMetric, ...(o.truncateTo ? { truncateTo: o.truncateTo } : {}) })
-    } finally {
-      adopted = undefined
-    }
+    const o = native.options()
+    return adoption.adopt(native, () => new FlatIndex({ dim: o.dim, storage: o.storage as 'float32', metric: o.metric as DenseMetric, ...(o.truncateTo ? { truncateTo: o.truncateTo } : {}) }))
   }
 }
 
 /** A native index being wrapped by `load`/`fromBuffer` (read once by the constructor). */
-let adopted: NativeFlatIndex | undefined
+const adoption = new Adoption<NativeFlatIndex>()

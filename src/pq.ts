@@ -6,9 +6,10 @@
 import { z } from 'zod'
 import { NativePqIndex, NativeProductQuantizer } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
+import { fromBufferOf, loadOf, loadSyncOf, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage, VectorInput, VectorsInput } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkPath, checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
+import { checkSignal, parseOptions, positiveInt, toBatch, toIds, toVector } from './validate'
 
 /** Distance used by PQ: `'l2'` (squared Euclidean), `'ip'` (inner product), `'cosine'` (normalised ip). */
 export type DenseMetric = 'l2' | 'ip' | 'cosine'
@@ -107,18 +108,21 @@ export class ProductQuantizer {
     return this.#native.codebooks()
   }
 
+  /** Serialises the codebooks (the same bytes `saveSync` writes). */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
+  /** Restores a quantizer from {@link ProductQuantizer.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): ProductQuantizer {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return new ProductQuantizer(callNative(() => NativeProductQuantizer.fromBuffer(buffer)))
+    return new ProductQuantizer(fromBufferOf(NativeProductQuantizer, buffer))
   }
+  /** Writes the quantizer to `path` atomically. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
+  /** Loads a quantizer saved with {@link ProductQuantizer.saveSync}. */
   static loadSync(path: string): ProductQuantizer {
-    return new ProductQuantizer(callNative(() => NativeProductQuantizer.loadSync(checkPath(path))))
+    return new ProductQuantizer(loadSyncOf(NativeProductQuantizer, path))
   }
 }
 
@@ -306,27 +310,26 @@ export class PQIndex {
 
   /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
   /** Restores an index from {@link PQIndex.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): PQIndex {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return new PQIndex(callNative(() => NativePqIndex.fromBuffer(buffer)))
+    return new PQIndex(fromBufferOf(NativePqIndex, buffer))
   }
   /** Writes the index to `path` atomically on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
+  /** Synchronous twin of {@link PQIndex.save}. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
   /** Loads a saved index; corrupt or wrong-kind files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
   static async load(path: string, options: AsyncOptions = {}): Promise<PQIndex> {
-    const signal = checkSignal(options.signal)
-    return new PQIndex(await callNativeAsync(() => NativePqIndex.load(checkPath(path), false, signal)))
+    return new PQIndex(await loadOf(NativePqIndex, path, options))
   }
+  /** Synchronous twin of {@link PQIndex.load}. */
   static loadSync(path: string): PQIndex {
-    return new PQIndex(callNative(() => NativePqIndex.loadSync(checkPath(path), false)))
+    return new PQIndex(loadSyncOf(NativePqIndex, path))
   }
 }
