@@ -17,8 +17,8 @@ export type { LongTaskOptions } from './src/progress'
 export type { SlimdexError, SlimdexErrorCode } from './src/errors'
 
 // composition
-export { asRetriever, fromBackend, isRetriever, runQueries } from './src/retriever'
-export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, PQRetrieverOptions, FlatRetrieverOptions, MultiVectorRetrieverOptions, SparseRetrieverOptions, IdentifiedQuery } from './src/retriever'
+export { asRetriever, filterPredicate, fromBackend, isRetriever, runQueries } from './src/retriever'
+export type { Retriever, RetrieverSearchOptions, SearchBackend, SearchableIndex, BinaryRetrieverOptions, PQRetrieverOptions, FlatRetrieverOptions, MultiVectorRetrieverOptions, SparseRetrieverOptions, BM25RetrieverOptions, IdFilter, IdentifiedQuery } from './src/retriever'
 export { HybridRetriever, fuseRankings } from './src/fusion'
 export type { HybridPart, HybridOptions, FusionOptions, FusionMethod, ScoreNormalization } from './src/fusion'
 export { Pipeline, VectorStore, exactRescorer, chamferRescorer } from './src/pipeline'

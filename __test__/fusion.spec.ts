@@ -386,6 +386,84 @@ test('asRetriever(SparseIndex): term-map and numeric queries, single and batched
   t.deepEqual(await retriever.search(queries[1], { k: 4, filter: keep }), index.search(queries[1], { k: 300 }).filter((h) => keep(h.id)).slice(0, 4))
 })
 
+test('sparse adapters filter natively: allow-lists (Set, array, numeric ids) equal brute-force post-filtering of the full ranking, k unchanged', async (t) => {
+  const r = rng(77)
+  const n = 2000
+  const docs = Array.from({ length: n }, (_, i) => {
+    const terms: Record<string, number> = {}
+    for (let j = 0; j < 1 + r.below(10); j++) terms[`t${r.below(60)}`] = 0.25 * (1 + r.below(12))
+    return { id: `d${i}`, terms }
+  })
+  const sparse = SparseIndex.buildSync(docs)
+  const texts = docs.map((d) => ({ id: d.id, text: Object.keys(d.terms).map((w) => `${w.replace('t', 'w')}x`).join(' ') }))
+  const bm25 = await BM25Index.build(texts)
+  const numeric = SparseIndex.buildSync(docs.map((d, i) => ({ id: i, terms: d.terms })))
+  const queries = Array.from({ length: 12 }, () => ({ terms: { [`t${r.below(60)}`]: 1, [`t${r.below(60)}`]: 0.5, [`t${r.below(60)}`]: 2 } }))
+  const textQueries = queries.map((q) => Object.keys(q.terms).map((w) => `${w.replace('t', 'w')}x`).join(' '))
+  // Selective allow-lists (1 %, 10 %, 50 % of the documents) and one with ids the index lacks.
+  const lists = [0.01, 0.1, 0.5].map((p) => docs.filter(() => r.uniform() < p).map((d) => d.id))
+  lists.push([...lists[0], 'nope', 'd-1'])
+  const k = 10
+  // Record what the adapter asks of each index: a native filter and no over-fetching.
+  const spy = <T extends { search: (q: never, o: { k: number; filter?: readonly Id[] }) => Hit[] }>(index: T) => {
+    const calls: Array<{ k: number; filter?: readonly Id[] }> = []
+    const search = index.search.bind(index)
+    ;(index as { search: unknown }).search = (q: never, o: { k: number; filter?: readonly Id[] }) => (calls.push(o), search(q, o))
+    return calls
+  }
+  const sparseCalls = spy(sparse)
+  const bm25Calls = spy(bm25)
+  const sr = asRetriever(sparse)
+  const br = asRetriever(bm25)
+  for (const allowed of lists) {
+    const set = new Set<Id>(allowed)
+    for (let q = 0; q < queries.length; q++) {
+      // Brute force: the exhaustive full ranking, post-filtered.
+      const wantSparse = sparse.search(queries[q], { k: n, exhaustive: true }).filter((h) => set.has(h.id)).slice(0, k)
+      const wantBm25 = bm25.search(textQueries[q], { k: n, exhaustive: true }).filter((h) => set.has(h.id)).slice(0, k)
+      sparseCalls.length = 0
+      bm25Calls.length = 0
+      t.deepEqual(await sr.search(queries[q], { k, filter: set }), wantSparse)
+      t.deepEqual(await sr.search(queries[q], { k, filter: allowed }), wantSparse)
+      t.deepEqual(await br.search(textQueries[q], { k, filter: set }), wantBm25)
+      t.deepEqual(sparseCalls.map((c) => [c.k, c.filter?.length]), [
+        [k, set.size],
+        [k, allowed.length],
+      ])
+      t.deepEqual(bm25Calls.map((c) => [c.k, c.filter?.length]), [[k, set.size]])
+      // A predicate gives the same answer (by over-fetching).
+      t.deepEqual(await sr.search(queries[q], { k, filter: (id) => set.has(id) }), wantSparse)
+    }
+    // Batches go to the native batch with the filter.
+    t.deepEqual(
+      await sr.searchBatch(queries, { k, filter: set }),
+      queries.map((q) => sparse.search(q, { k: n, exhaustive: true }).filter((h) => set.has(h.id)).slice(0, k)),
+    )
+    t.deepEqual(
+      await br.searchBatch(textQueries, { k, filter: allowed }),
+      textQueries.map((q) => bm25.search(q, { k: n, exhaustive: true }).filter((h) => set.has(h.id)).slice(0, k)),
+    )
+  }
+  // Numeric ids: 1 and '1' are different ids; a mixed list falls back to membership tests.
+  const nr = asRetriever(numeric)
+  const evens = Array.from({ length: n / 2 }, (_, i) => 2 * i)
+  const wantEven = numeric.search(queries[0], { k: n, exhaustive: true }).filter((h) => (h.id as number) % 2 === 0).slice(0, k)
+  t.deepEqual(await nr.search(queries[0], { k, filter: evens }), wantEven)
+  t.deepEqual(await nr.search(queries[0], { k, filter: evens.map(String) }), [])
+  t.deepEqual(await nr.search(queries[0], { k, filter: [...evens, 'd1'] }), wantEven)
+  t.deepEqual(await nr.search(queries[0], { k, filter: [] }), [])
+  t.deepEqual(await nr.searchBatch(queries.slice(0, 2), { k, filter: new Set() }), [[], []])
+  // Allow-lists on indexes without native filtering are membership tests on over-fetched results.
+  const table = fromBackend<number>({ size: () => 5, search: (_q, kk) => [4, 3, 2, 1, 0].slice(0, kk).map((i) => ({ id: i, score: i })) })
+  t.deepEqual(await table.search(0, { k: 2, filter: [0, 2, 9] }), [
+    { id: 2, score: 2 },
+    { id: 0, score: 0 },
+  ])
+  await t.throwsAsync(sr.search(queries[0], { k, filter: 'd1' as never }), { instanceOf: TypeError, message: /filter/ })
+  await t.throwsAsync(sr.search(queries[0], { k, filter: [{}] as never }), { instanceOf: TypeError, message: /filter/ })
+  t.throws(() => asRetriever(sparse, { filter: ['d1'] } as never), { instanceOf: TypeError, message: /filter is given per search/ })
+})
+
 test('asRetriever(PQIndex / FlatIndex): equal to the indexes; PQ candidates + exact rescoring equal FlatIndex float32 search', async (t) => {
   const dim = 16
   const n = 300

@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { BinaryIndex } from './binary'
 import type { BinarySearchOptions } from './binary'
+import { BM25Index } from './bm25'
 import { FlatIndex } from './flat'
 import { MultiVectorIndex } from './multivector'
 import { PQIndex } from './pq'
@@ -17,18 +18,25 @@ import type { SparseVectorInput } from './sparse'
 import type { MultiVectorSearchOptions } from './multivector'
 import { invalidType, slimdexError } from './errors'
 import type { Hit, Id, VectorInput } from './types'
-import { checkSignal, parseOptions, positiveInt } from './validate'
+import { TYPE_CHECK, checkSignal, parseOptions, positiveInt } from './validate'
+
+/**
+ * Which ids a search may return: a predicate, or an allow-list (a `Set` or an array of ids;
+ * `1` and `'1'` are different ids, as everywhere in slimdex).
+ */
+export type IdFilter = ((id: Id) => boolean) | ReadonlySet<Id> | readonly Id[]
 
 /** Options of {@link Retriever.search} and {@link Retriever.searchBatch}. */
 export interface RetrieverSearchOptions {
   /** Number of results, 1 … 2^32 − 1. Fewer are returned when fewer items match. */
   k: number
   /**
-   * Keeps only ids for which this returns true. Indexes without native filtering over-fetch
-   * (2·k, then doubling) until k hits pass or the index is exhausted, so a selective filter
-   * costs up to a full scan.
+   * Keeps only the ids this filter allows. An allow-list goes to the native search of a
+   * SparseIndex or BM25Index (block-max pruning skips everything else; exact, no over-fetch).
+   * Other indexes, and predicates everywhere, over-fetch (2·k, then doubling) until k hits pass
+   * or the index is exhausted, so a selective filter costs up to a full scan.
    */
-  filter?: (id: Id) => boolean
+  filter?: IdFilter
   /** Cancels the search if it has not started yet. */
   signal?: AbortSignal
 }
@@ -58,11 +66,23 @@ export interface SearchBackend<Q> {
   search(query: Q, k: number): Hit[] | Promise<Hit[]>
   /** The `k` best for each query (default: `search` per query). */
   searchBatch?(queries: readonly Q[], k: number, signal?: AbortSignal): Promise<Hit[][]>
+  /**
+   * The `k` best among `allowed` ids only (ids the index does not hold are ignored): native
+   * allow-list filtering, used instead of over-fetching when the filter is an allow-list.
+   */
+  searchAllowed?(query: Q, k: number, allowed: readonly Id[]): Hit[] | Promise<Hit[]>
+  /** Batch twin of `searchAllowed` (default: `searchAllowed` per query). */
+  searchBatchAllowed?(queries: readonly Q[], k: number, allowed: readonly Id[], signal?: AbortSignal): Promise<Hit[][]>
 }
+
+const filterSchema = z.custom<IdFilter>(
+  (v) => typeof v === 'function' || v instanceof Set || (Array.isArray(v) && v.every((id) => typeof id === 'string' || typeof id === 'number')),
+  { message: 'must be a function (id) => boolean, a Set of ids or an array of ids', params: TYPE_CHECK },
+)
 
 const searchSchema = z.strictObject({
   k: positiveInt(),
-  filter: z.function().optional(),
+  filter: filterSchema.optional(),
   signal: z.instanceof(AbortSignal).optional(),
 })
 
@@ -73,16 +93,44 @@ export function parseSearchOptions(options: RetrieverSearchOptions, what = 'sear
   return o
 }
 
+/**
+ * The filter as a predicate (for retrievers that filter results themselves). An allow-list is
+ * looked up in a Set built once per call.
+ */
+export function filterPredicate(filter: IdFilter): (id: Id) => boolean {
+  if (typeof filter === 'function') return filter
+  const allowed: ReadonlySet<Id> = filter instanceof Set ? filter : new Set(filter as readonly Id[])
+  return (id) => allowed.has(id)
+}
+
+/**
+ * The filter as an id list for native filtering, or null for a predicate or for a list that
+ * mixes strings and numbers (the native side takes one id type per call).
+ */
+function allowList(filter: IdFilter): readonly Id[] | null {
+  if (typeof filter === 'function') return null
+  const ids: readonly Id[] = filter instanceof Set ? [...filter] : (filter as readonly Id[])
+  if (ids.length === 0) return ids
+  const kind = typeof ids[0]
+  for (const id of ids) if (typeof id !== kind) return null
+  return ids
+}
+
 function abortIfNeeded(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw slimdexError(Error, 'ABORT_ERR', 'The operation was aborted')
 }
 
 const RETRIEVER = Symbol('slimdex.retriever')
 
-/** A {@link Retriever} over a {@link SearchBackend}; filters by over-fetching. */
+/** A {@link Retriever} over a {@link SearchBackend}; filters natively or by over-fetching. */
 class BackendRetriever<Q> implements Retriever<Q> {
   readonly [RETRIEVER] = true
   constructor(readonly backend: SearchBackend<Q>) {}
+
+  /** The allow-list to pass to the backend's native filter, if it has one and the filter is a list. */
+  #nativeAllowList(filter: IdFilter | undefined): readonly Id[] | null {
+    return filter !== undefined && this.backend.searchAllowed ? allowList(filter) : null
+  }
 
   async search(query: Q, options: RetrieverSearchOptions): Promise<Hit[]> {
     const o = parseSearchOptions(options)
@@ -90,7 +138,9 @@ class BackendRetriever<Q> implements Retriever<Q> {
     const size = this.backend.size()
     if (size === 0) return []
     if (!o.filter) return await this.backend.search(query, Math.min(o.k, size))
-    return this.#filtered(query, o.k, o.filter, size, null)
+    const allowed = this.#nativeAllowList(o.filter)
+    if (allowed) return allowed.length === 0 ? [] : await this.backend.searchAllowed!(query, Math.min(o.k, size), allowed)
+    return this.#filtered(query, o.k, filterPredicate(o.filter), size, null)
   }
 
   async searchBatch(queries: readonly Q[], options: RetrieverSearchOptions): Promise<Hit[][]> {
@@ -99,12 +149,19 @@ class BackendRetriever<Q> implements Retriever<Q> {
     abortIfNeeded(o.signal)
     const size = this.backend.size()
     if (size === 0 || queries.length === 0) return queries.map(() => [])
+    const allowed = this.#nativeAllowList(o.filter)
+    if (allowed) {
+      const k = Math.min(o.k, size)
+      if (allowed.length === 0) return queries.map(() => [])
+      const b = this.backend
+      return b.searchBatchAllowed ? await b.searchBatchAllowed(queries, k, allowed, o.signal) : await Promise.all(queries.map((q) => b.searchAllowed!(q, k, allowed)))
+    }
     const depth = Math.min(o.filter ? 2 * o.k : o.k, size)
     const first = this.backend.searchBatch
       ? await this.backend.searchBatch(queries, depth, o.signal)
       : await Promise.all(queries.map((q) => this.backend.search(q, depth)))
     if (!o.filter) return first
-    const filter = o.filter
+    const filter = filterPredicate(o.filter)
     const out: Hit[][] = []
     for (let i = 0; i < queries.length; i++) {
       abortIfNeeded(o.signal)
@@ -224,21 +281,33 @@ export type SparseRetrieverOptions = Omit<SparseSearchOptions, 'k' | 'filter'> &
   threads?: number
 }
 
-/** SparseIndex: its native batch takes both query forms; `threads` only applies to batches. */
-function sparseBackend(index: SparseIndex, extra: SparseRetrieverOptions): SearchBackend<SparseVectorInput> {
+/** Options of {@link asRetriever} for a {@link BM25Index}: its search options except `k` and `filter`. */
+export type BM25RetrieverOptions = SparseRetrieverOptions
+
+/**
+ * SparseIndex and BM25Index: native batches; `threads` only applies to batches; allow-list
+ * filters go to the native `filter` (a bitset inside the block-max search).
+ */
+function sparseBackend<Q>(index: SparseIndex | BM25Index, extra: SparseRetrieverOptions): SearchBackend<Q> {
+  if ('filter' in extra) throw invalidType('asRetriever options: filter is given per search, not here')
   const { threads, ...search } = extra
+  const idx = index as unknown as SearchableIndex<Q, SparseSearchOptions>
+  const batch = (queries: readonly Q[], k: number, signal: AbortSignal | undefined, filter?: readonly Id[]) =>
+    idx.searchBatch!(queries, { ...search, k, ...(filter ? { filter } : {}), ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) })
   return {
     size: () => index.size,
-    search: (query, k) => index.search(query, { ...search, k }),
-    searchBatch: (queries, k, signal) => index.searchBatch(queries, { ...search, k, ...(threads === undefined ? {} : { threads }), ...(signal ? { signal } : {}) }),
+    search: (query, k) => idx.search(query, { ...search, k }),
+    searchBatch: (queries, k, signal) => batch(queries, k, signal),
+    searchAllowed: (query, k, allowed) => idx.search(query, { ...search, k, filter: allowed }),
+    searchBatchAllowed: (queries, k, allowed, signal) => batch(queries, k, signal, allowed),
   }
 }
 
 /**
  * One adapter per index class whose queries or batch call need translating (BinaryIndex,
- * PQIndex, FlatIndex: `threads` only for batches; MultiVectorIndex:
- * batches are CSR). Every other index with the standard shape — `size`, `search(query, { k })`,
- * `searchBatch(queries, { k, signal })`, e.g. BM25Index — goes through the
+ * PQIndex, FlatIndex: `threads` only for batches; SparseIndex, BM25Index: native allow-list
+ * filters; MultiVectorIndex: batches are CSR). Every other index with the standard shape —
+ * `size`, `search(query, { k })`, `searchBatch(queries, { k, signal })` — goes through the
  * generic `indexBackend`; give it an `asRetriever` overload naming its query type.
  */
 const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: object): SearchBackend<unknown> }> = [
@@ -246,8 +315,8 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
   { matches: (x) => x instanceof PQIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
   { matches: (x) => x instanceof FlatIndex, wrap: (x, extra) => threadedBackend(x as SearchableIndex<unknown>, extra) },
   {
-    matches: (x) => x instanceof SparseIndex,
-    wrap: (x, extra) => sparseBackend(x as SparseIndex, extra as SparseRetrieverOptions) as SearchBackend<unknown>,
+    matches: (x) => x instanceof SparseIndex || x instanceof BM25Index,
+    wrap: (x, extra) => sparseBackend(x as SparseIndex | BM25Index, extra as SparseRetrieverOptions),
   },
   {
     matches: (x) => x instanceof MultiVectorIndex,
@@ -257,7 +326,8 @@ const ADAPTERS: Array<{ matches(x: unknown): boolean; wrap(x: unknown, extra: ob
 
 /**
  * Wraps an index as a {@link Retriever}: `search` becomes asynchronous, `searchBatch` uses the
- * index's parallel batch search, and `filter` works by over-fetching. `options` are the index's
+ * index's parallel batch search, and `filter` works natively (allow-lists on SparseIndex and
+ * BM25Index) or by over-fetching (see {@link RetrieverSearchOptions.filter}). `options` are the index's
  * own search options other than `k` (e.g. `candidates` for a BinaryIndex), applied to every call.
  *
  * Also accepts any object with `size` and `search(query, { k })` (sync or async) and returns a
@@ -274,6 +344,7 @@ export function asRetriever(index: PQIndex, options?: PQRetrieverOptions): Retri
 export function asRetriever(index: FlatIndex, options?: FlatRetrieverOptions): Retriever<VectorInput>
 export function asRetriever(index: MultiVectorIndex, options?: MultiVectorRetrieverOptions): Retriever<Float32Array>
 export function asRetriever(index: SparseIndex, options?: SparseRetrieverOptions): Retriever<SparseVectorInput>
+export function asRetriever(index: BM25Index, options?: BM25RetrieverOptions): Retriever<string>
 export function asRetriever<Q>(index: Retriever<Q>): Retriever<Q>
 export function asRetriever<Q, O extends object>(index: SearchableIndex<Q, O>, options?: O): Retriever<Q>
 export function asRetriever(index: unknown, options: object = {}): Retriever<unknown> {
