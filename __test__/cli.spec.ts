@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { BinaryIndex, PQIndex, SparseIndex, inspectIndex, toNpy, toVecs } from '../index.ts'
+import { BinaryIndex, MultiVectorIndex, PQIndex, SparseIndex, inspectIndex, toNpy, toVecs } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
 import { runCli } from '../src/cli.ts'
 
@@ -165,9 +165,9 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
   const notIndex = slimdex(dir, 'search', '--index', 'qrels.tsv', '--queries', 'queries.fvecs')
   t.is(notIndex.code, 1)
   t.regex(notIndex.stderr, /qrels\.tsv: .*ERR_SLIMDEX_CORRUPT_FILE/)
-  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 10 (MultiVectorIndex).
+  // A valid container of a kind this CLI cannot search: relabel the binary index as kind 5 (MinHashLSH).
   const bytes = readFileSync(join(dir, 'docs.slmdx'))
-  bytes.writeUInt16LE(10, 8) // kind 10: MultiVectorIndex, which this CLI cannot search yet
+  bytes.writeUInt16LE(5, 8) // kind 5: MinHashLSH, which has no query vectors to search with
   const sections = bytes.readUInt32LE(12)
   const header = Buffer.concat([bytes.subarray(0, 24), bytes.subarray(28, 32 + 32 * sections)])
   bytes.writeUInt32LE(crc32c(header), 24)
@@ -211,7 +211,7 @@ test('CLI errors: bad paths, wrong index kinds, bad usage — clear messages and
     const r = await inProcess(...args)
     t.is(r.code, 2, `slimdex ${args.join(' ')}: ${r.stderr}`)
   }
-  t.regex((await inProcess('index', '--kind', 'multivector', '--input', 'a', '--output', 'b')).stderr, /MultiVectorIndex is not part of this build yet/)
+  t.regex((await inProcess('index', '--kind', 'multivector', '--input', join(dir, 'docs.npy'), '--output', 'b')).stderr, /docs\.npy: a token matrix needs --offsets <file>/)
   t.regex((await inProcess('frobnicate')).stderr, /unknown command "frobnicate"/)
   t.regex((await inProcess('search', '--index', 'docs.slmdx', '--queries', 'queries.fvecs', '-k', '0')).stderr, /-k must be a positive integer/)
   t.regex((await inProcess('eval', '--run', 'x', '--qrels', 'y', '--metrics', 'ndcg@0')).stderr, /unknown metric "ndcg@0"/)
@@ -330,4 +330,126 @@ test('CLI pq: vectors → PQIndex → search equals PQIndex.search; info shows i
   for (let q = 0; q < NQ; q++) t.deepEqual(got[String(q)], index.search(queries.subarray(q * DIM, (q + 1) * DIM), { k: 5, candidates: 40 }))
   const info = JSON.parse((await inProcess('info', join(dir, 'pq.slmdx'), '--json')).stdout)
   t.like(info, { kind: 'PQIndex', items: N, parameters: { dim: DIM, m: 4, nbits: 4, metric: 'ip' } })
+})
+
+test('CLI multivector: JSONL token sets and .npy + offsets → MultiVectorIndex → search equals the library; info; bad inputs exit non-zero', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-cli-mv-'))
+  const r = rng(9)
+  const dim = 8
+  const n = 60
+  const lengths = Array.from({ length: n }, () => 1 + r.below(6))
+  const total = lengths.reduce((a, b) => a + b, 0)
+  const tokens = Float32Array.from({ length: total * dim }, () => r.normal())
+  const offsets = [0]
+  for (const l of lengths) offsets.push(offsets[offsets.length - 1] + l)
+  const docTokens = (i: number) => Array.from({ length: lengths[i] }, (_, j) => Array.from(tokens.subarray((offsets[i] + j) * dim, (offsets[i] + j + 1) * dim)))
+  // JSON keeps float32 values exactly (shortest round-trip decimal), so both inputs are the same tokens.
+  writeFileSync(join(dir, 'docs.jsonl'), Array.from({ length: n }, (_, i) => JSON.stringify({ _id: `doc-${i}`, tokens: docTokens(i) })).join('\n') + '\n')
+  writeFileSync(join(dir, 'tokens.npy'), toNpy(tokens, [total, dim]))
+  writeFileSync(join(dir, 'offsets.txt'), offsets.join('\n') + '\n')
+  writeFileSync(join(dir, 'ids.txt'), Array.from({ length: n }, (_, i) => `doc-${i}`).join('\n') + '\n')
+  const nq = 4
+  const qLengths = [2, 3, 1, 4]
+  const qTokens = Float32Array.from({ length: 10 * dim }, () => r.normal())
+  const qOffsets = [0, 2, 5, 6, 10]
+  const queryTokens = (q: number) => qTokens.subarray(qOffsets[q] * dim, qOffsets[q + 1] * dim)
+  writeFileSync(
+    join(dir, 'queries.jsonl'),
+    qLengths.map((_, q) => JSON.stringify({ _id: `q${q}`, tokens: Array.from({ length: qLengths[q] }, (_, j) => Array.from(qTokens.subarray((qOffsets[q] + j) * dim, (qOffsets[q] + j + 1) * dim))) })).join('\n') + '\n',
+  )
+  writeFileSync(join(dir, 'q.npy'), toNpy(qTokens, [10, dim]))
+  writeFileSync(join(dir, 'qoffsets.txt'), qOffsets.join('\n') + '\n')
+
+  const fdeFlags = ['--repetitions', '4', '--simhash-bits', '3', '--projection-dim', '4', '--seed', '7', '--storage', 'f32', '--fde-storage', 'f32']
+  const fromJsonl = slimdex(dir, 'index', '--kind', 'multivector', '--input', 'docs.jsonl', '--output', 'mv.slmdx', ...fdeFlags, '--json')
+  t.is(fromJsonl.code, 0, fromJsonl.stderr)
+  t.is(fromJsonl.stderr, '')
+  t.like(JSON.parse(fromJsonl.stdout), { kind: 'MultiVectorIndex', output: 'mv.slmdx', items: n })
+  const fromNpy = await inProcess('index', '--kind', 'multivector', '--input', join(dir, 'tokens.npy'), '--offsets', join(dir, 'offsets.txt'), '--ids', join(dir, 'ids.txt'), '--output', join(dir, 'mv2.slmdx'), ...fdeFlags)
+  t.is(fromNpy.code, 0, fromNpy.stderr)
+  t.regex(fromNpy.stdout, /MultiVectorIndex: 60 items → .*mv2\.slmdx/)
+  // Same tokens, ids and options: the same file, byte for byte.
+  t.deepEqual(readFileSync(join(dir, 'mv2.slmdx')), readFileSync(join(dir, 'mv.slmdx')))
+
+  // The library, built the same way, gives the answers the CLI prints.
+  const index = new MultiVectorIndex({ dim, fde: { repetitions: 4, simhashBits: 3, projectionDim: 4, seed: 7 }, storage: 'f32', fdeStorage: 'f32' })
+  index.addSync(
+    Array.from({ length: n }, (_, i) => `doc-${i}`),
+    tokens,
+    Uint32Array.from(offsets),
+  )
+  for (const candidates of [10, n]) {
+    const res = slimdex(dir, 'search', '--index', 'mv.slmdx', '--queries', 'queries.jsonl', '-k', '5', '--candidates', String(candidates), '--json')
+    t.is(res.code, 0, res.stderr)
+    const got = JSON.parse(res.stdout).results
+    for (let q = 0; q < nq; q++) t.deepEqual(got[`q${q}`], index.search(queryTokens(q), { k: 5, candidates }))
+  }
+  // .npy queries with offsets → a TREC run; brute force ranks by exact Chamfer.
+  const run = await inProcess('search', '--index', join(dir, 'mv.slmdx'), '--queries', join(dir, 'q.npy'), '--query-offsets', join(dir, 'qoffsets.txt'), '-k', '3', '--mode', 'bruteforce')
+  t.is(run.code, 0, run.stderr)
+  const lines = run.stdout.trim().split('\n').map((l) => l.split(' '))
+  t.is(lines.length, nq * 3)
+  for (let q = 0; q < nq; q++) {
+    const want = index.search(queryTokens(q), { k: 3, mode: 'bruteforce' })
+    t.deepEqual(
+      lines.filter((c) => c[0] === String(q)).map((c) => [c[2], Number(c[4])]),
+      want.map((h) => [h.id, h.score]),
+    )
+  }
+
+  const info = JSON.parse((await inProcess('info', join(dir, 'mv.slmdx'), '--json')).stdout)
+  t.like(info, {
+    kind: 'MultiVectorIndex',
+    items: n,
+    parameters: { dim, tokens: total, repetitions: 4, simhashBits: 3, projectionDim: 4, seed: 7, storage: 'f32', fdeStorage: 'f32', fdeDim: 4 * 8 * 4 },
+  })
+  t.true(info.memory.components.tokens >= total * dim * 4)
+  t.regex((await inProcess('info', join(dir, 'mv.slmdx'))).stdout, /MultiVectorIndex, format v\d+[\s\S]*parameters: .*repetitions=4/)
+
+  // Bad inputs: the message names the file (and line); data errors exit 1, usage errors 2.
+  const cases: Array<[string[], number, RegExp]> = []
+  writeFileSync(join(dir, 'bad.jsonl'), `${JSON.stringify({ _id: 'a', tokens: [[1, 2]] })}\n${JSON.stringify({ _id: 'b', tokens: [[1, 2], [3]] })}\n`)
+  cases.push([['--input', 'bad.jsonl'], 1, /bad\.jsonl:2: "tokens"\[1\] has 1 values, earlier tokens had 2/])
+  writeFileSync(join(dir, 'empty.jsonl'), `${JSON.stringify({ _id: 'a', tokens: [] })}\n`)
+  cases.push([['--input', 'empty.jsonl'], 1, /empty\.jsonl:1: "tokens" must be a non-empty array of token vectors/])
+  writeFileSync(join(dir, 'broken.jsonl'), `${JSON.stringify({ _id: 'a', tokens: [[1, 2]] })}\n{"_id": "b", "tokens": [[1,\n`)
+  cases.push([['--input', 'broken.jsonl'], 1, /broken\.jsonl:2: invalid JSON/])
+  writeFileSync(join(dir, 'short.txt'), offsets.slice(0, -1).join('\n') + '\n')
+  cases.push([['--input', 'tokens.npy', '--offsets', 'short.txt'], 1, new RegExp(`short\\.txt: the last offset is ${offsets[n - 1]} but the token file has ${total} tokens`)])
+  writeFileSync(join(dir, 'down.txt'), '0\n3\n2\n')
+  cases.push([['--input', 'tokens.npy', '--offsets', 'down.txt'], 1, /down\.txt:3: offsets must not decrease \(2 after 3\)/])
+  writeFileSync(join(dir, 'word.txt'), '0\nfive\n')
+  cases.push([['--input', 'tokens.npy', '--offsets', 'word.txt'], 1, /word\.txt:2: expected a token offset/])
+  cases.push([['--input', 'tokens.npy', '--offsets', 'nope.txt'], 1, /nope\.txt: no such file or directory/])
+  cases.push([['--input', 'tokens.npy'], 2, /tokens\.npy: a token matrix needs --offsets <file>/])
+  cases.push([['--input', 'docs.jsonl', '--projection', 'gaussian'], 2, /--projection must be one of countsketch, identity, dense/])
+  cases.push([['--input', 'docs.jsonl', '--repetitions', '0'], 2, /--repetitions must be a positive integer/])
+  cases.push([['--input', 'docs.jsonl', '--simhash-bits', '31'], 2, /MultiVectorIndex options: fde\.simhashBits: Too big/])
+  // In process (the same code path as the binary, without a process start per case).
+  const inDir = (args: string[]) => args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && /\.(jsonl|npy|txt)$/.test(a) ? join(dir, a) : a))
+  for (const [args, code, message] of cases) {
+    const res = await inProcess('index', '--kind', 'multivector', '--output', join(dir, 'x.slmdx'), ...inDir(args))
+    t.is(res.code, code, `${args.join(' ')}: ${res.stderr}`)
+    t.regex(res.stderr, message)
+  }
+  const wrongKind = await inProcess('index', '--kind', 'binary', '--input', join(dir, 'tokens.npy'), '--output', join(dir, 'x.slmdx'), '--offsets', join(dir, 'offsets.txt'))
+  t.is(wrongKind.code, 2)
+  t.regex(wrongKind.stderr, /--offsets applies to --kind multivector only/)
+  // Query tokens of another dimension, and vector queries for a token index.
+  writeFileSync(join(dir, 'q3.jsonl'), `${JSON.stringify({ _id: 'q', tokens: [[1, 2, 3]] })}\n`)
+  const dims = await inProcess('search', '--index', join(dir, 'mv.slmdx'), '--queries', join(dir, 'q3.jsonl'))
+  t.is(dims.code, 1)
+  t.regex(dims.stderr, /q3\.jsonl: query tokens have dimension 3 but .*mv\.slmdx \(MultiVectorIndex\) has dim 8/)
+  const noOffsets = await inProcess('search', '--index', join(dir, 'mv.slmdx'), '--queries', join(dir, 'q.npy'))
+  t.is(noOffsets.code, 2)
+  t.regex(noOffsets.stderr, /q\.npy: a token matrix needs --query-offsets <file>/)
+  const badMode = await inProcess('search', '--index', join(dir, 'mv.slmdx'), '--queries', join(dir, 'queries.jsonl'), '--mode', 'exact')
+  t.is(badMode.code, 2)
+  // Multi-vector search options on another kind of index are usage errors.
+  t.is((await inProcess('index', '--kind', 'sparse', '--input', join(dir, 'sp.jsonl'), '--output', join(dir, 'sp.slmdx'))).code, 1)
+  writeFileSync(join(dir, 'sp.jsonl'), `${JSON.stringify({ _id: 'a', terms: { x: 1 } })}\n`)
+  t.is((await inProcess('index', '--kind', 'sparse', '--input', join(dir, 'sp.jsonl'), '--output', join(dir, 'sp.slmdx'))).code, 0)
+  const modeOnSparse = await inProcess('search', '--index', join(dir, 'sp.slmdx'), '--queries', join(dir, 'sp.jsonl'), '--mode', 'bruteforce')
+  t.is(modeOnSparse.code, 2)
+  t.regex(modeOnSparse.stderr, /--mode applies to multivector indexes only \(.*sp\.slmdx is a SparseIndex\)/)
 })

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
 import { BM25Index } from './bm25'
+import { MultiVectorIndex } from './multivector'
 import { PQIndex } from './pq'
 import { SparseIndex } from './sparse'
 import type { SparseVectorInput } from './sparse'
@@ -51,7 +52,11 @@ Commands:
           kinds: binary (vectors: .npy/.fvecs/JSONL), bm25 (BEIR corpus.jsonl; --method --k1 --b),
                  sparse (JSONL {"_id", "terms": {term: weight}} or {"_id", "indices", "values"}; --block-size),
                  pq (vectors like binary; --m <sub-quantizers> --nbits 4|8 --ivf-lists <n> --metric l2|ip|cosine
-                 --rescore none|float32)
+                 --rescore none|float32),
+                 multivector (token sets: JSONL {"_id", "tokens": [[...], ...]}, or a .npy/.fvecs token
+                 matrix with --offsets <file>: n + 1 token offsets, one per line, from 0 to the token count;
+                 FDE: --repetitions 20 --simhash-bits 5 --projection countsketch|identity|dense
+                 --projection-dim 16 --final-dim <d> --seed 42; --storage f16|f32|int8 --fde-storage f16|f32)
           input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
           --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
           --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
@@ -60,8 +65,10 @@ Commands:
   search  --index <index> --queries <file> [-k 10] [--output run.trec]
           queries: .npy/.fvecs/.bvecs (ids 0, 1, … or --query-ids <file>) or .jsonl {"_id", "vector"};
           sparse indexes take JSONL {"_id", "terms"} (or "indices"/"values");
-          text indexes (bm25) take BEIR queries.jsonl {"_id", "text"}
-          --candidates <n>      binary / pq: candidates to rescore;  --nprobe <n>  pq with IVF: lists probed
+          text indexes (bm25) take BEIR queries.jsonl {"_id", "text"};
+          multivector indexes take token sets like their input (.npy/.fvecs with --query-offsets)
+          --candidates <n>      binary / pq / multivector: candidates to rescore;  --nprobe <n>  pq with IVF
+          --mode <m>            multivector: muvera (default) | bruteforce | singlevector
           prints a TREC run (qid Q0 docid rank score slimdex) unless --output or --json
   eval    --run <run.trec> --qrels <qrels.tsv | BEIR dir> [--metrics ndcg@10,recall@100,mrr@10,map]
           [--split test] [--missing skip|zero]
@@ -105,28 +112,23 @@ interface Context {
 /** A loaded index as the CLI sees it. */
 interface LoadedIndex {
   retriever: Retriever<unknown>
-  /** What a query is: a float vector of `dim`, a text, or sparse term weights. */
-  query: { type: 'vector'; dim: number } | { type: 'text' } | { type: 'sparse' }
+  /** What a query is: a float vector of `dim`, a token set of `dim`-vectors, a text, or sparse term weights. */
+  query: { type: 'vector'; dim: number } | { type: 'tokens'; dim: number } | { type: 'text' } | { type: 'sparse' }
   size: number
   parameters: Record<string, unknown>
   memoryUsage(): MemoryUsage
 }
 
 /**
- * One index kind of the CLI. bm25 / sparse / pq / multivector become one entry each in KINDS
- * when they land (and leave PENDING_KINDS): `build` reads the input (vectors via
- * readInputVectors, or a BEIR corpus.jsonl via readBeirCorpus for text kinds), `load` returns
- * the index as a Retriever with its query type ('vector' or 'text'), parameters and memory.
+ * One index kind of the CLI: `build` reads the input (vectors via readInputVectors, token sets
+ * via readInputTokens, sparse records, or a BEIR corpus.jsonl via readBeirCorpus for text
+ * kinds), `load` returns the index as a Retriever with its query type, parameters and memory.
  */
 interface IndexKind {
   /** `IndexFileInfo.kind` of its saved files. */
   fileKind: string
   build(values: Record<string, string | boolean | undefined>, ctx: Context): Promise<{ size: number; save(path: string): Promise<void> }>
   load(path: string, values: Record<string, string | boolean | undefined>): Promise<LoadedIndex>
-}
-
-const PENDING_KINDS: Record<string, string> = {
-  multivector: 'MultiVectorIndex',
 }
 
 const BM25_METHODS = ['lucene', 'robertson', 'atire', 'bm25l', 'bm25+'] as const
@@ -154,7 +156,60 @@ async function readSparseRecords(path: string, values: Record<string, string | b
   return out
 }
 
+/** MUVERA FDE options from the command line (undefined: the library default). */
+function fdeOptions(values: Record<string, string | boolean | undefined>): Record<string, number | string> {
+  const out: Record<string, number | string> = {}
+  const ints: Array<[string, string, number]> = [
+    ['repetitions', 'repetitions', 1],
+    ['simhash-bits', 'simhashBits', 0],
+    ['projection-dim', 'projectionDim', 1],
+    ['final-dim', 'finalDim', 1],
+    ['seed', 'seed', 0],
+  ]
+  for (const [flag, key, min] of ints) {
+    const v = values[flag] as string | undefined
+    if (v !== undefined) out[key] = min === 0 ? parseNonNegativeInt(v, flag) : parsePositiveInt(v, flag)
+  }
+  if (values.projection !== undefined) out.projection = values.projection as string
+  return out
+}
+
 const KINDS: Record<string, IndexKind> = {
+  multivector: {
+    fileKind: 'MultiVectorIndex',
+    async build(values, ctx) {
+      const input = requireString(values, 'input')
+      const docs = await readInputTokens(input, values, 'ids', 'offsets')
+      if (docs.count === 0) throw parseError(input, 'no documents to index')
+      let index: MultiVectorIndex
+      try {
+        index = new MultiVectorIndex({
+          dim: docs.dim,
+          fde: fdeOptions(values),
+          ...(values.storage === undefined ? {} : { storage: values.storage as 'f32' | 'f16' | 'int8' }),
+          ...(values['fde-storage'] === undefined ? {} : { fdeStorage: values['fde-storage'] as 'f32' | 'f16' }),
+        })
+      } catch (e) {
+        // Option values the flags' own checks let through (e.g. --simhash-bits 31): bad usage.
+        if ((e as { code?: string }).code === 'ERR_SLIMDEX_INVALID_ARG') throw new UsageError((e as Error).message)
+        throw e
+      }
+      await onFile(input, () => index.add(docs.ids, docs.tokens, docs.offsets, { onProgress: (done, total) => ctx.progress.update('encoding', done, total) }))
+      return { size: index.size, save: (path) => index.save(path) }
+    },
+    async load(path, values) {
+      const index = await MultiVectorIndex.load(path)
+      const candidates = values.candidates === undefined ? undefined : parsePositiveInt(values.candidates as string, 'candidates')
+      const mode = values.mode as 'muvera' | 'bruteforce' | 'singlevector' | undefined
+      return {
+        retriever: asRetriever(index, { ...(candidates === undefined ? {} : { candidates }), ...(mode === undefined ? {} : { mode }) }) as Retriever<unknown>,
+        query: { type: 'tokens', dim: index.dim },
+        size: index.size,
+        parameters: { ...index.options.fde, tokens: index.tokenCount, fdeDim: index.fdeDim, storage: index.options.storage, fdeStorage: index.options.fdeStorage },
+        memoryUsage: () => index.memoryUsage(),
+      }
+    },
+  },
   pq: {
     fileKind: 'PQIndex',
     async build(values, ctx) {
@@ -348,6 +403,86 @@ async function readInputVectors(path: string, values: Record<string, string | bo
   return m
 }
 
+/** Token sets in CSR form, as the multi-vector index takes them. */
+interface InputTokens {
+  tokens: Float32Array
+  offsets: Uint32Array
+  /** Token dimension. */
+  dim: number
+  /** Number of token sets. */
+  count: number
+  ids?: Id[]
+}
+
+/** n + 1 token offsets from a text file (one integer per line), checked against the token count. */
+async function readOffsetsFile(path: string, tokens: number): Promise<Uint32Array> {
+  const values: number[] = []
+  for await (const { text, line } of readLines(path)) {
+    const t = text.trim()
+    if (t === '') continue
+    if (!/^\d+$/.test(t) || Number(t) > 0xffffffff) throw parseError(path, `expected a token offset (an integer ≥ 0), got ${JSON.stringify(t.slice(0, 40))}`, line)
+    const v = Number(t)
+    if (values.length === 0 && v !== 0) throw parseError(path, `the first offset must be 0 (got ${v})`, line)
+    if (values.length > 0 && v < values[values.length - 1]) throw parseError(path, `offsets must not decrease (${v} after ${values[values.length - 1]})`, line)
+    if (values.length > 0 && v === values[values.length - 1]) throw parseError(path, `token set ${values.length - 1} is empty (every set needs at least one token)`, line)
+    values.push(v)
+  }
+  if (values.length < 2) throw parseError(path, 'needs at least two offsets (0 and the token count)')
+  if (values[values.length - 1] !== tokens) throw parseError(path, `the last offset is ${values[values.length - 1]} but the token file has ${tokens} tokens`)
+  return Uint32Array.from(values)
+}
+
+/**
+ * Token sets from JSONL {"_id", "tokens": [[...], ...]} or a .npy/.fvecs/.bvecs token matrix
+ * with an offsets file (`--offsets`, or `--query-offsets` for queries) and optional id file.
+ */
+async function readInputTokens(path: string, values: Record<string, string | boolean | undefined>, idOption: string, offsetsOption: string): Promise<InputTokens> {
+  const ext = extname(path).toLowerCase()
+  if (ext === '.jsonl' || ext === '.ndjson') {
+    const field = (values['tokens-field'] as string | undefined) ?? 'tokens'
+    const ids: Id[] = []
+    const rows: number[][][] = []
+    let dim = -1
+    let total = 0
+    for await (const { value, line } of readJsonl(path)) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw parseError(path, 'expected a JSON object', line)
+      const r = value as Record<string, unknown>
+      const set = r[field]
+      if (!Array.isArray(set) || set.length === 0) throw parseError(path, `"${field}" must be a non-empty array of token vectors ([[...], ...])`, line)
+      for (let j = 0; j < set.length; j++) {
+        const v: unknown = set[j]
+        if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+          throw parseError(path, `"${field}"[${j}] must be a non-empty array of finite numbers`, line)
+        }
+        if (dim === -1) dim = v.length
+        else if (v.length !== dim) throw parseError(path, `"${field}"[${j}] has ${v.length} values, earlier tokens had ${dim}`, line)
+      }
+      ids.push(recordId(r, path, line, values['id-field'] as string | undefined))
+      rows.push(set as number[][])
+      total += set.length
+    }
+    if (dim === -1) throw parseError(path, 'no records')
+    const tokens = new Float32Array(total * dim)
+    const offsets = new Uint32Array(rows.length + 1)
+    let at = 0
+    rows.forEach((set, i) => {
+      for (const v of set) tokens.set(v, (at++) * dim)
+      offsets[i + 1] = at
+    })
+    return { tokens, offsets, dim, count: rows.length, ids }
+  }
+  if (ext !== '.npy' && ext !== '.fvecs' && ext !== '.bvecs') {
+    throw new UsageError(`${path}: unsupported token input extension ${JSON.stringify(ext)} (expected .jsonl, or .npy/.fvecs/.bvecs with --${offsetsOption})`)
+  }
+  const offsetsFile = values[offsetsOption] as string | undefined
+  if (!offsetsFile) throw new UsageError(`${path}: a token matrix needs --${offsetsOption} <file> (n + 1 token offsets, one per line)`)
+  const m = await readVectors(path)
+  const offsets = await readOffsetsFile(offsetsFile, m.count)
+  const count = offsets.length - 1
+  const idFile = values[idOption] as string | undefined
+  return { tokens: m.data, offsets, dim: m.dim, count, ...(idFile ? { ids: await readIdFile(idFile, count) } : {}) }
+}
+
 // ---- argument parsing --------------------------------------------------------------------
 
 const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
@@ -371,6 +506,12 @@ function requireString(values: Record<string, string | boolean | undefined>, nam
   const v = values[name]
   if (typeof v !== 'string' || v.length === 0) throw new UsageError(`missing --${name}`)
   return v
+}
+
+function parseNonNegativeInt(text: string, name: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer ≥ 0 (got ${JSON.stringify(text)})`)
+  return n
 }
 
 function parsePositiveInt(text: string, name: string): number {
@@ -420,13 +561,33 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
     method: { type: 'string' },
     k1: { type: 'string' },
     b: { type: 'string' },
+    offsets: { type: 'string' },
+    'tokens-field': { type: 'string' },
+    repetitions: { type: 'string' },
+    'simhash-bits': { type: 'string' },
+    projection: { type: 'string' },
+    'projection-dim': { type: 'string' },
+    'final-dim': { type: 'string' },
+    seed: { type: 'string' },
+    storage: { type: 'string' },
+    'fde-storage': { type: 'string' },
   })
   const kindName = requireString(values, 'kind')
   requireString(values, 'input')
   const output = requireString(values, 'output')
-  if (PENDING_KINDS[kindName]) throw new UsageError(`--kind ${kindName}: the ${PENDING_KINDS[kindName]} is not part of this build yet`)
-  const kind = KINDS[kindName]
-  if (!kind) throw new UsageError(`--kind must be one of ${[...Object.keys(KINDS), ...Object.keys(PENDING_KINDS)].join(', ')} (got ${JSON.stringify(kindName)})`)
+  const kind = Object.hasOwn(KINDS, kindName) ? KINDS[kindName] : undefined
+  if (!kind) throw new UsageError(`--kind must be one of ${Object.keys(KINDS).join(', ')} (got ${JSON.stringify(kindName)})`)
+  // Options of one kind given to another are mistakes, not no-ops.
+  const KIND_OPTIONS: Record<string, string[]> = {
+    multivector: ['offsets', 'tokens-field', 'repetitions', 'simhash-bits', 'projection', 'projection-dim', 'final-dim', 'seed', 'storage', 'fde-storage'],
+  }
+  for (const [owner, names] of Object.entries(KIND_OPTIONS)) {
+    if (owner === kindName) continue
+    for (const name of names) if (values[name] !== undefined) throw new UsageError(`--${name} applies to --kind ${owner} only`)
+  }
+  oneOf(values, 'projection', ['countsketch', 'identity', 'dense'])
+  oneOf(values, 'storage', ['f16', 'f32', 'int8'])
+  oneOf(values, 'fde-storage', ['f16', 'f32'])
   oneOf(values, 'rescore', kindName === 'pq' ? ['none', 'float32'] : ['none', 'asymmetric', 'int8', 'float32'])
   oneOf(values, 'metric', kindName === 'pq' ? ['l2', 'ip', 'cosine'] : ['ip', 'cosine'])
   oneOf(values, 'threshold', ['zero', 'mean'])
@@ -463,13 +624,22 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
     'vector-field': { type: 'string' },
     candidates: { type: 'string' },
     tag: { type: 'string' },
+    'query-offsets': { type: 'string' },
+    'tokens-field': { type: 'string' },
+    mode: { type: 'string' },
   })
   const indexPath = requireString(values, 'index')
   const queriesPath = requireString(values, 'queries')
   const k = values.k === undefined ? 10 : parsePositiveInt(values.k as string, 'k')
   if (values.candidates !== undefined) parsePositiveInt(values.candidates as string, 'candidates')
+  oneOf(values, 'mode', ['muvera', 'bruteforce', 'singlevector'])
   if (values.tag !== undefined && !/^\S+$/.test(values.tag as string)) throw new UsageError('--tag must be one word')
   const { info, index } = await loadIndex(indexPath, values)
+  if (index.query.type !== 'tokens') {
+    for (const name of ['mode', 'query-offsets', 'tokens-field']) {
+      if (values[name] !== undefined) throw new UsageError(`--${name} applies to multivector indexes only (${indexPath} is a ${info.kind})`)
+    }
+  }
   const run: Record<string, Hit[]> = Object.create(null)
   const batch = 1024
   let qids: string[]
@@ -487,6 +657,14 @@ async function cmdSearch(args: string[], ctx: Context): Promise<number> {
     qids = texts.map((q) => q.id)
     queryCount = texts.length
     queryAt = (i) => texts[i].text
+  } else if (index.query.type === 'tokens') {
+    const queries = await readInputTokens(queriesPath, values, 'query-ids', 'query-offsets')
+    if (queries.dim !== index.query.dim) {
+      throw Object.assign(new Error(`${queriesPath}: query tokens have dimension ${queries.dim} but ${indexPath} (${info.kind}) has dim ${index.query.dim}`), { exitCode: 1 })
+    }
+    qids = queries.ids?.map(String) ?? Array.from({ length: queries.count }, (_, i) => String(i))
+    queryCount = queries.count
+    queryAt = (i) => queries.tokens.subarray(queries.offsets[i] * queries.dim, queries.offsets[i + 1] * queries.dim)
   } else {
     const queries = await readInputVectors(queriesPath, values, 'query-ids')
     if (queries.dim !== index.query.dim) {
