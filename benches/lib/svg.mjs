@@ -29,11 +29,12 @@ function label(v) {
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /**
- * series: [{ name, points: [[x, y], ...] }]; options: { title, xLabel, yLabel, logX, logY, width, height }.
- * Points of a series are joined by lines in the given order and drawn as dots.
+ * series: [{ name, points: [[x, y, label?], ...] }]; options: { title, xLabel, yLabel, logX, logY,
+ * width, height, pointLabels }. Points of a series are joined by lines in the given order and
+ * drawn as dots; with `pointLabels`, a point's third element is written next to it.
  */
-export function lineChart(series, { title, xLabel, yLabel, logX = false, logY = false, width = 640, height = 400 } = {}) {
-  const m = { left: 64, right: 160, top: 40, bottom: 52 }
+export function lineChart(series, { title, xLabel, yLabel, logX = false, logY = false, width = 640, height = 400, pointLabels = false } = {}) {
+  const m = { left: 64, right: pointLabels ? 230 : 160, top: 40, bottom: 52 }
   const pw = width - m.left - m.right
   const ph = height - m.top - m.bottom
   const xs = series.flatMap((s) => s.points.map((p) => p[0])).filter((v) => !logX || v > 0)
@@ -67,6 +68,17 @@ export function lineChart(series, { title, xLabel, yLabel, logX = false, logY = 
     const pts = s.points.filter(([x, y]) => (!logX || x > 0) && (!logY || y > 0))
     if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`)
     for (const [x, y] of pts) out.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3.5" fill="${color}"/>`)
+    if (pointLabels) {
+      for (const [x, y, text] of pts) {
+        // Above the dot for even series, below for odd ones, so coinciding points stay legible.
+        const dy = i % 2 === 0 ? -6 : 14
+        // Left of the dot near the right edge, so labels stay inside the plot.
+        const right = X(x) > m.left + 0.75 * pw
+        if (text !== undefined) {
+          out.push(`<text x="${(X(x) + (right ? -6 : 6)).toFixed(1)}" y="${(Y(y) + dy).toFixed(1)}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ''}>${esc(text)}</text>`)
+        }
+      }
+    }
     const ly = m.top + 12 + i * 18
     out.push(`<rect x="${m.left + pw + 12}" y="${ly - 9}" width="12" height="12" fill="${color}"/>`)
     out.push(`<text x="${m.left + pw + 30}" y="${ly + 1}">${esc(s.name)}</text>`)
