@@ -13,7 +13,7 @@ test('parseOptions: wrong types and unknown keys are TypeErrors; non-integers, n
   }
   bad({ k: '3' }, TypeError, /opts: k: .*expected number/)
   bad({ k: 3, name: 4 }, TypeError, /opts: name:/)
-  bad({ k: 3, kk: 1 }, TypeError, /opts: opts: .*kk/)
+  bad({ k: 3, kk: 1 }, TypeError, /^opts: Unrecognized key: "kk"$/)
   bad({ k: null }, TypeError, /opts: k:/)
   bad({ k: 1.5 }, RangeError, /opts: k: .*int/)
   bad({ k: Number.NaN }, RangeError, /opts: k: .*NaN/)

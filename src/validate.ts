@@ -47,8 +47,8 @@ export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, wha
   const r = schema.safeParse(value ?? {})
   if (r.success) return r.data
   const issue = r.error.issues[0]
-  const path = issue.path.length ? issue.path.join('.') : what
-  const message = `${what}: ${path}: ${issue.message}`
+  // "what: key: problem", or "what: problem" for the object itself (e.g. an unknown key).
+  const message = issue.path.length ? `${what}: ${issue.path.join('.')}: ${issue.message}` : `${what}: ${issue.message}`
   throw isTypeIssue(issue) ? invalidType(message) : invalidRange(message)
 }
 
