@@ -557,7 +557,7 @@ const grams = (s: string) => words(s).flatMap((w) => (w.length <= 4 ? [w] : Arra
 const EMBEDDINGS = join(process.env.SLIMDEX_BENCH_CACHE ?? join(homedir(), '.cache', 'slimdex-bench'), 'embeddings', 'msmarco-sample-all-MiniLM-L6-v2')
 const EMBEDDING_FILES = ['corpus.f32', 'corpus.ids.json', 'queries.f32', 'queries.ids.json'].map((f) => join(EMBEDDINGS, f))
 const HAS_EMBEDDINGS = EMBEDDING_FILES.every((f) => existsSync(f)) && existsSync(MSMARCO)
-const DENSE_TITLE = 'hybrid BM25 + dense (real MiniLM embeddings) on msmarco-sample: nDCG@10 of each part and of RRF printed'
+const DENSE_TITLE = 'hybrid BM25 + dense (real MiniLM embeddings) on msmarco-sample: nDCG@10 of each part, of RRF and of a cross-validated fusion printed'
 
 function readEmbeddings(name: string): { ids: string[]; data: Float32Array; dim: number } {
   const ids: string[] = JSON.parse(readFileSync(join(EMBEDDINGS, `${name}.ids.json`), 'utf8'))
@@ -599,4 +599,97 @@ function readEmbeddings(name: string): { ids: string[]; data: Float32Array; dim:
   // the per-part numbers are the adapters' (checked against the indexes elsewhere in this file).
   t.true(h > Math.min(l, d) + 0.05, `hybrid ${h} is not clearly above the weaker part ${Math.min(l, d)}`)
   t.true(Math.abs(l - 0.6876) < 5e-4, `BM25Index nDCG@10 ${l} (expected 0.6876, as bm25s)`)
+
+  // Can a fusion chosen without looking at the evaluated queries beat dense alone? Each query's
+  // configuration (fusion, weights, normalisation, depth, or BM25 → dense re-scoring) is the one
+  // best on the *other* queries (cross-validation), so the held-out number is an honest estimate,
+  // not a weight tuned on the test queries. Leave-one-out, and 5 folds as a check on stability.
+  const depth = 1000
+  const lexRuns = await runQueries(lexical, queries.map((q) => ({ id: q.id, query: q.text })), { k: depth })
+  const denRuns = await runQueries(dense, queries.map((q) => ({ id: q.id, query: qv(q.id) })), { k: depth })
+  const perQuery = (run: Record<string, Hit[]>) => evaluate(run, qrels, { metrics: ['ndcg@10'] }).perQuery
+  const judged = Object.keys(perQuery(lexRuns)).sort()
+  const configs = hybridConfigs()
+  const scores = configs.map((c) => perQuery(Object.fromEntries(judged.map((q) => [q, c.fuse(lexRuns[q], denRuns[q])]))))
+  const denseScores = perQuery(denRuns)
+  const meanOf = (per: Record<string, Record<string, number>>, ids: readonly string[]) => ids.reduce((s, q) => s + per[q]['ndcg@10'], 0) / ids.length
+  /** Held-out nDCG@10 with `folds` folds (query i in fold i mod folds), and the configurations chosen. */
+  const crossValidate = (folds: number) => {
+    const heldOut: Record<string, number> = {}
+    const chosen = new Map<string, number>()
+    for (let f = 0; f < folds; f++) {
+      const train = judged.filter((_, i) => i % folds !== f)
+      let best = 0
+      configs.forEach((_, i) => {
+        if (meanOf(scores[i], train) > meanOf(scores[best], train)) best = i
+      })
+      chosen.set(configs[best].name, (chosen.get(configs[best].name) ?? 0) + 1)
+      for (const q of judged.filter((_, i) => i % folds === f)) heldOut[q] = scores[best][q]['ndcg@10']
+    }
+    const mean = judged.reduce((s, q) => s + heldOut[q], 0) / judged.length
+    const wins = judged.filter((q) => heldOut[q] > denseScores[q]['ndcg@10'] + 1e-12).length
+    const losses = judged.filter((q) => heldOut[q] < denseScores[q]['ndcg@10'] - 1e-12).length
+    // Paired difference against dense, with its standard error over queries.
+    const diffs = judged.map((q) => heldOut[q] - denseScores[q]['ndcg@10'])
+    const diff = diffs.reduce((a, b) => a + b, 0) / diffs.length
+    const se = Math.sqrt(diffs.reduce((a, x) => a + (x - diff) ** 2, 0) / (diffs.length - 1) / diffs.length)
+    t.log(
+      `${folds === judged.length ? 'leave-one-out' : `${folds}-fold`} cross-validated fusion: held-out nDCG@10 ${mean.toFixed(4)} vs dense ${d.toFixed(4)} ` +
+        `(difference ${diff >= 0 ? '+' : ''}${diff.toFixed(4)} ± ${se.toFixed(4)} s.e.; better on ${wins}, worse on ${losses} of ${judged.length} queries; ` +
+        `chosen: ${[...chosen].map(([n, c]) => `${n} ×${c}`).join(', ')})`,
+    )
+    return { mean, se }
+  }
+  const loo = crossValidate(judged.length)
+  const fiveFold = crossValidate(5)
+  const tuned = Math.max(...scores.map((per) => meanOf(per, judged)))
+  t.log(`for comparison only (tuned on the evaluated queries, not a result): best configuration ${tuned.toFixed(4)}`)
+  // Measured (43 queries): leave-one-out 0.7929, 5-fold 0.7920 against dense 0.7977, about one
+  // standard error below it; tuned on the test queries the best configuration would show 0.8039,
+  // which is not a result. (With exact FlatIndex dense lists, whose tail differs and so moves the
+  // z-score / min-max statistics, leave-one-out gave 0.8039 and 5-fold 0.794–0.803 over five
+  // random splits: the sign of the difference is within the noise of 43 queries.) So "matches or
+  // beats the better part" is not reliably met by a configuration
+  // chosen on held-out queries: in-domain MiniLM leaves BM25 little to add on this sample. What
+  // holds, and is asserted: the held-out fusion stays within two standard errors of dense, far
+  // above BM25, and above plain 1:1 RRF.
+  for (const cv of [loo, fiveFold]) {
+    t.true(cv.mean > d - 2 * cv.se - 1e-9, `cross-validated fusion ${cv.mean} is more than two standard errors below dense ${d}`)
+    t.true(cv.mean > l + 0.05, `cross-validated fusion ${cv.mean} is not clearly above BM25 ${l}`)
+    t.true(cv.mean > h, `cross-validated fusion ${cv.mean} is not above 1:1 RRF ${h}`)
+  }
+  t.true(tuned >= loo.mean - 1e-12)
 })
+
+/** Fusion configurations for the cross-validated hybrid: lists are BM25 (0) and dense (1), best first. */
+function hybridConfigs(): Array<{ name: string; fuse: (lexical: Hit[], dense: Hit[]) => Hit[] }> {
+  const out: Array<{ name: string; fuse: (lexical: Hit[], dense: Hit[]) => Hit[] }> = []
+  for (const depth of [20, 50, 100, 1000]) {
+    for (const w of [1, 1.5, 2, 3, 4]) {
+      out.push({ name: `rrf 1:${w} depth ${depth}`, fuse: (a, b) => fuseRankings([a.slice(0, depth), b.slice(0, depth)], { fusion: 'rrf', weights: [1, w], k: 10 }) })
+    }
+    for (const normalization of ['minmax', 'zscore'] as const) {
+      for (const a of [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9]) {
+        out.push({
+          name: `${normalization} ${+(1 - a).toFixed(2)}:${a} depth ${depth}`,
+          fuse: (x, y) => fuseRankings([x.slice(0, depth), y.slice(0, depth)], { fusion: 'weighted', normalization, weights: [1 - a, a], k: 10 }),
+        })
+      }
+    }
+  }
+  // Pipeline: BM25's top n re-scored by the dense cosine (a candidate outside dense's top 1000 ranks last).
+  for (const n of [20, 50, 100, 1000]) {
+    out.push({
+      name: `BM25@${n} → dense`,
+      fuse: (a, b) => {
+        const cos = new Map(b.map((h) => [h.id, h.score]))
+        return a
+          .slice(0, n)
+          .map((h) => ({ id: h.id, score: cos.get(h.id) ?? -Infinity }))
+          .sort((x, y) => y.score - x.score)
+          .slice(0, 10)
+      },
+    })
+  }
+  return out
+}
