@@ -95,7 +95,7 @@ export function writeSummaryCharts(dir, { smoke = false } = {}) {
       xLabel: 'bytes per item (log scale; per document for multi-vector)',
       yLabel: 'recall@10 vs exact search',
       logX: true,
-      width: 760,
+      width: 1000,
       height: 440,
       pointLabels: true,
     }),

@@ -34,7 +34,9 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * drawn as dots; with `pointLabels`, a point's third element is written next to it.
  */
 export function lineChart(series, { title, xLabel, yLabel, logX = false, logY = false, width = 640, height = 400, pointLabels = false } = {}) {
-  const m = { left: 64, right: pointLabels ? 230 : 160, top: 40, bottom: 52 }
+  // The legend sits right of the plot: make room for its longest name (~6.6 px a character at 12 px).
+  const legendWidth = 42 + Math.ceil(6.6 * Math.max(0, ...series.map((s) => s.name.length)))
+  const m = { left: 64, right: Math.max(pointLabels ? 230 : 160, legendWidth), top: 40, bottom: 52 }
   const pw = width - m.left - m.right
   const ph = height - m.top - m.bottom
   const xs = series.flatMap((s) => s.points.map((p) => p[0])).filter((v) => !logX || v > 0)
