@@ -142,7 +142,7 @@ fn edge_cases_never_panic() {
   assert!(idx.search(&SparseVector::Indexed(vec![3], vec![-1.0]), 1, &p, None).is_err());
   assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &SearchParams { alpha: 0.0, ..p }, None).is_err());
   // Filter that allows nothing.
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &p, Some(&[0])).unwrap().is_empty());
+  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &p, Some(&idx.filter_bitset(&[]))).unwrap().is_empty());
   let empty = SparseIndex::build(vec![], &SparseIndexOptions::default()).unwrap();
   assert!(empty.search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None).unwrap().is_empty());
   // Quantization: out of range is an error unless clamped; negative too.
