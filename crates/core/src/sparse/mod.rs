@@ -26,4 +26,6 @@ pub use index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVe
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
 #[cfg(test)]
+mod segment_tests;
+#[cfg(test)]
 mod tests;
