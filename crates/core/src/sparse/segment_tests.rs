@@ -412,3 +412,29 @@ fn bm25_add_rejects_bad_input_and_old_files_fail_clearly() {
     other => panic!("expected a layout error, got {other:?}"),
   }
 }
+
+#[test]
+fn single_segment_sparse_files_of_the_earlier_layout_still_load() {
+  let docs = random_docs(300, 80, 6, 5);
+  for reorder in [Reorder::None, Reorder::Bp] {
+    let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: 16, reorder, ..Default::default() }).unwrap();
+    let bytes = idx.to_bytes();
+    // The earlier layout: parameters without the clamp flag, no SEGS / DEAD sections.
+    let c = crate::io::Container::parse(&bytes, crate::io::Kind::SparseIndex).unwrap();
+    let params = c.params();
+    let mut w = crate::io::ContainerWriter::new(crate::io::Kind::SparseIndex, params[..params.len() - 1].to_vec());
+    for (tag, _) in c.section_sizes() {
+      let t: [u8; 4] = tag.as_bytes().try_into().unwrap();
+      if &t != b"SEGS" && &t != b"DEAD" {
+        w.section(&t, c.section(&t).unwrap().to_vec());
+      }
+    }
+    let old = SparseIndex::from_bytes(&w.to_bytes()).unwrap();
+    assert_eq!((old.segments().count(), old.len()), (1, 300));
+    let mut rng = Rng::new(6);
+    for _ in 0..10 {
+      let q = random_query(&mut rng, 80, 5);
+      assert_eq!(old.search(&q, 20, &EXACT, None).unwrap(), idx.search(&q, 20, &EXACT, None).unwrap());
+    }
+  }
+}
