@@ -373,7 +373,7 @@ mod tests {
   fn corrupted_files_give_clear_errors() {
     let bytes = export(&sample(), "").unwrap();
     for cut in [0, 1, 5, bytes.len() / 2, bytes.len() - 1] {
-      let e = import(&bytes[..cut], 16, 1.0, Reorder::None).err().expect("truncated must fail");
+      let e = import(&bytes[..cut], 16, 1.0, Reorder::None).expect_err("truncated must fail");
       assert!(matches!(e, Error::CorruptFile(_)), "{e}");
     }
     let mut extra = bytes.clone();
@@ -393,7 +393,7 @@ mod tests {
     let mut d = Vec::new();
     put_bytes(&mut d, 2, b"a");
     put_delimited(&mut out, &d);
-    let e = import(&out, 16, 1.0, Reorder::None).err().expect("impact 300");
+    let e = import(&out, 16, 1.0, Reorder::None).expect_err("impact 300");
     assert!(e.to_string().contains("0..=255"), "{e}");
   }
 }

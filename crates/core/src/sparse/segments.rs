@@ -104,7 +104,7 @@ impl<T: Impact> Segment<T> {
     let p = self.position(local);
     let a = self.alive.get_or_insert_with(|| {
       let mut bits = vec![u64::MAX; n.div_ceil(64)];
-      if n % 64 != 0 {
+      if !n.is_multiple_of(64) {
         if let Some(last) = bits.last_mut() {
           *last = (1u64 << (n % 64)) - 1;
         }
