@@ -217,6 +217,19 @@ fn too_many_segments_compact_automatically() {
     assert!(idx.segments().count() <= super::MAX_SEGMENTS);
   }
   assert_eq!(idx.len(), 410);
+  // The largest segment count round-trips (every segment gets its own section tags).
+  let mut full = SparseIndex::build(random_docs(5, 50, 5, 3), &SparseIndexOptions { quantization: Quantization { scale: Some(0.05), clamp: true }, ..Default::default() }).unwrap();
+  for (i, d) in random_docs(super::MAX_SEGMENTS - 1, 50, 5, 4).into_iter().enumerate() {
+    full.add(vec![(ExternalId::Int(5 + i as i64), d.1)]).unwrap();
+  }
+  assert_eq!(full.segments().count(), super::MAX_SEGMENTS);
+  let back = SparseIndex::from_bytes(&full.to_bytes()).unwrap();
+  assert_eq!(back.segments().count(), super::MAX_SEGMENTS);
+  let mut rng = Rng::new(9);
+  for _ in 0..5 {
+    let q = random_query(&mut rng, 50, 4);
+    assert_eq!(back.search(&q, 30, &EXACT, None).unwrap(), full.search(&q, 30, &EXACT, None).unwrap());
+  }
 }
 
 /// The documented BM25 statistics between compactions, in f64 from the token lists:

@@ -17,6 +17,10 @@ use std::sync::Arc;
 /// Most segments an index holds; the `add` that would exceed it compacts the index instead.
 pub const MAX_SEGMENTS: usize = 64;
 
+/// Tag prefixes of segments 1.. (printable, so `info` shows readable tags); neither `B` nor
+/// `S`, the first segment's prefix of BM25 and sparse indexes.
+const SEGMENT_PREFIXES: &[u8; MAX_SEGMENTS] = b"0123456789abcdefghijklmnopqrstuvwxyzACDEFGHIJKLMNOPQRTUVWXYZ+-=~";
+
 /// The immutable part of a segment, shared (not copied) when an index is cloned, so a
 /// copy-on-write update costs the bookkeeping, not the postings.
 #[derive(Debug)]
@@ -277,13 +281,14 @@ impl<T: Impact> Segments<T> {
   }
 
   /// Section-tag prefix of segment `i`: segment 0 keeps the single-segment layout's `base`
-  /// (so older files read as one segment); later ones use non-ASCII bytes 0x81.., which no
-  /// other section tag starts with.
+  /// (so older files read as one segment); later ones take the next character of
+  /// [`SEGMENT_PREFIXES`]. No block-section suffix (`MTA`, `BPT`, …) completes another tag
+  /// (`VOCB`, `IDS_`, `STAT`, `PERM`, `SEGS`, `DEAD`, `TFRQ`), so tags never collide.
   fn prefix(base: u8, i: usize) -> u8 {
     if i == 0 {
       base
     } else {
-      0x80 + i as u8
+      SEGMENT_PREFIXES[i - 1]
     }
   }
 
@@ -317,7 +322,7 @@ impl<T: Impact> Segments<T> {
       Some(b) => {
         let mut r = ByteReader::new(b);
         let count = r.get::<u32>("segment count")? as usize;
-        if count > MAX_SEGMENTS + 1 {
+        if count > MAX_SEGMENTS {
           return Err(Error::corrupt(format!("{count} segments is more than an index holds")));
         }
         let sizes = (0..count).map(|_| r.get::<u32>("segment size").map(|n| n as usize)).collect::<Result<Vec<_>>>()?;
