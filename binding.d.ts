@@ -43,12 +43,27 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
-/** The index is immutable after build: searches share it without a lock. */
+/** Searches read a snapshot; `add` / `delete` / `compact` publish a new one (see `snapshot`). */
 export declare class NativeBm25Index {
   static buildSync(ids: IdsInput, texts: Array<string>, options: Bm25Init): NativeBm25Index
   static build(ids: IdsInput, texts: Array<string>, options: Bm25Init, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+  /** Live documents. */
   get size(): number
   get vocabularySize(): number
+  /** Segments (1 after build or compact; one more per add). */
+  get segments(): number
+  /** Deleted documents not yet compacted away. */
+  get deleted(): number
+  /** N of the idf: documents added since the last build/compact, deleted ones included. */
+  get statisticsDocuments(): number
+  /** Adds documents as a new segment, on the calling thread. */
+  addSync(ids: IdsInput, texts: Array<string>): void
+  /** Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile. */
+  add(ids: IdsInput, texts: Array<string>, signal?: AbortSignal | undefined | null): Promise<void>
+  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
+  delete(ids: IdsInput): number
+  compactSync(): void
+  compact(signal?: AbortSignal | undefined | null): Promise<void>
   options(): Bm25Init
   /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
   search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
@@ -260,14 +275,29 @@ export declare class NativeProductQuantizer {
   static loadSync(path: string): NativeProductQuantizer
 }
 
+/** Searches read a snapshot; `add` / `delete` / `compact` publish a new one (see `snapshot`). */
 export declare class NativeSparseIndex {
   static buildSync(ids: IdsInput, docs: SparseRows, options: SparseIndexInit): NativeSparseIndex
   static build(ids: IdsInput, docs: SparseRows, options: SparseIndexInit, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+  /** Live documents. */
   get size(): number
   /** The quantisation scale (weight ≈ byte · scale). */
   get scale(): number
   get blockSize(): number
+  /** Stored postings (deleted documents' included until compact). */
   get postings(): number
+  /** Segments (1 after build or compact; one more per add). */
+  get segments(): number
+  /** Deleted documents not yet compacted away. */
+  get deleted(): number
+  /** Adds documents as a new segment, on the calling thread. */
+  addSync(ids: IdsInput, docs: SparseRows): void
+  /** Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile. */
+  add(ids: IdsInput, docs: SparseRows, signal?: AbortSignal | undefined | null): Promise<void>
+  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
+  delete(ids: IdsInput): number
+  compactSync(): void
+  compact(signal?: AbortSignal | undefined | null): Promise<void>
   /** One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`. */
   search(query: SparseRows, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
   searchBatchSync(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch

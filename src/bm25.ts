@@ -1,6 +1,7 @@
 /**
  * BM25 with the five bm25s variants, scored eagerly at build time and searched with
  * block-max pruning (exact top-k, no O(N) work per query). Scores equal bm25s's.
+ * Incremental: `add` (a new segment), `delete` (tombstones), `compact` (one fresh segment).
  * @module
  */
 import { z } from 'zod'
@@ -101,8 +102,35 @@ function splitDocs(docs: readonly TextDocument[]): { ids: Float64Array | string[
   return { ids: toIds(ids, ids.length, 0), texts }
 }
 
+const idListSchema = z.array(z.union([z.string(), z.number()]))
+
+/** Validates a list of ids for `delete` (all numbers or all strings). @internal */
+export function toIdList(ids: unknown): Float64Array | string[] {
+  const r = idListSchema.safeParse(ids)
+  if (!r.success) throw invalidType('ids must be an array of numbers or strings')
+  return toIds(r.data, r.data.length, 0)
+}
+
 /**
  * A BM25 index over texts.
+ *
+ * **Incremental updates.** {@link BM25Index.add} puts new documents in a new segment (a block
+ * index of its own, searched together with the others: results stay exact with `alpha = 1`);
+ * {@link BM25Index.delete} tombstones documents (they never appear in results, filters still
+ * work); {@link BM25Index.compact} rebuilds one segment. Statistics between compactions
+ * (Lucene's semantics):
+ * - N (for the idf) = every document added since the last build/compact, **deleted ones
+ *   included**; df(t) = how many of those contain t. The idf is applied at query time from
+ *   these global N and df, so an `add` changes the idf of every segment exactly as a fresh
+ *   build over all N documents would.
+ * - avgdl is **per segment, frozen** at the segment's build: the mean length of the documents
+ *   of that `build` / `add` call. A document's length normalisation uses its own segment's avgdl.
+ * - `compact()` drops deleted documents and recomputes N, df and one avgdl: afterwards results
+ *   equal a fresh `build` over the live documents exactly (ids, scores, tie order).
+ *
+ * With one segment and no deletions the statistics are bm25s's. Ties rank in insertion order
+ * (a document added later ranks after an equal-scoring earlier one). More than 64 segments are
+ * never kept: the `add` that would create the 65th compacts the index instead.
  *
  * @example
  * ```ts
@@ -135,9 +163,67 @@ export class BM25Index {
     return new BM25Index(callNative(() => NativeBm25Index.buildSync(ids, texts, init)))
   }
 
-  /** Number of documents. */
+  /** Number of live (not deleted) documents. */
   get size(): number {
     return this.#native.size
+  }
+
+  /** Number of segments: 1 after `build` or `compact`, one more per non-empty `add`. */
+  get segments(): number {
+    return this.#native.segments
+  }
+
+  /** Deleted documents still stored (and counted in N and df) until {@link BM25Index.compact}. */
+  get deleted(): number {
+    return this.#native.deleted
+  }
+
+  /** N of the idf: documents added since the last build/compact, deleted ones included (= size + deleted). */
+  get statisticsDocuments(): number {
+    return this.#native.statisticsDocuments
+  }
+
+  /**
+   * Adds documents as a new segment, on the libuv pool (searches issued meanwhile see the index
+   * as it was before). Ids must be new: the id of a live document throws
+   * `ERR_SLIMDEX_DUPLICATE_ID` (to replace a document, `delete` it first; a deleted document's id
+   * may be added again). On any error nothing is added. The new segment's avgdl is the mean
+   * length of `docs`; N and df grow, so every segment's idf follows.
+   */
+  async add(docs: readonly TextDocument[], options: AsyncOptions = {}): Promise<void> {
+    const { ids, texts } = splitDocs(docs)
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.add(ids, texts, signal))
+  }
+
+  /** Synchronous twin of {@link BM25Index.add}. */
+  addSync(docs: readonly TextDocument[]): void {
+    const { ids, texts } = splitDocs(docs)
+    callNative(() => this.#native.addSync(ids, texts))
+  }
+
+  /**
+   * Deletes documents by id and returns how many were deleted. Ids that are not in the index
+   * (never added, already deleted) are ignored: check the count if that matters. Deleted
+   * documents never appear in results but keep counting in N and df until `compact()`.
+   */
+  delete(ids: readonly Id[]): number {
+    const list = toIdList(ids)
+    return callNative(() => this.#native.delete(list))
+  }
+
+  /**
+   * Rebuilds the index as one segment over the live documents (insertion order kept) with fresh
+   * N, df and avgdl, on the libuv pool: identical to a fresh `build` over them.
+   */
+  async compact(options: AsyncOptions = {}): Promise<void> {
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.compact(signal))
+  }
+
+  /** Synchronous twin of {@link BM25Index.compact}. */
+  compactSync(): void {
+    callNative(() => this.#native.compactSync())
   }
 
   /** Number of distinct tokens in the corpus. */
@@ -178,12 +264,17 @@ export class BM25Index {
     return toHitBatches(callNative(() => this.#native.searchBatchSync(texts as string[], o.k, toSearchInit(o), o.threads)))
   }
 
-  /** Bytes held, by component (`forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts`, `vocabulary`, `statistics`, `ids`). */
+  /**
+   * Bytes held, by component: `forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
+   * over segments), `segments` (their bookkeeping), `tombstones` (live-document bitsets of
+   * segments with deletions), `vocabulary`, `statistics` (df, document lengths, segment avgdl),
+   * `termFrequencies` (kept so `compact` can rescore), `ids`.
+   */
   memoryUsage(): MemoryUsage {
     return toMemoryUsage(this.#native.memoryUsage())
   }
 
-  /** Serialises the index (the same bytes `save` writes). */
+  /** Serialises the index (the same bytes `save` writes), segments and deletions included. */
   toBuffer(): Buffer {
     return callNative(() => this.#native.toBuffer())
   }

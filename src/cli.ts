@@ -274,7 +274,7 @@ const KINDS: Record<string, IndexKind> = {
         retriever: asRetriever(index) as Retriever<unknown>,
         query: { type: 'sparse' },
         size: index.size,
-        parameters: { postings: index.postings, blockSize: index.blockSize },
+        parameters: { postings: index.postings, blockSize: index.blockSize, segments: index.segments, deleted: index.deleted },
         memoryUsage: () => index.memoryUsage(),
       }
     },
@@ -301,7 +301,7 @@ const KINDS: Record<string, IndexKind> = {
         retriever: asRetriever(index) as Retriever<unknown>,
         query: { type: 'text' },
         size: index.size,
-        parameters: { vocabulary: index.vocabularySize, ...index.options },
+        parameters: { vocabulary: index.vocabularySize, segments: index.segments, deleted: index.deleted, ...index.options },
         memoryUsage: () => index.memoryUsage(),
       }
     },

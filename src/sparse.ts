@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { NativeSparseIndex } from '../binding'
 import type { SparseRows } from '../binding'
 import type { SparseBatchOptions, SparseSearchOptions } from './bm25'
-import { batchSchema, searchSchema, toSearchInit } from './bm25'
+import { batchSchema, searchSchema, toIdList, toSearchInit } from './bm25'
 import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
@@ -103,6 +103,15 @@ function splitDocs(docs: readonly SparseDocument[]): { ids: Float64Array | strin
 /**
  * A learned sparse index.
  *
+ * **Incremental updates.** {@link SparseIndex.add} puts new documents in a new segment (a block
+ * index of its own, searched together with the others, exact with `alpha = 1`), quantised with
+ * this index's stored {@link SparseIndex.scale} and clamp setting; {@link SparseIndex.delete}
+ * tombstones documents; {@link SparseIndex.compact} rebuilds one segment. A learned score never
+ * depends on other documents, so results after any `add` / `delete` equal a fresh `build` over
+ * the live documents with `quantization: { scale: index.scale }` (ids, scores, tie order =
+ * insertion order); `compact()` only reclaims space and restores single-segment speed. More than
+ * 64 segments are never kept: the `add` that would create the 65th compacts instead.
+ *
  * @example
  * ```ts
  * const index = await SparseIndex.build([{ id: 1, terms: { cat: 1.2, sat: 0.4 } }])
@@ -134,9 +143,59 @@ export class SparseIndex {
     return new SparseIndex(callNative(() => NativeSparseIndex.buildSync(ids, rows, init)))
   }
 
-  /** Number of documents. */
+  /** Number of live (not deleted) documents. */
   get size(): number {
     return this.#native.size
+  }
+
+  /** Number of segments: 1 after `build` or `compact`, one more per non-empty `add`. */
+  get segments(): number {
+    return this.#native.segments
+  }
+
+  /** Deleted documents still stored until {@link SparseIndex.compact}. */
+  get deleted(): number {
+    return this.#native.deleted
+  }
+
+  /**
+   * Adds documents as a new segment, on the libuv pool (searches issued meanwhile see the index
+   * as it was before). Weights are quantised with the stored scale: a weight above 255 · scale
+   * throws unless the index was built with `quantization.clamp`. Ids must be new: the id of a
+   * live document throws `ERR_SLIMDEX_DUPLICATE_ID` (to replace a document, `delete` it first; a
+   * deleted document's id may be added again). Documents use the index's form (`terms` or
+   * `indices`). On any error nothing is added.
+   */
+  async add(docs: readonly SparseDocument[], options: AsyncOptions = {}): Promise<void> {
+    const { ids, rows } = splitDocs(docs)
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.add(ids, rows, signal))
+  }
+
+  /** Synchronous twin of {@link SparseIndex.add}. */
+  addSync(docs: readonly SparseDocument[]): void {
+    const { ids, rows } = splitDocs(docs)
+    callNative(() => this.#native.addSync(ids, rows))
+  }
+
+  /**
+   * Deletes documents by id and returns how many were deleted. Ids that are not in the index
+   * (never added, already deleted) are ignored: check the count if that matters.
+   */
+  delete(ids: readonly Id[]): number {
+    const list = toIdList(ids)
+    return callNative(() => this.#native.delete(list))
+  }
+
+  /** Rebuilds one segment over the live documents (insertion order kept), on the libuv pool. */
+  async compact(options: AsyncOptions = {}): Promise<void> {
+    const signal = checkSignal(options.signal)
+    await callNativeAsync(() => this.#native.compact(signal))
+  }
+
+  /** Synchronous twin of {@link SparseIndex.compact}. */
+  compactSync(): void {
+    callNative(() => this.#native.compactSync())
   }
 
   /** Quantisation scale: a stored byte b stands for the weight b · scale. */
@@ -149,7 +208,7 @@ export class SparseIndex {
     return this.#native.blockSize
   }
 
-  /** Stored (document, term) postings. */
+  /** Stored (document, term) postings (deleted documents' included until `compact`). */
   get postings(): number {
     return this.#native.postings
   }
@@ -176,7 +235,11 @@ export class SparseIndex {
     return toHitBatches(callNative(() => this.#native.searchBatchSync(toRows(queries, 'queries'), o.k, toSearchInit(o), o.threads)))
   }
 
-  /** Bytes held, by component (`forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts`, `vocabulary`, `ids`, `reorder`). */
+  /**
+   * Bytes held, by component: `forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
+   * over segments), `reorder`, `segments` (bookkeeping), `tombstones` (live-document bitsets of
+   * segments with deletions), `vocabulary`, `ids`.
+   */
   memoryUsage(): MemoryUsage {
     return toMemoryUsage(this.#native.memoryUsage())
   }
@@ -189,7 +252,8 @@ export class SparseIndex {
   /**
    * The index as CIFF (Common Index File Format) bytes for PISA, Anserini or the BMP reference:
    * docids in this index's block order (a BP order carries over), `tf` = the 8-bit impact,
-   * `collection_docid` = the id as a string.
+   * `collection_docid` = the id as a string. An index with several segments or deletions is
+   * written as its compacted form (the index itself is unchanged).
    */
   toCiff(description = ''): Buffer {
     return callNative(() => this.#native.toCiff(String(description)))

@@ -253,6 +253,27 @@ impl IdMap {
     }
   }
 
+  /// Makes `internal`'s external id free for a new item (a deleted document's id may be added
+  /// again). The column keeps the old value, so `get(internal)` still answers; `lookup` no
+  /// longer finds it. Returns false if it was not bound.
+  pub fn unbind(&mut self, internal: u32) -> bool {
+    if internal as usize >= self.len() {
+      return false;
+    }
+    self.materialize(self.holds_strings());
+    let h = match self.at(internal) {
+      IdRef::Int(v) => hash_int(v),
+      IdRef::Str(s) => hash_str(s),
+    };
+    match self.table.find_entry(h, |&i| i == internal) {
+      Ok(e) => {
+        e.remove();
+        true
+      }
+      Err(_) => false,
+    }
+  }
+
   /// Bytes held (column + lookup table).
   pub fn memory_bytes(&self) -> usize {
     let column = match &self.column {
@@ -280,6 +301,44 @@ impl IdMap {
 
   /// Reads and validates an id column; rejects duplicates and malformed strings.
   pub fn read(r: &mut ByteReader<'_>) -> Result<IdMap> {
+    Self::read_unbound(r, &[])
+  }
+
+  /// Like [`read`](Self::read), with the (sorted, unique) internal ids in `unbound` left out of
+  /// the lookup table (see [`unbind`](Self::unbind)); only bound ids must be unique.
+  pub fn read_unbound(r: &mut ByteReader<'_>, unbound: &[u32]) -> Result<IdMap> {
+    let mut map = Self::read_column(r)?;
+    if unbound.is_empty() {
+      if let Column::Sequential(_) = map.column {
+        return Ok(map);
+      }
+    }
+    if unbound.last().is_some_and(|&u| u as usize >= map.len()) {
+      return Err(Error::corrupt("a deleted id lies beyond the id count"));
+    }
+    map.materialize(map.holds_strings());
+    let n = map.len();
+    map.table = HashTable::with_capacity(n);
+    let mut skip = unbound.iter().peekable();
+    for i in 0..n as u32 {
+      if skip.peek() == Some(&&i) {
+        skip.next();
+        continue;
+      }
+      let id = map.get(i);
+      if map.table.find(hash_of(&id), |&j| map.matches(j, &id)).is_some() {
+        return Err(Error::corrupt(format!("duplicate id {id} in saved data")));
+      }
+      let column = &map.column;
+      map.table.insert_unique(hash_of(&id), i, |&j| match Self::at_column(column, j) {
+        IdRef::Int(v) => hash_int(v),
+        IdRef::Str(s) => hash_str(s),
+      });
+    }
+    Ok(map)
+  }
+
+  fn read_column(r: &mut ByteReader<'_>) -> Result<IdMap> {
     let tag = r.get::<u8>("id column kind")?;
     let column = match tag {
       0 => {
@@ -307,22 +366,9 @@ impl IdMap {
       }
       t => return Err(Error::corrupt(format!("unknown id column kind {t}"))),
     };
-    let mut map = IdMap { column, table: HashTable::new() };
-    let n = map.len();
-    if n > u32::MAX as usize {
+    let map = IdMap { column, table: HashTable::new() };
+    if map.len() > u32::MAX as usize {
       return Err(Error::corrupt("id count exceeds u32"));
-    }
-    map.table = HashTable::with_capacity(n);
-    for i in 0..n as u32 {
-      let id = map.get(i);
-      if map.table.find(hash_of(&id), |&j| map.matches(j, &id)).is_some() {
-        return Err(Error::corrupt(format!("duplicate id {id} in saved data")));
-      }
-      let column = &map.column;
-      map.table.insert_unique(hash_of(&id), i, |&j| match Self::at_column(column, j) {
-        IdRef::Int(v) => hash_int(v),
-        IdRef::Str(s) => hash_str(s),
-      });
     }
     Ok(map)
   }

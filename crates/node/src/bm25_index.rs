@@ -1,4 +1,5 @@
-//! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning.
+//! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning;
+//! incremental `add` / `delete` / `compact` through a copy-on-write snapshot.
 
 use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
@@ -9,6 +10,7 @@ use napi_derive::napi;
 use slimdex_core::io;
 use slimdex_core::sparse::{Bm25Index, Bm25Method, Bm25Options};
 use std::path::PathBuf;
+use crate::snapshot::Snapshot;
 use std::sync::Arc;
 
 /// Options of `NativeBm25Index.build` (validated and defaulted by the TS layer).
@@ -23,17 +25,22 @@ pub struct Bm25Init {
   pub tokenizer: TokenizerInit,
 }
 
-/// The index is immutable after build: searches share it without a lock.
+/// Searches read a snapshot; `add` / `delete` / `compact` publish a new one (see `snapshot`).
 #[napi]
 pub struct NativeBm25Index {
-  inner: Arc<Bm25Index>,
+  inner: Arc<Snapshot<Bm25Index>>,
 }
 
-fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job<NativeBm25Index>> {
+fn docs_from_js(ids: IdsInput, texts: Vec<String>) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, String)>> {
   let ids = ids_from_js(ids)?;
   if ids.len() != texts.len() {
     return Err(invalid(format!("ids ({}) and texts ({}) differ in length", ids.len(), texts.len())));
   }
+  Ok(ids.into_iter().zip(texts).collect())
+}
+
+fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job<NativeBm25Index>> {
+  let docs = docs_from_js(ids, texts)?;
   let opts = Bm25Options {
     method: Bm25Method::parse(&o.method).map_err(crate::error::to_napi)?,
     k1: o.k1,
@@ -43,8 +50,8 @@ fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job
     tokenizer: tokenizer_options(o.tokenizer),
   };
   Ok(Job::new(move || {
-    let idx = guard(|| Bm25Index::build(ids.into_iter().zip(texts).collect(), opts))?;
-    Ok(NativeBm25Index { inner: Arc::new(idx) })
+    let idx = guard(|| Bm25Index::build(docs, opts))?;
+    Ok(NativeBm25Index { inner: Snapshot::new(idx) })
   }))
 }
 
@@ -54,7 +61,7 @@ fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchI
   let s = search_params(s)?;
   Ok(Job::new(move || {
     let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
-    let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_deref(), threads))?;
+    let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_ref(), threads))?;
     Ok(hit_batch_out(inner.ids(), &res))
   }))
 }
@@ -62,7 +69,7 @@ fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchI
 fn load_job(path: String, mmap: bool) -> Job<NativeBm25Index> {
   Job::new(move || {
     let idx = guard(|| Bm25Index::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
-    Ok(NativeBm25Index { inner: Arc::new(idx) })
+    Ok(NativeBm25Index { inner: Snapshot::new(idx) })
   })
 }
 
@@ -78,19 +85,72 @@ impl NativeBm25Index {
     Ok(AsyncTask::with_optional_signal(build_job(ids, texts, options)?, signal))
   }
 
+  /// Live documents.
   #[napi(getter)]
   pub fn size(&self) -> u32 {
-    self.inner.len() as u32
+    self.inner.get().len() as u32
   }
 
   #[napi(getter)]
   pub fn vocabulary_size(&self) -> u32 {
-    self.inner.vocab().len() as u32
+    self.inner.get().vocab().len() as u32
+  }
+
+  /// Segments (1 after build or compact; one more per add).
+  #[napi(getter)]
+  pub fn segments(&self) -> u32 {
+    self.inner.get().segments().count() as u32
+  }
+
+  /// Deleted documents not yet compacted away.
+  #[napi(getter)]
+  pub fn deleted(&self) -> u32 {
+    self.inner.get().n_deleted() as u32
+  }
+
+  /// N of the idf: documents added since the last build/compact, deleted ones included.
+  #[napi(getter)]
+  pub fn statistics_documents(&self) -> f64 {
+    self.inner.get().n_stats() as f64
+  }
+
+  /// Adds documents as a new segment, on the calling thread.
+  #[napi]
+  pub fn add_sync(&self, ids: IdsInput, texts: Vec<String>) -> napi::Result<()> {
+    let docs = docs_from_js(ids, texts)?;
+    self.inner.update(|idx| guard(|| idx.add(docs)))
+  }
+
+  /// Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn add(&self, ids: IdsInput, texts: Vec<String>, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
+    let docs = docs_from_js(ids, texts)?;
+    let inner = self.inner.clone();
+    Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
+  }
+
+  /// Tombstones documents; returns how many were deleted (unknown ids are ignored).
+  #[napi]
+  pub fn delete(&self, ids: IdsInput) -> napi::Result<u32> {
+    let ids = ids_from_js(ids)?;
+    self.inner.update(|idx| Ok(idx.delete(&ids) as u32))
+  }
+
+  #[napi]
+  pub fn compact_sync(&self) -> napi::Result<()> {
+    self.inner.update(|idx| guard(|| idx.compact()))
+  }
+
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn compact(&self, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
+    let inner = self.inner.clone();
+    spawn(signal, move || inner.update(|idx| guard(|| idx.compact())))
   }
 
   #[napi]
   pub fn options(&self) -> Bm25Init {
-    let o = self.inner.options();
+    let snap = self.inner.get();
+    let o = snap.options();
     Bm25Init {
       method: o.method.name().into(),
       k1: o.k1,
@@ -113,17 +173,18 @@ impl NativeBm25Index {
   ) -> napi::Result<Either<u32, Vec<String>>> {
     let k = to_k(k)?;
     let s = search_params(search)?;
-    let bits = s.filter.as_ref().map(|f| self.inner.filter_bitset(f));
-    let hits = guard(|| self.inner.search(&text, k, &s.params, bits.as_deref()))?;
+    let snap = self.inner.get();
+    let bits = s.filter.as_ref().map(|f| snap.filter_bitset(f));
+    let hits = guard(|| snap.search(&text, k, &s.params, bits.as_ref()))?;
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(self.inner.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
   }
 
   #[napi]
   pub fn search_batch_sync(&self, texts: Vec<String>, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
-    batch_job(self.inner.clone(), texts, k, search, threads)?.run_sync()
+    batch_job(self.inner.get(), texts, k, search, threads)?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<HitBatch>")]
@@ -135,33 +196,33 @@ impl NativeBm25Index {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), texts, k, search, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.get(), texts, k, search, threads)?, signal))
   }
 
   #[napi]
   pub fn memory_usage(&self) -> Vec<MemoryComponent> {
-    memory_to_js(self.inner.memory_usage())
+    memory_to_js(self.inner.get().memory_usage())
   }
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| Ok(self.inner.to_bytes()))?))
+    Ok(Buffer::from(guard(|| Ok(self.inner.get().to_bytes()))?))
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeBm25Index { inner: Arc::new(guard(|| Bm25Index::from_bytes(buffer))?) })
+    Ok(NativeBm25Index { inner: Snapshot::new(guard(|| Bm25Index::from_bytes(buffer))?) })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(self.inner.to_bytes()))?;
+    let bytes = guard(|| Ok(self.inner.get().to_bytes()))?;
     guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
+    let inner = self.inner.get();
     spawn(signal, move || {
       let bytes = guard(|| Ok(inner.to_bytes()))?;
       guard(|| io::save_atomic(&PathBuf::from(path), &bytes))

@@ -20,6 +20,7 @@ mod pq_index;
 mod product_quantizer;
 mod progress;
 mod shared;
+mod snapshot;
 mod sparse_common;
 mod sparse_index;
 mod tasks;

@@ -11,6 +11,7 @@ use napi_derive::napi;
 use slimdex_core::io;
 use slimdex_core::sparse::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 use std::path::PathBuf;
+use crate::snapshot::Snapshot;
 use std::sync::Arc;
 
 #[napi(object, object_to_js = false)]
@@ -66,17 +67,23 @@ fn rows(r: SparseRows, what: &str) -> napi::Result<Vec<SparseVector>> {
   }
 }
 
+/// Searches read a snapshot; `add` / `delete` / `compact` publish a new one (see `snapshot`).
 #[napi]
 pub struct NativeSparseIndex {
-  inner: Arc<SparseIndex>,
+  inner: Arc<Snapshot<SparseIndex>>,
 }
 
-fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Result<Job<NativeSparseIndex>> {
+fn docs_from_js(ids: IdsInput, docs: SparseRows) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, SparseVector)>> {
   let ids = ids_from_js(ids)?;
   let vecs = rows(docs, "docs")?;
   if ids.len() != vecs.len() {
     return Err(invalid(format!("ids ({}) and documents ({}) differ in length", ids.len(), vecs.len())));
   }
+  Ok(ids.into_iter().zip(vecs).collect())
+}
+
+fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Result<Job<NativeSparseIndex>> {
+  let docs = docs_from_js(ids, docs)?;
   let opts = SparseIndexOptions {
     block_size: to_usize(o.block_size, "blockSize")?,
     quantization: Quantization { scale: o.scale.map(|s| s as f32), clamp: o.clamp },
@@ -87,8 +94,8 @@ fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Resul
     },
   };
   Ok(Job::new(move || {
-    let idx = guard(|| SparseIndex::build(ids.into_iter().zip(vecs).collect(), &opts))?;
-    Ok(NativeSparseIndex { inner: Arc::new(idx) })
+    let idx = guard(|| SparseIndex::build(docs, &opts))?;
+    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
   }))
 }
 
@@ -99,7 +106,7 @@ fn batch_job(inner: Arc<SparseIndex>, queries: SparseRows, k: f64, s: SparseSear
   let qs = rows(queries, "queries")?;
   Ok(Job::new(move || {
     let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
-    let res = guard(|| inner.search_batch(&qs, k, &s.params, bits.as_deref(), threads))?;
+    let res = guard(|| inner.search_batch(&qs, k, &s.params, bits.as_ref(), threads))?;
     Ok(hit_batch_out(inner.ids(), &res))
   }))
 }
@@ -107,7 +114,7 @@ fn batch_job(inner: Arc<SparseIndex>, queries: SparseRows, k: f64, s: SparseSear
 fn load_job(path: String, mmap: bool) -> Job<NativeSparseIndex> {
   Job::new(move || {
     let idx = guard(|| SparseIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
-    Ok(NativeSparseIndex { inner: Arc::new(idx) })
+    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
   })
 }
 
@@ -123,25 +130,72 @@ impl NativeSparseIndex {
     Ok(AsyncTask::with_optional_signal(build_job(ids, docs, options)?, signal))
   }
 
+  /// Live documents.
   #[napi(getter)]
   pub fn size(&self) -> u32 {
-    self.inner.len() as u32
+    self.inner.get().len() as u32
   }
 
   /// The quantisation scale (weight ≈ byte · scale).
   #[napi(getter)]
   pub fn scale(&self) -> f64 {
-    self.inner.scale() as f64
+    self.inner.get().scale() as f64
   }
 
   #[napi(getter)]
   pub fn block_size(&self) -> u32 {
-    self.inner.block_size() as u32
+    self.inner.get().block_size() as u32
   }
 
+  /// Stored postings (deleted documents' included until compact).
   #[napi(getter)]
   pub fn postings(&self) -> f64 {
-    self.inner.n_postings() as f64
+    self.inner.get().n_postings() as f64
+  }
+
+  /// Segments (1 after build or compact; one more per add).
+  #[napi(getter)]
+  pub fn segments(&self) -> u32 {
+    self.inner.get().segments().count() as u32
+  }
+
+  /// Deleted documents not yet compacted away.
+  #[napi(getter)]
+  pub fn deleted(&self) -> u32 {
+    self.inner.get().n_deleted() as u32
+  }
+
+  /// Adds documents as a new segment, on the calling thread.
+  #[napi]
+  pub fn add_sync(&self, ids: IdsInput, docs: SparseRows) -> napi::Result<()> {
+    let docs = docs_from_js(ids, docs)?;
+    self.inner.update(|idx| guard(|| idx.add(docs)))
+  }
+
+  /// Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile.
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn add(&self, ids: IdsInput, docs: SparseRows, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
+    let docs = docs_from_js(ids, docs)?;
+    let inner = self.inner.clone();
+    Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
+  }
+
+  /// Tombstones documents; returns how many were deleted (unknown ids are ignored).
+  #[napi]
+  pub fn delete(&self, ids: IdsInput) -> napi::Result<u32> {
+    let ids = ids_from_js(ids)?;
+    self.inner.update(|idx| Ok(idx.delete(&ids) as u32))
+  }
+
+  #[napi]
+  pub fn compact_sync(&self) -> napi::Result<()> {
+    self.inner.update(|idx| guard(|| idx.compact()))
+  }
+
+  #[napi(ts_return_type = "Promise<void>")]
+  pub fn compact(&self, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
+    let inner = self.inner.clone();
+    spawn(signal, move || inner.update(|idx| guard(|| idx.compact())))
   }
 
   /// One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`.
@@ -158,17 +212,18 @@ impl NativeSparseIndex {
     let s = search_params(search)?;
     let q = rows(query, "query")?;
     let Some(q) = q.first() else { return Err(invalid("query: one row expected")) };
-    let bits = s.filter.as_ref().map(|f| self.inner.filter_bitset(f));
-    let hits = guard(|| self.inner.search(q, k, &s.params, bits.as_deref()))?;
+    let snap = self.inner.get();
+    let bits = s.filter.as_ref().map(|f| snap.filter_bitset(f));
+    let hits = guard(|| snap.search(q, k, &s.params, bits.as_ref()))?;
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(self.inner.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
   }
 
   #[napi]
   pub fn search_batch_sync(&self, queries: SparseRows, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
-    batch_job(self.inner.clone(), queries, k, search, threads)?.run_sync()
+    batch_job(self.inner.get(), queries, k, search, threads)?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<HitBatch>")]
@@ -180,7 +235,7 @@ impl NativeSparseIndex {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.clone(), queries, k, search, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.get(), queries, k, search, threads)?, signal))
   }
 
   /// Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale).
@@ -193,39 +248,39 @@ impl NativeSparseIndex {
       r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
     };
     let (idx, _) = guard(|| slimdex_core::sparse::ciff::import(buffer, bs, scale as f32, reorder))?;
-    Ok(NativeSparseIndex { inner: Arc::new(idx) })
+    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
   }
 
   /// The index as CIFF bytes (docids in block order, tf = impact byte).
   #[napi]
   pub fn to_ciff(&self, description: String) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| Ok(slimdex_core::sparse::ciff::export(&self.inner, &description)))?))
+    Ok(Buffer::from(guard(|| slimdex_core::sparse::ciff::export(&self.inner.get(), &description))?))
   }
 
   #[napi]
   pub fn memory_usage(&self) -> Vec<MemoryComponent> {
-    memory_to_js(self.inner.memory_usage())
+    memory_to_js(self.inner.get().memory_usage())
   }
 
   #[napi]
   pub fn to_buffer(&self) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| Ok(self.inner.to_bytes()))?))
+    Ok(Buffer::from(guard(|| Ok(self.inner.get().to_bytes()))?))
   }
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeSparseIndex { inner: Arc::new(guard(|| SparseIndex::from_bytes(buffer))?) })
+    Ok(NativeSparseIndex { inner: Snapshot::new(guard(|| SparseIndex::from_bytes(buffer))?) })
   }
 
   #[napi]
   pub fn save_sync(&self, path: String) -> napi::Result<()> {
-    let bytes = guard(|| Ok(self.inner.to_bytes()))?;
+    let bytes = guard(|| Ok(self.inner.get().to_bytes()))?;
     guard(|| io::save_atomic(&PathBuf::from(path), &bytes))
   }
 
   #[napi(ts_return_type = "Promise<void>")]
   pub fn save(&self, path: String, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
+    let inner = self.inner.get();
     spawn(signal, move || {
       let bytes = guard(|| Ok(inner.to_bytes()))?;
       guard(|| io::save_atomic(&PathBuf::from(path), &bytes))

@@ -251,16 +251,25 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
 /// Writes a `SparseIndex` as CIFF: docids are block-order positions (so a BP order carries
 /// over), `tf` = the impact byte, terms in term-id order (numeric vocabularies use the decimal
 /// index as the term), `collection_docid` = the external id, `doclength` = postings per doc.
-pub fn export(idx: &SparseIndex, description: &str) -> Vec<u8> {
+/// An index with several segments or deleted documents is exported as its compacted form.
+pub fn export(idx: &SparseIndex, description: &str) -> Result<Vec<u8>> {
+  if idx.segments().count() > 1 || idx.n_deleted() > 0 {
+    let mut compacted = idx.clone();
+    compacted.compact()?;
+    return export(&compacted, description);
+  }
+  let seg = idx.segments().list().first();
   let n = idx.len();
   let n_terms = idx.n_terms();
   // Gather postings by term (doc positions ascend because blocks are visited in order).
   let mut per_term: Vec<Vec<(u32, u8)>> = vec![Vec::new(); n_terms];
   let mut doc_len = vec![0u32; n];
-  idx.blocks().for_each_posting(|pos, t, v| {
-    per_term[t as usize].push((pos as u32, v));
-    doc_len[pos] += 1;
-  });
+  if let Some(s) = seg {
+    s.blocks().for_each_posting(|pos, t, v| {
+      per_term[t as usize].push((pos as u32, v));
+      doc_len[pos] += 1;
+    });
+  }
   let total: u64 = doc_len.iter().map(|&l| l as u64).sum();
   let mut out = Vec::new();
   let mut h = Vec::new();
@@ -300,8 +309,10 @@ pub fn export(idx: &SparseIndex, description: &str) -> Vec<u8> {
   }
   // Position → external id.
   let mut at_pos = vec![0u32; n];
-  for id in 0..n as u32 {
-    at_pos[idx.position(id)] = id;
+  if let Some(s) = seg {
+    for id in 0..n as u32 {
+      at_pos[s.position(id)] = id;
+    }
   }
   for (pos, &id) in at_pos.iter().enumerate() {
     m.clear();
@@ -314,7 +325,7 @@ pub fn export(idx: &SparseIndex, description: &str) -> Vec<u8> {
     put_int(&mut m, 3, doc_len[pos] as i64);
     put_delimited(&mut out, &m);
   }
-  out
+  Ok(out)
 }
 
 #[cfg(test)]
@@ -341,13 +352,13 @@ mod tests {
   #[test]
   fn round_trip_keeps_order_and_results() {
     let idx = sample();
-    let bytes = export(&idx, "test");
+    let bytes = export(&idx, "test").unwrap();
     let (back, h) = import(&bytes, 16, 1.0, Reorder::None).unwrap();
     assert_eq!(h.num_docs, 500);
     assert_eq!(h.description, "test");
     assert_eq!(back.n_postings(), idx.n_postings());
     // Same docid order: exporting again gives identical bytes.
-    assert_eq!(export(&back, "test"), bytes);
+    assert_eq!(export(&back, "test").unwrap(), bytes);
     let mut rng = Rng::new(5);
     for _ in 0..20 {
       let q = SparseVector::Named((0..6).map(|_| (format!("w{}", rng.below(200)), 1.0 + rng.below(5) as f32)).collect::<std::collections::HashMap<_, _>>().into_iter().collect());
@@ -360,9 +371,9 @@ mod tests {
 
   #[test]
   fn corrupted_files_give_clear_errors() {
-    let bytes = export(&sample(), "");
+    let bytes = export(&sample(), "").unwrap();
     for cut in [0, 1, 5, bytes.len() / 2, bytes.len() - 1] {
-      let e = import(&bytes[..cut], 16, 1.0, Reorder::None).err().expect("truncated must fail");
+      let e = import(&bytes[..cut], 16, 1.0, Reorder::None).expect_err("truncated must fail");
       assert!(matches!(e, Error::CorruptFile(_)), "{e}");
     }
     let mut extra = bytes.clone();
@@ -382,7 +393,7 @@ mod tests {
     let mut d = Vec::new();
     put_bytes(&mut d, 2, b"a");
     put_delimited(&mut out, &d);
-    let e = import(&out, 16, 1.0, Reorder::None).err().expect("impact 300");
+    let e = import(&out, 16, 1.0, Reorder::None).expect_err("impact 300");
     assert!(e.to_string().contains("0..=255"), "{e}");
   }
 }

@@ -3,11 +3,12 @@
 //!
 //! Scores are the dequantised dot product `Σ_t q_t · scale · byte(d, t)` in f32, summed in
 //! term-id order; the exhaustive scan computes exactly the same numbers, so `alpha = 1`
-//! returns identical hits (ids, scores, tie order).
+//! returns identical hits (ids, scores, tie order), across segments too.
 
 use super::blocks::{BlockIndex, SearchParams};
 use super::reorder;
-use super::vocab::Vocab;
+use super::segments::{Filter, Segment, Segments, MAX_SEGMENTS};
+use super::vocab::{canonicalize, PendingTerms, Vocab};
 use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::topk::Scored;
@@ -52,19 +53,26 @@ impl Default for SparseIndexOptions {
   }
 }
 
+/// A learned sparse index: one or more segments (see [`super::segments`]) over one vocabulary
+/// and one quantisation scale.
+///
+/// Incremental updates: [`add`](Self::add) quantises new documents with the index's stored
+/// scale (and clamp setting) into a new segment, reordered like the first when `reorder` is
+/// `Bp`; [`delete`](Self::delete) tombstones documents; [`compact`](Self::compact) rebuilds one
+/// segment over the live documents. Scores never depend on other documents, so results after
+/// `add`/`delete` equal a fresh build (with `quantization.scale` = this index's scale) over the
+/// live documents, ids, scores and tie order (insertion order) included.
 #[derive(Clone, Debug)]
 pub struct SparseIndex {
   named: bool,
   vocab: Vocab,
   scale: f32,
+  clamp: bool,
   block_size: usize,
-  reordered: bool,
-  /// Doc position → internal id (empty when not reordered).
-  pos_to_id: Vec<u32>,
-  /// Internal id → doc position (empty when not reordered).
-  id_to_pos: Vec<u32>,
+  reorder: Reorder,
+  /// Every internal id since the last build/compaction (deleted ones stay until `compact`).
   ids: IdMap,
-  blocks: BlockIndex<u8>,
+  segs: Segments<u8>,
 }
 
 /// Documents as CSR over internal ids: `ptr[i]..ptr[i+1]` into sorted unique terms and values.
@@ -81,8 +89,64 @@ fn check_weight(w: f32, what: &str) -> Result<()> {
   Ok(())
 }
 
+/// Weighted rows (term ids possibly repeated, unsorted) of `vecs`; new named terms go to `pending`.
+fn to_rows(vecs: Vec<SparseVector>, named: bool, pending: &mut PendingTerms<'_>) -> Result<Vec<(Vec<u32>, Vec<f32>)>> {
+  let mut rows: Vec<(Vec<u32>, Vec<f32>)> = Vec::with_capacity(vecs.len());
+  for (i, v) in vecs.into_iter().enumerate() {
+    let what = format!("document {i}");
+    match v {
+      SparseVector::Named(pairs) => {
+        if !named {
+          return Err(Error::InvalidArg(format!("{what}: uses `terms` but this index uses `indices`; use one form per index")));
+        }
+        let mut t = Vec::with_capacity(pairs.len());
+        let mut w = Vec::with_capacity(pairs.len());
+        for (s, x) in pairs {
+          check_weight(x, &what)?;
+          t.push(pending.id(&s)?);
+          w.push(x);
+        }
+        rows.push((t, w));
+      }
+      SparseVector::Indexed(t, w) => {
+        if named {
+          return Err(Error::InvalidArg(format!("{what}: uses `indices` but this index uses `terms`; use one form per index")));
+        }
+        if t.len() != w.len() {
+          return Err(Error::InvalidArg(format!("{what}: indices ({}) and values ({}) differ in length", t.len(), w.len())));
+        }
+        for &x in &w {
+          check_weight(x, &what)?;
+        }
+        rows.push((t, w));
+      }
+    }
+  }
+  Ok(rows)
+}
+
+fn max_index(rows: &[(Vec<u32>, Vec<f32>)]) -> usize {
+  rows.iter().flat_map(|r| r.0.iter()).max().map_or(0, |&m| m as usize + 1)
+}
+
+/// A segment over `csr` (local ids 0..n), BP-reordered when asked.
+fn make_segment(start: u32, n_terms: usize, csr: &Csr<u8>, block_size: usize, reorder: Reorder) -> Result<Segment<u8>> {
+  let n = csr.ptr.len() - 1;
+  let pos_to_id = match reorder {
+    Reorder::None => Vec::new(),
+    Reorder::Bp => reorder::bisect(n, n_terms, &csr.ptr, &csr.terms),
+  };
+  let blocks = BlockIndex::build(n, n_terms, block_size, |pos| {
+    let i = if pos_to_id.is_empty() { pos } else { pos_to_id[pos] as usize };
+    let (a, b) = (csr.ptr[i], csr.ptr[i + 1]);
+    (&csr.terms[a..b], &csr.vals[a..b])
+  })?;
+  Segment::new(start, blocks, pos_to_id)
+}
+
 impl SparseIndex {
   /// Builds an index. Documents with no positive weight are kept (they never match).
+  /// Named terms get ids in byte order of the term strings (see [`canonicalize`]).
   pub fn build(docs: Vec<(ExternalId, SparseVector)>, opts: &SparseIndexOptions) -> Result<Self> {
     if !(1..=256).contains(&opts.block_size) {
       return Err(Error::InvalidArg(format!("blockSize must be in [1, 256] (got {})", opts.block_size)));
@@ -91,43 +155,15 @@ impl SparseIndex {
     let mut ids = IdMap::new();
     let (ext, vecs): (Vec<ExternalId>, Vec<SparseVector>) = docs.into_iter().unzip();
     ids.push_batch(ext)?;
-    // Map to term ids (sequential: the vocabulary grows in document order).
-    let mut vocab = Vocab::new();
-    let mut rows: Vec<(Vec<u32>, Vec<f32>)> = Vec::with_capacity(vecs.len());
-    for (i, v) in vecs.into_iter().enumerate() {
-      let what = format!("document {i}");
-      match v {
-        SparseVector::Named(pairs) => {
-          if !named {
-            return Err(Error::InvalidArg(format!("{what}: uses `terms` but the first document uses `indices`; use one form per index")));
-          }
-          let mut t = Vec::with_capacity(pairs.len());
-          let mut w = Vec::with_capacity(pairs.len());
-          for (s, x) in pairs {
-            check_weight(x, &what)?;
-            t.push(vocab.intern(&s)?);
-            w.push(x);
-          }
-          rows.push((t, w));
-        }
-        SparseVector::Indexed(t, w) => {
-          if named {
-            return Err(Error::InvalidArg(format!("{what}: uses `indices` but the first document uses `terms`; use one form per index")));
-          }
-          if t.len() != w.len() {
-            return Err(Error::InvalidArg(format!("{what}: indices ({}) and values ({}) differ in length", t.len(), w.len())));
-          }
-          for &x in &w {
-            check_weight(x, &what)?;
-          }
-          rows.push((t, w));
-        }
-      }
-    }
-    let n_terms = if named {
-      vocab.len()
+    let empty = Vocab::new();
+    let mut pending = PendingTerms::new(&empty);
+    let mut rows = to_rows(vecs, named, &mut pending)?;
+    let (vocab, n_terms) = if named {
+      let v = canonicalize(pending.len(), |t| pending.name(t), &mut rows)?;
+      let n = v.len();
+      (v, n)
     } else {
-      rows.iter().flat_map(|r| r.0.iter()).max().map_or(0, |&m| m as usize + 1)
+      (Vocab::new(), max_index(&rows))
     };
     // Scale.
     let max_w = rows.iter().flat_map(|r| r.1.iter()).fold(0f32, |a, &b| a.max(b));
@@ -141,10 +177,12 @@ impl SparseIndex {
     };
     let clamp = opts.quantization.clamp;
     let csr = quantize_rows(rows, scale, clamp)?;
-    Self::from_csr(named, vocab, n_terms, scale, ids, csr, opts.block_size, opts.reorder)
+    let mut idx = Self::from_csr(named, vocab, n_terms, scale, ids, csr, opts.block_size, opts.reorder)?;
+    idx.clamp = clamp;
+    Ok(idx)
   }
 
-  #[allow(clippy::too_many_arguments)] // internal constructor shared by build and CIFF import
+  #[allow(clippy::too_many_arguments)] // internal constructor shared by build, compact and CIFF import
   pub(crate) fn from_csr(
     named: bool,
     vocab: Vocab,
@@ -155,53 +193,125 @@ impl SparseIndex {
     block_size: usize,
     reorder: Reorder,
   ) -> Result<Self> {
-    let n = ids.len();
-    let (pos_to_id, id_to_pos) = match reorder {
-      Reorder::None => (Vec::new(), Vec::new()),
-      Reorder::Bp => {
-        let p = reorder::bisect(n, n_terms, &csr.ptr, &csr.terms);
-        let mut inv = vec![0u32; n];
-        for (pos, &id) in p.iter().enumerate() {
-          inv[id as usize] = pos as u32;
-        }
-        (p, inv)
-      }
-    };
-    let blocks = BlockIndex::build(n, n_terms, block_size, |pos| {
-      let i = if pos_to_id.is_empty() { pos } else { pos_to_id[pos] as usize };
-      let (a, b) = (csr.ptr[i], csr.ptr[i + 1]);
-      (&csr.terms[a..b], &csr.vals[a..b])
-    })?;
-    Ok(SparseIndex {
-      named,
-      vocab,
-      scale,
-      block_size,
-      reordered: reorder == Reorder::Bp,
-      pos_to_id,
-      id_to_pos,
-      ids,
-      blocks,
-    })
+    let mut segs = Segments::new();
+    segs.push(make_segment(0, n_terms, &csr, block_size, reorder)?);
+    Ok(SparseIndex { named, vocab, scale, clamp: false, block_size, reorder, ids, segs })
   }
 
+  /// Adds documents as a new segment, quantised with this index's scale and clamp setting
+  /// (a weight above 255 · scale is an error unless the index was built with `clamp`).
+  /// Ids must be new: an id of a live document is `DuplicateId`; a deleted document's id may be
+  /// used again. On any error the index is unchanged. The add that would make more than
+  /// [`MAX_SEGMENTS`] segments compacts the index instead.
+  pub fn add(&mut self, docs: Vec<(ExternalId, SparseVector)>) -> Result<()> {
+    if docs.is_empty() {
+      return Ok(());
+    }
+    let (ext, vecs): (Vec<ExternalId>, Vec<SparseVector>) = docs.into_iter().unzip();
+    self.ids.check_new(&ext)?;
+    // An index that never held a document takes its form from the first batch.
+    let named = if self.ids.is_empty() { matches!(vecs[0], SparseVector::Named(_)) } else { self.named };
+    let mut pending = PendingTerms::new(&self.vocab);
+    let rows = to_rows(vecs, named, &mut pending)?;
+    let n_terms = if named { pending.len() } else { max_index(&rows).max(self.segs.n_terms()) };
+    let new_terms = pending.into_new_terms();
+    let csr = quantize_rows(rows, self.scale, self.clamp)?;
+    let start = crate::validate::to_u32(self.ids.len(), "document count")?;
+    let seg = make_segment(start, n_terms, &csr, self.block_size, self.reorder)?;
+    // Nothing below fails: commit.
+    self.named = named;
+    self.vocab.extend_new(new_terms)?;
+    self.ids.push_checked(ext);
+    self.segs.push(seg);
+    if self.segs.count() > MAX_SEGMENTS {
+      self.compact()?;
+    }
+    Ok(())
+  }
+
+  /// Deletes documents by id; returns how many were deleted. Ids not in the index (never added,
+  /// already deleted, or of the other id type) are ignored. Deleted documents never appear in
+  /// results; their storage is reclaimed by [`compact`](Self::compact).
+  pub fn delete(&mut self, ids: &[ExternalId]) -> usize {
+    let mut n = 0;
+    for id in ids {
+      if let Some(i) = self.ids.lookup(id) {
+        if self.segs.delete(i) {
+          n += 1;
+        }
+        self.ids.unbind(i);
+      }
+    }
+    n
+  }
+
+  /// Rebuilds one segment over the live documents (insertion order kept), dropping deleted
+  /// ones; identical to a fresh build over them with `quantization.scale` = this scale.
+  pub fn compact(&mut self) -> Result<()> {
+    let total = self.ids.len();
+    let mut rows: Vec<(Vec<u32>, Vec<u8>)> = vec![(Vec::new(), Vec::new()); total];
+    for s in self.segs.list() {
+      s.blocks().for_each_posting(|pos, t, v| {
+        let r = &mut rows[(s.start() + s.local_id(pos)) as usize];
+        r.0.push(t);
+        r.1.push(v);
+      });
+    }
+    let mut ids = IdMap::new();
+    let mut live_rows = Vec::with_capacity(total - self.segs.n_dead());
+    let mut live_ids = Vec::with_capacity(live_rows.capacity());
+    for (i, r) in rows.into_iter().enumerate() {
+      if self.segs.is_alive(i as u32) {
+        live_ids.push(self.ids.get(i as u32));
+        live_rows.push(r);
+      }
+    }
+    ids.push_batch(live_ids)?;
+    let (vocab, n_terms) = if self.named {
+      let v = canonicalize(self.vocab.len(), |t| self.vocab.term(t).unwrap_or(""), &mut live_rows)?;
+      let n = v.len();
+      (v, n)
+    } else {
+      // Rows come out sorted by term (blocks list groups in term order).
+      (Vocab::new(), self.segs.n_terms())
+    };
+    let mut csr = Csr { ptr: vec![0usize], terms: Vec::new(), vals: Vec::new() };
+    for (t, v) in live_rows {
+      csr.terms.extend(t);
+      csr.vals.extend(v);
+      csr.ptr.push(csr.terms.len());
+    }
+    let mut idx = Self::from_csr(self.named, vocab, n_terms, self.scale, ids, csr, self.block_size, self.reorder)?;
+    idx.clamp = self.clamp;
+    *self = idx;
+    Ok(())
+  }
+
+  /// Live documents.
   pub fn len(&self) -> usize {
-    self.ids.len()
+    self.ids.len() - self.segs.n_dead()
   }
   pub fn is_empty(&self) -> bool {
-    self.ids.is_empty()
+    self.len() == 0
   }
   pub fn scale(&self) -> f32 {
     self.scale
   }
+  pub fn clamps(&self) -> bool {
+    self.clamp
+  }
   pub fn block_size(&self) -> usize {
     self.block_size
   }
-  pub fn n_terms(&self) -> usize {
-    self.blocks.n_terms()
+  pub fn reorder(&self) -> Reorder {
+    self.reorder
   }
+  pub fn n_terms(&self) -> usize {
+    self.segs.n_terms()
+  }
+  /// Stored postings, deleted documents' included until `compact`.
   pub fn n_postings(&self) -> usize {
-    self.blocks.n_postings()
+    self.segs.n_postings()
   }
   pub fn is_named(&self) -> bool {
     self.named
@@ -212,16 +322,12 @@ impl SparseIndex {
   pub fn ids(&self) -> &IdMap {
     &self.ids
   }
-  pub fn blocks(&self) -> &BlockIndex<u8> {
-    &self.blocks
+  pub fn segments(&self) -> &Segments<u8> {
+    &self.segs
   }
-  /// Position of an internal id in the block order.
-  pub fn position(&self, id: u32) -> usize {
-    if self.id_to_pos.is_empty() {
-      id as usize
-    } else {
-      self.id_to_pos[id as usize] as usize
-    }
+  /// Deleted documents not yet compacted away.
+  pub fn n_deleted(&self) -> usize {
+    self.segs.n_dead()
   }
   pub fn external_id(&self, internal: u32) -> ExternalId {
     self.ids.get(internal)
@@ -241,9 +347,10 @@ impl SparseIndex {
       }
       Ok(())
     };
+    let any = !self.ids.is_empty();
     match q {
       SparseVector::Named(pairs) => {
-        if !self.named && !self.is_empty() {
+        if !self.named && any {
           return Err(Error::invalid("query: this index was built with `indices`; query with indices/values"));
         }
         for (s, w) in pairs {
@@ -251,7 +358,7 @@ impl SparseIndex {
         }
       }
       SparseVector::Indexed(t, w) => {
-        if self.named && !self.is_empty() {
+        if self.named && any {
           return Err(Error::invalid("query: this index was built with `terms`; query with terms"));
         }
         if t.len() != w.len() {
@@ -272,23 +379,16 @@ impl SparseIndex {
     Ok(out)
   }
 
-  /// Allowed-id filter → bitset over positions (unknown ids are ignored).
-  pub fn filter_bitset(&self, allowed: &[ExternalId]) -> Vec<u64> {
-    let mut bits = vec![0u64; self.len().div_ceil(64)];
-    for id in allowed {
-      if let Some(i) = self.ids.lookup(id) {
-        let p = self.position(i);
-        bits[p / 64] |= 1 << (p % 64);
-      }
-    }
-    bits
+  /// Allowed-id filter (unknown and deleted ids are ignored).
+  pub fn filter_bitset(&self, allowed: &[ExternalId]) -> Filter {
+    self.segs.filter(allowed.iter().filter_map(|id| self.ids.lookup(id)))
   }
 
-  pub fn search(&self, q: &SparseVector, k: usize, params: &SearchParams, filter: Option<&[u64]>) -> Result<Vec<Scored<f32>>> {
+  pub fn search(&self, q: &SparseVector, k: usize, params: &SearchParams, filter: Option<&Filter>) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     params.validate()?;
     let q = self.prepare_query(q)?;
-    Ok(self.blocks.search(&q, k, params, filter, &self.pos_to_id))
+    Ok(self.segs.search(&q, k, params, filter))
   }
 
   pub fn search_batch(
@@ -296,28 +396,25 @@ impl SparseIndex {
     queries: &[SparseVector],
     k: usize,
     params: &SearchParams,
-    filter: Option<&[u64]>,
+    filter: Option<&Filter>,
     threads: Option<usize>,
   ) -> Result<Vec<Vec<Scored<f32>>>> {
     validate::k(k)?;
     params.validate()?;
     let prepared: Vec<Vec<(u32, f32)>> = queries.iter().map(|q| self.prepare_query(q)).collect::<Result<_>>()?;
-    Ok(parallel::with_threads(threads, || {
-      prepared.par_iter().map(|q| self.blocks.search(q, k, params, filter, &self.pos_to_id)).collect()
-    }))
+    Ok(parallel::with_threads(threads, || prepared.par_iter().map(|q| self.segs.search(q, k, params, filter)).collect()))
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
-    let mut v = self.blocks.memory_usage();
+    let mut v = self.segs.memory_usage();
     v.push(("vocabulary", self.vocab.memory_bytes()));
     v.push(("ids", self.ids.memory_bytes()));
-    v.push(("reorder", (self.pos_to_id.len() + self.id_to_pos.len()) * 4));
     v
   }
 
   pub fn to_bytes(&self) -> Vec<u8> {
     let mut p = ByteWriter::new();
-    p.put_bool(self.named).put(self.scale).put(self.block_size as u32).put_bool(self.reordered);
+    p.put_bool(self.named).put(self.scale).put(self.block_size as u32).put_bool(self.reorder == Reorder::Bp).put_bool(self.clamp);
     let mut w = ContainerWriter::new(Kind::SparseIndex, p.into_bytes());
     let mut v = ByteWriter::new();
     self.vocab.write(&mut v);
@@ -325,20 +422,21 @@ impl SparseIndex {
     let mut ids = ByteWriter::new();
     self.ids.write(&mut ids);
     w.section(b"IDS_", ids.into_bytes());
-    let mut perm = ByteWriter::new();
-    perm.put_raw(&self.pos_to_id);
-    w.section(b"PERM", perm.into_bytes());
-    self.blocks.write(&mut w, b'S');
+    self.segs.write(&mut w, b'S');
     w.to_bytes()
   }
 
+  /// Reads the segmented layout, and the single-segment layout of earlier versions (no `SEGS`
+  /// section, no clamp flag).
   pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
     let c = Container::parse(bytes, Kind::SparseIndex)?;
+    let segmented = c.optional_section(b"SEGS").is_some();
     let mut p = ByteReader::new(c.params());
     let named = p.get_bool("named")?;
     let scale: f32 = p.get("scale")?;
     let block_size = p.get::<u32>("block size")? as usize;
     let reordered = p.get_bool("reordered")?;
+    let clamp = if segmented { p.get_bool("clamp")? } else { false };
     p.finish("parameters")?;
     if !(scale.is_finite() && scale > 0.0) {
       return Err(Error::corrupt(format!("invalid scale {scale}")));
@@ -346,38 +444,27 @@ impl SparseIndex {
     let mut vr = ByteReader::new(c.section(b"VOCB")?);
     let vocab = Vocab::read(&mut vr)?;
     vr.finish("vocabulary")?;
+    let segs = Segments::<u8>::read(&c, b'S', reordered)?;
     let mut ir = ByteReader::new(c.section(b"IDS_")?);
-    let ids = IdMap::read(&mut ir)?;
+    let ids = IdMap::read_unbound(&mut ir, &segs.dead_ids())?;
     ir.finish("ids")?;
-    let blocks = BlockIndex::<u8>::read(&c, b'S')?;
     let n = ids.len();
-    if blocks.n_docs() != n || blocks.block_size() != block_size {
-      return Err(Error::corrupt(format!("block index holds {} docs (block size {}), ids {n}", blocks.n_docs(), blocks.block_size())));
+    if segs.n_docs() != n {
+      return Err(Error::corrupt(format!("segments hold {} docs, ids {n}", segs.n_docs())));
     }
-    if named && blocks.n_terms() != vocab.len() {
+    for s in segs.list() {
+      if s.blocks().block_size() != block_size {
+        return Err(Error::corrupt(format!("a segment has block size {}, the index {block_size}", s.blocks().block_size())));
+      }
+      if named && s.blocks().n_terms() > vocab.len() {
+        return Err(Error::corrupt("a segment's term count exceeds the vocabulary"));
+      }
+    }
+    if !segmented && named && segs.n_docs() > 0 && segs.n_terms() != vocab.len() {
       return Err(Error::corrupt("vocabulary size differs from the block index's term count"));
     }
-    let perm_b = c.section(b"PERM")?;
-    let pos_to_id: Vec<u32> = ByteReader::new(perm_b).get_raw(perm_b.len() / 4, "permutation")?;
-    let id_to_pos = if reordered {
-      if pos_to_id.len() != n || perm_b.len() % 4 != 0 {
-        return Err(Error::corrupt("permutation length differs from the document count"));
-      }
-      let mut inv = vec![u32::MAX; n];
-      for (pos, &id) in pos_to_id.iter().enumerate() {
-        if id as usize >= n || inv[id as usize] != u32::MAX {
-          return Err(Error::corrupt("permutation is not a permutation"));
-        }
-        inv[id as usize] = pos as u32;
-      }
-      inv
-    } else {
-      if !pos_to_id.is_empty() {
-        return Err(Error::corrupt("permutation present in an index that is not reordered"));
-      }
-      Vec::new()
-    };
-    Ok(SparseIndex { named, vocab, scale, block_size, reordered, pos_to_id, id_to_pos, ids, blocks })
+    let reorder = if reordered { Reorder::Bp } else { Reorder::None };
+    Ok(SparseIndex { named, vocab, scale, clamp, block_size, reorder, ids, segs })
   }
 }
 

@@ -5,6 +5,7 @@
 //! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
 //! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
 //! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
+//! - [`segments`]: incremental updates (a segment per `add`, tombstones, merged search);
 //! - [`reorder`]: recursive graph bisection;
 //! - [`ciff`]: Common Index File Format import/export.
 
@@ -13,14 +14,18 @@ pub mod bm25;
 pub mod ciff;
 pub mod index;
 pub mod reorder;
+pub mod segments;
 pub mod tokenize;
 mod ub;
 pub mod vocab;
 
 pub use blocks::SearchParams;
 pub use bm25::{Bm25Index, Bm25Method, Bm25Options};
+pub use segments::{Filter, MAX_SEGMENTS};
 pub use index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
+#[cfg(test)]
+mod segment_tests;
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ fn zipf(rng: &mut Rng, vocab: usize) -> u32 {
 }
 
 /// Seeded sparse docs with few distinct weights (so scores tie often).
-fn random_docs(n: usize, vocab: usize, nnz: usize, seed: u64) -> Vec<(ExternalId, SparseVector)> {
+pub(super) fn random_docs(n: usize, vocab: usize, nnz: usize, seed: u64) -> Vec<(ExternalId, SparseVector)> {
   let mut rng = Rng::new(seed);
   (0..n)
     .map(|i| {
@@ -33,7 +33,7 @@ fn random_docs(n: usize, vocab: usize, nnz: usize, seed: u64) -> Vec<(ExternalId
     .collect()
 }
 
-fn random_query(rng: &mut Rng, vocab: usize, len: usize) -> SparseVector {
+pub(super) fn random_query(rng: &mut Rng, vocab: usize, len: usize) -> SparseVector {
   let mut m: HashMap<u32, f32> = HashMap::new();
   for _ in 0..len {
     m.insert(zipf(rng, vocab), (1 + rng.below(4)) as f32);
@@ -142,7 +142,7 @@ fn edge_cases_never_panic() {
   assert!(idx.search(&SparseVector::Indexed(vec![3], vec![-1.0]), 1, &p, None).is_err());
   assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &SearchParams { alpha: 0.0, ..p }, None).is_err());
   // Filter that allows nothing.
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &p, Some(&[0])).unwrap().is_empty());
+  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &p, Some(&idx.filter_bitset(&[]))).unwrap().is_empty());
   let empty = SparseIndex::build(vec![], &SparseIndexOptions::default()).unwrap();
   assert!(empty.search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None).unwrap().is_empty());
   // Quantization: out of range is an error unless clamped; negative too.
@@ -198,14 +198,14 @@ fn save_load_round_trip_and_corruption() {
 
 // ---------------------------------------------------------------- BM25 on real text
 
-struct Beir {
-  ids: Vec<String>,
-  texts: Vec<String>,
-  queries: Vec<(String, String)>,
+pub(super) struct Beir {
+  pub(super) ids: Vec<String>,
+  pub(super) texts: Vec<String>,
+  pub(super) queries: Vec<(String, String)>,
   qrels: HashMap<String, HashMap<String, u32>>,
 }
 
-fn load_msmarco() -> Option<Beir> {
+pub(super) fn load_msmarco() -> Option<Beir> {
   let dir = ["../../../shared/datasets/msmarco-sample", "/work/shared/datasets/msmarco-sample"]
     .into_iter()
     .find(|d| std::path::Path::new(d).exists())?;

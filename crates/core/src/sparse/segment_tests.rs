@@ -1,0 +1,453 @@
+//! Incremental updates: after `add`/`delete` the results equal a reference computed from the
+//! documented semantics (learned sparse: a fresh build over the live documents with the same
+//! scale; BM25: global N/df including deleted documents, avgdl frozen per segment), and after
+//! `compact` they equal a fresh build exactly (ids, scores, tie order).
+
+use super::bm25::{idf, tfc, Bm25Index, Bm25Method, Bm25Options};
+use super::index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+use super::tests::{load_msmarco, random_docs, random_query};
+use super::tokenize::Tokenizer;
+use super::SearchParams;
+use crate::ids::ExternalId;
+use crate::rng::Rng;
+use crate::topk::Scored;
+use crate::Error;
+use std::collections::{HashMap, HashSet};
+
+fn ext(idx_ids: &crate::ids::IdMap, hits: &[Scored<f32>]) -> Vec<(ExternalId, f32)> {
+  hits.iter().map(|h| (idx_ids.get(h.id), h.score)).collect()
+}
+
+const EXACT: SearchParams = SearchParams {
+  alpha: 1.0,
+  beta: 1.0,
+  exhaustive: false,
+};
+const SCAN: SearchParams = SearchParams {
+  alpha: 1.0,
+  beta: 1.0,
+  exhaustive: true,
+};
+
+#[test]
+fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
+  let n = 1200;
+  let docs = random_docs(n, 300, 10, 21);
+  let mut rng = Rng::new(22);
+  let queries: Vec<SparseVector> = (0..10).map(|_| random_query(&mut rng, 300, 6)).collect();
+  for &(bs, reorder) in &[(8usize, Reorder::None), (32, Reorder::Bp), (128, Reorder::None)] {
+    let q0 = Quantization {
+      scale: None,
+      clamp: true,
+    };
+    let mut idx = SparseIndex::build(
+      docs[..500].to_vec(),
+      &SparseIndexOptions {
+        block_size: bs,
+        quantization: q0,
+        reorder,
+      },
+    )
+    .unwrap();
+    idx.add(docs[500..800].to_vec()).unwrap();
+    idx.add(docs[800..1000].to_vec()).unwrap();
+    idx.add(docs[1000..].to_vec()).unwrap();
+    assert_eq!(idx.segments().count(), 4);
+    // Delete every 7th document, and one from each segment boundary.
+    let dead: HashSet<usize> = (0..n)
+      .filter(|i| i % 7 == 3)
+      .chain([0, 500, 999, n - 1])
+      .collect();
+    let dead_ids: Vec<ExternalId> = dead.iter().map(|&i| docs[i].0.clone()).collect();
+    assert_eq!(idx.delete(&dead_ids), dead.len());
+    assert_eq!(idx.delete(&dead_ids), 0, "deleting again deletes nothing");
+    assert_eq!(
+      idx.delete(&[ExternalId::Int(1 << 40), ExternalId::Str("x".into())]),
+      0,
+      "unknown ids are ignored"
+    );
+    assert_eq!(idx.len(), n - dead.len());
+    let live: Vec<(ExternalId, SparseVector)> = (0..n)
+      .filter(|i| !dead.contains(i))
+      .map(|i| docs[i].clone())
+      .collect();
+    let fresh_opts = SparseIndexOptions {
+      block_size: bs,
+      quantization: Quantization {
+        scale: Some(idx.scale()),
+        clamp: true,
+      },
+      reorder,
+    };
+    let fresh = SparseIndex::build(live.clone(), &fresh_opts).unwrap();
+    let allowed: Vec<ExternalId> = (0..n).filter(|i| i % 3 == 0).map(|i| docs[i].0.clone()).collect();
+    let check = |idx: &SparseIndex, what: &str| {
+      let f_idx = idx.filter_bitset(&allowed);
+      let f_fresh = fresh.filter_bitset(&allowed);
+      for q in &queries {
+        for &k in &[1usize, 10, 100, n + 5] {
+          let want = ext(fresh.ids(), &fresh.search(q, k, &EXACT, None).unwrap());
+          assert_eq!(
+            ext(idx.ids(), &idx.search(q, k, &EXACT, None).unwrap()),
+            want,
+            "{what} bs {bs} k {k}"
+          );
+          assert_eq!(
+            ext(idx.ids(), &idx.search(q, k, &SCAN, None).unwrap()),
+            want,
+            "{what} exhaustive bs {bs} k {k}"
+          );
+          let wantf = ext(fresh.ids(), &fresh.search(q, k, &EXACT, Some(&f_fresh)).unwrap());
+          assert_eq!(
+            ext(idx.ids(), &idx.search(q, k, &EXACT, Some(&f_idx)).unwrap()),
+            wantf,
+            "{what} filter bs {bs} k {k}"
+          );
+        }
+      }
+      let batch = idx.search_batch(&queries, 10, &EXACT, None, Some(2)).unwrap();
+      for (q, b) in queries.iter().zip(&batch) {
+        assert_eq!(
+          ext(idx.ids(), b),
+          ext(fresh.ids(), &fresh.search(q, 10, &EXACT, None).unwrap())
+        );
+      }
+    };
+    check(&idx, "segments");
+    let back = SparseIndex::from_bytes(&idx.to_bytes()).unwrap();
+    assert_eq!((back.segments().count(), back.n_deleted()), (4, dead.len()));
+    check(&back, "segments after load");
+    let mut compacted = back.clone();
+    compacted.compact().unwrap();
+    assert_eq!(
+      (
+        compacted.segments().count(),
+        compacted.n_deleted(),
+        compacted.len()
+      ),
+      (1, 0, live.len())
+    );
+    assert_eq!(compacted.n_postings(), fresh.n_postings());
+    check(&compacted, "compacted");
+    // A deleted id may be added again (it is a new document, last in insertion order).
+    let mut again = back;
+    let reused = docs[3].clone();
+    again.add(vec![reused.clone()]).unwrap();
+    assert!(matches!(again.add(vec![reused]), Err(Error::DuplicateId(_))));
+    assert!(
+      matches!(again.add(vec![docs[1].clone()]), Err(Error::DuplicateId(_))),
+      "a live id is a duplicate"
+    );
+  }
+}
+
+#[test]
+fn sparse_add_rejects_bad_batches_and_leaves_the_index_unchanged() {
+  let named = |id: i64, t: &str, w: f32| (ExternalId::Int(id), SparseVector::Named(vec![(t.into(), w)]));
+  let mut idx = SparseIndex::build(
+    vec![named(0, "a", 2.0), named(1, "b", 1.0)],
+    &SparseIndexOptions::default(),
+  )
+  .unwrap();
+  let before = idx.to_bytes();
+  let bad: Vec<Vec<(ExternalId, SparseVector)>> = vec![
+    vec![named(5, "c", 1.0), named(5, "d", 1.0)], // repeated id in the batch
+    vec![named(1, "c", 1.0)],                     // a live id
+    vec![(
+      ExternalId::Str("s".into()),
+      SparseVector::Named(vec![("c".into(), 1.0)]),
+    )], // other id type
+    vec![named(6, "c", 100.0)],                   // above 255 · scale, no clamp
+    vec![named(7, "c", f32::NAN)],
+    vec![(ExternalId::Int(8), SparseVector::Indexed(vec![1], vec![1.0]))], // other vector form
+    vec![(
+      ExternalId::Int(9),
+      SparseVector::Named(vec![("c".into(), 1.0), ("c".into(), 1.0)]),
+    )],
+  ];
+  for b in bad {
+    assert!(idx.add(b).is_err());
+    assert_eq!(
+      idx.to_bytes(),
+      before,
+      "a rejected add leaves the index unchanged"
+    );
+  }
+  idx.add(vec![named(2, "c", 1.0)]).unwrap();
+  let h = idx
+    .search(&SparseVector::Named(vec![("c".into(), 1.0)]), 5, &EXACT, None)
+    .unwrap();
+  assert_eq!(
+    ext(idx.ids(), &h).iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+    vec![ExternalId::Int(2)]
+  );
+  // An index built empty takes its form from the first add.
+  let mut empty = SparseIndex::build(vec![], &SparseIndexOptions::default()).unwrap();
+  empty
+    .add(vec![(
+      ExternalId::Int(0),
+      SparseVector::Indexed(vec![4], vec![0.5]),
+    )])
+    .unwrap();
+  assert_eq!(
+    empty
+      .search(&SparseVector::Indexed(vec![4], vec![1.0]), 1, &EXACT, None)
+      .unwrap()
+      .len(),
+    1
+  );
+}
+
+#[test]
+fn too_many_segments_compact_automatically() {
+  let mut idx = SparseIndex::build(
+    random_docs(10, 50, 5, 1),
+    &SparseIndexOptions {
+      quantization: Quantization {
+        scale: Some(0.05),
+        clamp: true,
+      },
+      ..Default::default()
+    },
+  )
+  .unwrap();
+  let more = random_docs(400, 50, 5, 2);
+  for (i, d) in more.into_iter().enumerate() {
+    idx.add(vec![(ExternalId::Int(10 + i as i64), d.1)]).unwrap();
+    assert!(idx.segments().count() <= super::MAX_SEGMENTS);
+  }
+  assert_eq!(idx.len(), 410);
+  // The largest segment count round-trips (every segment gets its own section tags).
+  let mut full = SparseIndex::build(random_docs(5, 50, 5, 3), &SparseIndexOptions { quantization: Quantization { scale: Some(0.05), clamp: true }, ..Default::default() }).unwrap();
+  for (i, d) in random_docs(super::MAX_SEGMENTS - 1, 50, 5, 4).into_iter().enumerate() {
+    full.add(vec![(ExternalId::Int(5 + i as i64), d.1)]).unwrap();
+  }
+  assert_eq!(full.segments().count(), super::MAX_SEGMENTS);
+  let back = SparseIndex::from_bytes(&full.to_bytes()).unwrap();
+  assert_eq!(back.segments().count(), super::MAX_SEGMENTS);
+  let mut rng = Rng::new(9);
+  for _ in 0..5 {
+    let q = random_query(&mut rng, 50, 4);
+    assert_eq!(back.search(&q, 30, &EXACT, None).unwrap(), full.search(&q, 30, &EXACT, None).unwrap());
+  }
+}
+
+/// The documented BM25 statistics between compactions, in f64 from the token lists:
+/// N and df over every document ever added (deleted included), avgdl per add batch.
+fn reference_bm25(
+  batches: &[Vec<Vec<String>>],
+  dead: &HashSet<usize>,
+  o: &Bm25Options,
+  query: &[String],
+) -> Vec<(usize, f64)> {
+  let all: Vec<(&Vec<String>, f64)> = batches
+    .iter()
+    .flat_map(|b| {
+      let avg = b.iter().map(|d| d.len()).sum::<usize>() as f64 / b.len() as f64;
+      b.iter().map(move |d| (d, avg))
+    })
+    .collect();
+  let n = all.len() as f64;
+  let mut df: HashMap<&str, f64> = HashMap::new();
+  for (d, _) in &all {
+    let u: HashSet<&str> = d.iter().map(|s| s.as_str()).collect();
+    for t in u {
+      *df.entry(t).or_default() += 1.0;
+    }
+  }
+  let q: Vec<&String> = query.iter().filter(|t| df.contains_key(t.as_str())).collect();
+  let mut out = Vec::new();
+  for (i, (d, avg)) in all.iter().enumerate() {
+    if dead.contains(&i) || !q.iter().any(|t| d.contains(t)) {
+      continue;
+    }
+    let l = d.len() as f64;
+    let s: f64 = q
+      .iter()
+      .map(|t| {
+        let tf = d.iter().filter(|x| x == t).count() as f64;
+        idf(o.method, n, df[t.as_str()]) * tfc(o.method, tf, l, *avg, o.k1, o.b, o.delta)
+      })
+      .sum();
+    out.push((i, s));
+  }
+  out
+}
+
+#[test]
+fn bm25_segments_follow_the_documented_statistics_and_compact_exactly() {
+  let Some(data) = load_msmarco() else { return };
+  let n = data.texts.len();
+  let cuts = [0, n / 2, 3 * n / 4, n];
+  let docs: Vec<(ExternalId, String)> = data
+    .ids
+    .iter()
+    .cloned()
+    .map(ExternalId::Str)
+    .zip(data.texts.iter().cloned())
+    .collect();
+  for method in [Bm25Method::Lucene, Bm25Method::Bm25l, Bm25Method::Bm25Plus] {
+    let o = Bm25Options {
+      method,
+      ..Default::default()
+    };
+    let tok = Tokenizer::new(o.tokenizer.clone()).unwrap();
+    let mut idx = Bm25Index::build(docs[..cuts[1]].to_vec(), o.clone()).unwrap();
+    idx.add(docs[cuts[1]..cuts[2]].to_vec()).unwrap();
+    idx.add(docs[cuts[2]..].to_vec()).unwrap();
+    let dead: HashSet<usize> = (0..n).filter(|i| i % 5 == 1).collect();
+    let dead_ids: Vec<ExternalId> = dead.iter().map(|&i| docs[i].0.clone()).collect();
+    assert_eq!(idx.delete(&dead_ids), dead.len());
+    assert_eq!(
+      (idx.segments().count(), idx.len(), idx.n_stats()),
+      (3, n - dead.len(), n)
+    );
+    let batches: Vec<Vec<Vec<String>>> = cuts
+      .windows(2)
+      .map(|w| data.texts[w[0]..w[1]].iter().map(|t| tok.tokenize(t)).collect())
+      .collect();
+    for seg_avg in idx.segment_avgdl().iter().zip(&batches) {
+      let want = seg_avg.1.iter().map(|d| d.len()).sum::<usize>() as f64 / seg_avg.1.len() as f64;
+      assert!((seg_avg.0 - want).abs() < 1e-9);
+    }
+    let loaded = Bm25Index::from_bytes(&idx.to_bytes()).unwrap();
+    for (qi, (_, qtext)) in data.queries.iter().enumerate().take(25) {
+      let mut want = reference_bm25(&batches, &dead, &o, &tok.tokenize(qtext));
+      want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+      for &k in &[10usize, 1000] {
+        let got = idx.search(qtext, k, &EXACT, None).unwrap();
+        assert_eq!(
+          got,
+          idx.search(qtext, k, &SCAN, None).unwrap(),
+          "safe = exhaustive across segments"
+        );
+        assert_eq!(
+          got,
+          loaded.search(qtext, k, &EXACT, None).unwrap(),
+          "save/load keeps segments and tombstones"
+        );
+        assert_eq!(got.len(), want.len().min(k), "query {qi}: result count");
+        let by_pos: HashMap<usize, f64> = want.iter().copied().collect();
+        let top = want.first().map_or(1.0, |w| w.1.abs().max(1.0));
+        for h in &got {
+          assert!(
+            !dead.contains(&(h.id as usize)),
+            "a deleted document was returned"
+          );
+          let r = by_pos[&(h.id as usize)];
+          assert!(
+            (h.score as f64 - r).abs() <= 1e-5 * top,
+            "query {qi}: score {} vs reference {r}",
+            h.score
+          );
+        }
+        // Same ranking up to float ties: the k-th score agrees with the reference's.
+        if let (Some(g), Some(w)) = (got.last(), want.get(got.len() - 1)) {
+          assert!((g.score as f64 - w.1).abs() <= 1e-5 * top);
+        }
+      }
+    }
+    // After compact: exactly a fresh build over the live documents.
+    let live: Vec<(ExternalId, String)> = (0..n)
+      .filter(|i| !dead.contains(i))
+      .map(|i| docs[i].clone())
+      .collect();
+    let fresh = Bm25Index::build(live, o.clone()).unwrap();
+    let mut c = loaded.clone();
+    c.compact().unwrap();
+    assert_eq!(
+      c.to_bytes(),
+      fresh.to_bytes(),
+      "{method:?}: compact() writes the same bytes as a fresh build"
+    );
+    let allowed: Vec<ExternalId> = (0..n).filter(|i| i % 2 == 0).map(|i| docs[i].0.clone()).collect();
+    for (_, qtext) in data.queries.iter().take(25) {
+      for &k in &[1usize, 10, 1000] {
+        assert_eq!(
+          ext(c.ids(), &c.search(qtext, k, &EXACT, None).unwrap()),
+          ext(fresh.ids(), &fresh.search(qtext, k, &EXACT, None).unwrap())
+        );
+        let (fc, ff) = (c.filter_bitset(&allowed), fresh.filter_bitset(&allowed));
+        assert_eq!(
+          ext(c.ids(), &c.search(qtext, k, &EXACT, Some(&fc)).unwrap()),
+          ext(fresh.ids(), &fresh.search(qtext, k, &EXACT, Some(&ff)).unwrap())
+        );
+      }
+    }
+  }
+}
+
+#[test]
+fn bm25_add_rejects_bad_input_and_old_files_fail_clearly() {
+  let d = |id: &str, t: &str| (ExternalId::Str(id.into()), t.to_string());
+  let mut idx = Bm25Index::build(
+    vec![d("a", "the cat sat"), d("b", "dogs bark loudly")],
+    Bm25Options::default(),
+  )
+  .unwrap();
+  let before = idx.to_bytes();
+  assert!(matches!(idx.add(vec![d("a", "cat")]), Err(Error::DuplicateId(_))));
+  assert!(matches!(
+    idx.add(vec![d("c", "cat"), d("c", "dog")]),
+    Err(Error::DuplicateId(_))
+  ));
+  assert!(matches!(
+    idx.add(vec![(ExternalId::Int(3), "cat".into())]),
+    Err(Error::InvalidArg(_))
+  ));
+  assert_eq!(idx.to_bytes(), before);
+  // delete + add replaces a document; the reused id is new in insertion order.
+  assert_eq!(
+    idx.delete(&[ExternalId::Str("a".into()), ExternalId::Str("zz".into())]),
+    1
+  );
+  idx.add(vec![d("a", "a cat and a cat")]).unwrap();
+  let h = idx.search("cat", 5, &EXACT, None).unwrap();
+  assert_eq!(h.len(), 1);
+  assert_eq!(idx.external_id(h[0].id), ExternalId::Str("a".into()));
+  assert_eq!(idx.n_stats(), 3, "the deleted document still counts in N");
+  // Empty adds and empty texts are fine.
+  idx.add(vec![]).unwrap();
+  idx.add(vec![d("e", "")]).unwrap();
+  // A file of the single-segment layout (no SEGS section) fails with a clear message.
+  let c = crate::io::Container::parse(&before, crate::io::Kind::Bm25Index).unwrap();
+  let mut w = crate::io::ContainerWriter::new(crate::io::Kind::Bm25Index, c.params().to_vec());
+  for (tag, _) in c.section_sizes() {
+    let t: [u8; 4] = tag.as_bytes().try_into().unwrap_or(*b"????");
+    if &t != b"SEGS" {
+      if let Ok(p) = c.section(&t) {
+        w.section(&t, p.to_vec());
+      }
+    }
+  }
+  match Bm25Index::from_bytes(&w.to_bytes()) {
+    Err(Error::CorruptFile(m)) => assert!(m.contains("rebuild"), "{m}"),
+    other => panic!("expected a layout error, got {other:?}"),
+  }
+}
+
+#[test]
+fn single_segment_sparse_files_of_the_earlier_layout_still_load() {
+  let docs = random_docs(300, 80, 6, 5);
+  for reorder in [Reorder::None, Reorder::Bp] {
+    let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: 16, reorder, ..Default::default() }).unwrap();
+    let bytes = idx.to_bytes();
+    // The earlier layout: parameters without the clamp flag, no SEGS / DEAD sections.
+    let c = crate::io::Container::parse(&bytes, crate::io::Kind::SparseIndex).unwrap();
+    let params = c.params();
+    let mut w = crate::io::ContainerWriter::new(crate::io::Kind::SparseIndex, params[..params.len() - 1].to_vec());
+    for (tag, _) in c.section_sizes() {
+      let t: [u8; 4] = tag.as_bytes().try_into().unwrap();
+      if &t != b"SEGS" && &t != b"DEAD" {
+        w.section(&t, c.section(&t).unwrap().to_vec());
+      }
+    }
+    let old = SparseIndex::from_bytes(&w.to_bytes()).unwrap();
+    assert_eq!((old.segments().count(), old.len()), (1, 300));
+    let mut rng = Rng::new(6);
+    for _ in 0..10 {
+      let q = random_query(&mut rng, 80, 5);
+      assert_eq!(old.search(&q, 20, &EXACT, None).unwrap(), idx.search(&q, 20, &EXACT, None).unwrap());
+    }
+  }
+}
