@@ -68,8 +68,9 @@ export async function run({ smoke }) {
   const real = loadMsmarco()
   if (real) corpora.push({ name: 'msmarco-sample (real)', ...real, repeat: smoke ? 2 : 20, minisearch: true })
   const synQueries = zipfTexts(smoke ? 50 : 200, { vocab: 100_000, minWords: 2, maxWords: 5, seed: 8 })
-  // SLIMDEX_BENCH_MAX_DOCS caps the synthetic corpora (for a loaded machine; the results name the sizes used).
-  const maxDocs = Number(process.env.SLIMDEX_BENCH_MAX_DOCS) || Infinity
+  // SLIMDEX_BM25_MAX_DOCS / SLIMDEX_SPARSE_DOCS cap the synthetic corpora (for a loaded machine;
+  // the results name the sizes used).
+  const maxDocs = process.env.SLIMDEX_BM25_MAX_DOCS === undefined ? Infinity : Number(process.env.SLIMDEX_BM25_MAX_DOCS)
   for (const nSyn of (smoke ? [20_000] : [100_000, 1_000_000]).filter((x) => x <= maxDocs)) {
     const big = nSyn >= 1_000_000
     corpora.push({
@@ -159,7 +160,7 @@ export async function run({ smoke }) {
       ms.addAll(docs)
       const msBuild = (performance.now() - t) / 1000
       const msBytes = (process.memoryUsage().heapUsed - heap0) / n
-      const sample = queries.slice(0, Math.min(queries.length, 200))
+      const sample = queries.slice(0, Math.min(queries.length, 50))
       const timesMs = await alternate(
         {
           'slimdex BMP': async () => {
@@ -262,7 +263,7 @@ function indexSize(index) {
  */
 async function learnedSparse({ slimdex, smoke, reps, notes, peers, measurements }) {
   const { SparseIndex } = slimdex
-  const n = smoke ? 5_000 : Math.min(1_000_000, Number(process.env.SLIMDEX_BENCH_MAX_DOCS) || Infinity)
+  const n = smoke ? 5_000 : Math.min(1_000_000, Number(process.env.SLIMDEX_SPARSE_DOCS) || Infinity)
   const nQueries = smoke ? 20 : 200
   const nExhaustive = smoke ? 5 : 40
   const dir = join(cacheDir, 'sparse-data')

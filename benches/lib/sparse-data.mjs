@@ -374,7 +374,10 @@ export function ciffDocOrder(buf) {
     if (f === 2) lists = v
     if (f === 3) docs = v
   })
-  for (let i = 0; i < lists; i++) pos += varint()
+  for (let i = 0; i < lists; i++) {
+    const len = varint()
+    pos += len
+  }
   const order = new Uint32Array(docs)
   for (let i = 0; i < docs; i++) {
     let docid = 0

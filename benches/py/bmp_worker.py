@@ -20,6 +20,10 @@ import bmp
 
 searcher = None
 queries = None
+# The extension prints progress on stdout: replies go to a copy of the original stdout, and
+# fd 1 now points at stderr, so nothing else lands on the JSON channel.
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
 
 
 def rss_mb():
@@ -69,4 +73,4 @@ for line in sys.stdin:
             reply = {"error": f"unknown command {msg['cmd']}"}
     except Exception as e:  # report, do not die: the bench prints it
         reply = {"error": repr(e)}
-    print(json.dumps(reply), flush=True)
+    print(json.dumps(reply), file=replies, flush=True)
