@@ -11,15 +11,21 @@ export function rng(seed = 1) {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
     return (z ^ (z >>> 16)) >>> 0
   }
-  let a = splitmix32(), b = splitmix32(), c = splitmix32(), d = splitmix32()
+  // State in a typed array: closure variables above 2^30 would be boxed heap numbers, one
+  // allocation per draw (about 30× slower).
+  const st = new Uint32Array([splitmix32(), splitmix32(), splitmix32(), splitmix32()])
   const next = () => {
+    const a = st[0]
+    const b = st[1]
+    const c = st[2]
+    const d = st[3]
     const t = (((a + b) >>> 0) + d) >>> 0
-    d = (d + 1) >>> 0
-    a = b ^ (b >>> 9)
-    b = (c + (c << 3)) >>> 0
-    c = ((c << 21) | (c >>> 11)) >>> 0
-    c = (c + t) >>> 0
-    return t >>> 0
+    st[3] = d + 1
+    st[0] = b ^ (b >>> 9)
+    st[1] = c + (c << 3)
+    const c2 = (c << 21) | (c >>> 11)
+    st[2] = c2 + t
+    return t
   }
   const uniform = () => next() / 4294967296
   let spare = null

@@ -2,7 +2,8 @@
 
 Indexes the texts the JS side wrote (one JSON string per line) with bm25s's defaults
 (lucene, k1 1.5, b 0.75, English stop words), then times `retrieve` over pre-tokenized queries,
-single-threaded (query tokenization is excluded: that favours bm25s).
+single-threaded (query tokenization is excluded: that favours bm25s). `search` takes
+`backend`: "numpy" (default) or "numba" (bm25s's JIT-compiled scorer, when numba is installed).
 """
 import json
 import resource
@@ -17,7 +18,9 @@ query_tokens = None
 
 
 def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Current resident set (ru_maxrss is a peak, useless for growth after a larger corpus)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 for line in sys.stdin:
@@ -34,9 +37,17 @@ for line in sys.stdin:
             model.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
             seconds = time.perf_counter() - t
             query_tokens = bm25s.tokenize(queries, stopwords="en", show_progress=False, return_ids=False)
-            reply = {"version": bm25s.__version__, "numpy": np.__version__, "indexSeconds": seconds, "rssGrowthMB": rss_mb() - before}
+            try:
+                import numba
+
+                numba_version = numba.__version__
+            except ImportError:
+                numba_version = None
+            reply = {"version": bm25s.__version__, "numpy": np.__version__, "numba": numba_version, "indexSeconds": seconds, "rssGrowthMB": rss_mb() - before}
         elif msg["cmd"] == "search":
             k = min(msg["k"], model.scores["num_docs"])
+            # The same index serves both backends: bm25s picks its retrieval path from `backend`.
+            model.backend = msg.get("backend", "numpy")
             t = time.perf_counter()
             res, scores = model.retrieve(query_tokens, k=k, n_threads=1, show_progress=False)
             seconds = time.perf_counter() - t

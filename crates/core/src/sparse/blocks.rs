@@ -106,6 +106,10 @@ impl SearchParams {
 
 const NO_SLOT: u32 = u32::MAX;
 
+/// A block is scored by binary searches (one per query term) instead of a linear merge when it
+/// holds more than this many term groups per query term (a search costs ~log2(groups) steps).
+const GALLOP_RATIO: usize = 8;
+
 #[derive(Clone, Debug)]
 pub struct BlockIndex<T: Impact> {
   n_docs: u32,
@@ -252,6 +256,14 @@ impl<T: Impact> BlockIndex<T> {
   pub fn n_postings(&self) -> usize {
     self.post_off.len()
   }
+  /// Term groups in block `b` (tests use it to pick queries for both scoring paths).
+  pub fn groups_in_block(&self, b: usize) -> usize {
+    (self.block_ptr[b + 1] - self.block_ptr[b]) as usize
+  }
+  /// Whether a block of `groups` term groups is scored by binary searches for `query_terms` terms.
+  pub fn scores_by_search(groups: usize, query_terms: usize) -> bool {
+    groups > GALLOP_RATIO * query_terms
+  }
 
   /// Postings of every document, as (position, term, impact) in block order (for export/rebuild).
   pub fn for_each_posting(&self, mut f: impl FnMut(usize, u32, T)) {
@@ -309,6 +321,9 @@ impl<T: Impact> BlockIndex<T> {
     let mut acc = vec![0f32; self.block_size as usize];
     if params.exhaustive {
       for b in 0..n_blocks {
+        if b + 1 < n_blocks {
+          self.prefetch(b + 1);
+        }
         self.score_block(b, &q, &mut acc, allowed, ids, &mut top);
       }
       return top.into_sorted();
@@ -404,18 +419,24 @@ impl<T: Impact> BlockIndex<T> {
     (lo..hi).any(|d| allowed.get(d / 64).is_some_and(|w| w >> (d % 64) & 1 == 1))
   }
 
+  /// Hints the caches to fetch block `b` while the current one is scored. The block's whole
+  /// term list is requested (one hint per 64-byte line): the binary searches of `score_block`
+  /// would otherwise wait on memory at every step of a cold block.
   #[inline]
   fn prefetch(&self, b: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-      let g = self.block_ptr[b] as usize;
-      if g < self.group_term.len() {
-        let p = self.group_ptr[g] as usize;
-        // SAFETY: prefetch is a hint that never faults; the pointers are in bounds anyway.
-        unsafe {
-          use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-          _mm_prefetch(self.group_term.as_ptr().add(g) as *const i8, _MM_HINT_T0);
-          if p < self.post_off.len() {
+      use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+      let (g0, g1) = (self.block_ptr[b] as usize, self.block_ptr[b + 1] as usize);
+      for line in self.group_term[g0..g1].chunks(16) {
+        // SAFETY: prefetch is a hint that never faults; the pointer is in bounds anyway.
+        unsafe { _mm_prefetch(line.as_ptr() as *const i8, _MM_HINT_T0) };
+      }
+      if g0 < g1 {
+        let p = self.group_ptr[g0] as usize;
+        if p < self.post_off.len() {
+          // SAFETY: as above (hints only, in-bounds pointers).
+          unsafe {
             _mm_prefetch(self.post_off.as_ptr().add(p) as *const i8, _MM_HINT_T0);
             _mm_prefetch(self.post_imp.as_ptr().add(p) as *const i8, _MM_HINT_T0);
           }
@@ -438,23 +459,36 @@ impl<T: Impact> BlockIndex<T> {
     acc.fill(0.0);
     let (g0, g1) = (self.block_ptr[b] as usize, self.block_ptr[b + 1] as usize);
     let terms = &self.group_term[g0..g1];
-    let (mut i, mut j) = (0usize, 0usize);
-    while i < q.len() && j < terms.len() {
-      let (t, w) = q[i];
-      let gt = terms[j];
-      if t < gt {
-        i += 1;
-      } else if gt < t {
-        // Galloping would help long blocks; groups per block are few hundred at most.
-        j += 1;
-      } else {
-        let g = g0 + j;
-        let (p0, p1) = (self.group_ptr[g] as usize, self.group_ptr[g + 1] as usize);
-        for (&o, &v) in self.post_off[p0..p1].iter().zip(&self.post_imp[p0..p1]) {
-          acc[o as usize] += w * v.to_f32();
+    // A learned-sparse block holds thousands of term groups (block size × ~120 terms) against
+    // ~20 query terms, so each query term is found by binary search in the groups after the
+    // previous match instead of a linear merge; short blocks (BM25, few groups) merge linearly.
+    // Both visit the matches in the same ascending term order, so the scores are identical.
+    if Self::scores_by_search(terms.len(), q.len()) {
+      let mut j = 0usize;
+      for &(t, w) in q {
+        j += terms[j..].partition_point(|&gt| gt < t);
+        if j == terms.len() {
+          break;
         }
-        i += 1;
-        j += 1;
+        if terms[j] == t {
+          self.add_group(g0 + j, w, acc);
+          j += 1;
+        }
+      }
+    } else {
+      let (mut i, mut j) = (0usize, 0usize);
+      while i < q.len() && j < terms.len() {
+        let (t, w) = q[i];
+        let gt = terms[j];
+        if t < gt {
+          i += 1;
+        } else if gt < t {
+          j += 1;
+        } else {
+          self.add_group(g0 + j, w, acc);
+          i += 1;
+          j += 1;
+        }
       }
     }
     let base = b * self.block_size as usize;
@@ -468,6 +502,15 @@ impl<T: Impact> BlockIndex<T> {
         let id = if ids.is_empty() { pos as u32 } else { ids[pos] };
         top.push(s, id);
       }
+    }
+  }
+
+  /// `acc[offset] += w · impact` over group `g`'s postings.
+  #[inline]
+  fn add_group(&self, g: usize, w: f32, acc: &mut [f32]) {
+    let (p0, p1) = (self.group_ptr[g] as usize, self.group_ptr[g + 1] as usize);
+    for (&o, &v) in self.post_off[p0..p1].iter().zip(&self.post_imp[p0..p1]) {
+      acc[o as usize] += w * v.to_f32();
     }
   }
 

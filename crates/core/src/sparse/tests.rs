@@ -104,6 +104,38 @@ fn safe_bmp_equals_brute_force_on_random_data() {
 }
 
 #[test]
+fn binary_search_and_merge_scoring_both_equal_brute_force() {
+  // Learned-sparse-like blocks (hundreds of term groups): 4-term queries take the binary-search
+  // path, 300-term queries the linear merge; both must equal brute force, ties included.
+  use super::blocks::BlockIndex;
+  let n = 1200;
+  let vocab = 3000;
+  let docs = random_docs(n, vocab, 40, 21);
+  let mut rng = Rng::new(22);
+  let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions::default()).unwrap();
+  let blocks = idx.blocks();
+  let groups: Vec<usize> = (0..blocks.n_blocks()).map(|b| blocks.groups_in_block(b)).collect();
+  let (min_g, max_g) = (*groups.iter().min().unwrap(), *groups.iter().max().unwrap());
+  for (len, by_search) in [(4usize, true), (300, false)] {
+    let queries: Vec<SparseVector> = (0..10).map(|_| random_query(&mut rng, vocab, len)).collect();
+    for q in &queries {
+      let SparseVector::Indexed(t, _) = q else { unreachable!() };
+      let g = if by_search { min_g } else { max_g };
+      assert_eq!(BlockIndex::<u8>::scores_by_search(g, t.len()), by_search, "query of {} terms vs {g} groups", t.len());
+      for &k in &[1usize, 10, 100, n + 5] {
+        let want = brute(&docs, idx.scale(), q, k, None);
+        assert_eq!(idx.search(q, k, &SearchParams::default(), None).unwrap(), want, "safe, {len}-term query, k {k}");
+        assert_eq!(
+          idx.search(q, k, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap(),
+          want,
+          "exhaustive, {len}-term query, k {k}"
+        );
+      }
+    }
+  }
+}
+
+#[test]
 fn approximate_settings_report_recall() {
   let n = 4000;
   let docs = random_docs(n, 2000, 30, 11);
