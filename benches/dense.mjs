@@ -2,15 +2,17 @@
 // faiss-cpu on identical data and parameters, single thread: recall@10 against exact L2
 // search, queries/s, training time and bytes per vector.
 // Data: synthetic seeded clustered Gaussians (1,000 centres, spread 0.6) — 1M × 384 in full
-// mode (SLIMDEX_DENSE_N overrides), 5,000 × 384 with --smoke; plus real all-MiniLM-L6-v2
+// mode (SLIMDEX_DENSE_N overrides; SLIMDEX_DENSE_NTRAIN the 100,000 training vectors and
+// SLIMDEX_DENSE_NPM_N the 50,000-vector subset of the npm peers), 5,000 × 384 with --smoke; plus real all-MiniLM-L6-v2
 // embeddings of ../shared/datasets/msmarco-sample (embedded once in NumPy into a cache outside
 // the repo) for the scalar formats' recall@10 and nDCG@10.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { clustered } from './lib/data.mjs'
 import { alternate, fmt, loadSlimdex, ratios, resultsDir, stats, writeResults } from './lib/report.mjs'
+import { ensureNpmPeers } from './lib/npm-peers.mjs'
 import { cacheDir, ensureVenv, PyWorker } from './lib/python.mjs'
 import { lineChart } from './lib/svg.mjs'
 
@@ -92,7 +94,7 @@ export async function run({ smoke }) {
   const k = 10
   const m = 48
   const lists = smoke ? 16 : Math.max(16, Math.round(Math.sqrt(n)))
-  const ntrain = Math.min(n, smoke ? n : 100_000)
+  const ntrain = Math.min(n, smoke ? n : Number(process.env.SLIMDEX_DENSE_NTRAIN ?? 100_000))
   const reps = smoke ? 2 : 5
   const t0 = process.hrtime.bigint()
   const pool = clustered({ n: n + nq, dim, clusters: smoke ? 50 : 1000, spread: 0.6, seed: 31 })
@@ -190,6 +192,101 @@ export async function run({ smoke }) {
     { kind: 'ivfpq', m, lists },
     probes.map((p) => ({ label: `nprobe ${p}`, ours: { nprobe: p }, theirs: { nprobe: p } })),
   )
+
+  // npm packages a Node user would try, on a subset (their HNSW graphs take minutes to build
+  // on 1M vectors): queries/s one query per call, recall@10 against exact L2 over the subset,
+  // bytes per vector (their saved index size / n; ours memoryUsage().total / n).
+  const npmRows = []
+  const npmNotes = []
+  let npmN = 0
+  {
+    const pn = Math.min(n, smoke ? 2_000 : Number(process.env.SLIMDEX_DENSE_NPM_N ?? 50_000))
+    const pData = data.subarray(0, pn * dim)
+    const pExact = new FlatIndex({ dim, metric: 'l2' })
+    pExact.addSync(undefined, pData)
+    const pTruth = pExact.searchBatchSync(queries, { k }).map((hits) => hits.map((h) => h.id))
+    const contenders = {}
+    const add = (name, build) => {
+      try {
+        const t = process.hrtime.bigint()
+        const c = build()
+        c.buildS = seconds(t)
+        contenders[name] = c
+      } catch (e) {
+        npmNotes.push(`${name}: failed (${String(e.message ?? e).split('\n')[0]})`)
+      }
+    }
+    const timeSearch = (fn) => () => {
+      const out = []
+      const t = process.hrtime.bigint()
+      for (let qi = 0; qi < nq; qi++) out.push(fn(queries.subarray(qi * dim, (qi + 1) * dim)))
+      return { seconds: seconds(t), ids: out }
+    }
+    const ourPq = (opts) => () => {
+      const index = PQIndex.trainSync(pData.subarray(0, Math.min(pn, ntrain) * dim), { dim, m, ...opts })
+      index.addSync(undefined, pData)
+      return { run: timeSearch((q) => index.search(q, { k }).map((h) => h.id)), bytes: index.shrinkToFit().memoryUsage().total / pn, version: 'slimdex' }
+    }
+    add('slimdex PQ m=48 8-bit', ourPq({ nbits: 8 }))
+    add('slimdex PQ m=48 4-bit fast scan', ourPq({ nbits: 4 }))
+    add('slimdex FlatIndex int8', () => {
+      const index = new FlatIndex({ dim, storage: 'int8', metric: 'l2' })
+      index.addSync(undefined, pData)
+      return { run: timeSearch((q) => index.search(q, { k }).map((h) => h.id)), bytes: index.shrinkToFit().memoryUsage().total / pn }
+    })
+    const tmp = mkdtempSync(join(tmpdir(), 'slimdex-bench-npm-'))
+    const hnsw = ensureNpmPeers(['hnswlib-node@3.0.0'])
+    if (!hnsw) npmNotes.push('hnswlib-node@3.0.0: npm install failed')
+    else {
+      peers['hnswlib-node'] = hnsw.versions['hnswlib-node']
+      add('hnswlib-node HNSW float32 (M 16, efConstruction 100, ef 64)', () => {
+        const { HierarchicalNSW } = hnsw.require('hnswlib-node')
+        const index = new HierarchicalNSW('l2', dim)
+        index.initIndex(pn, 16, 100, 7)
+        const row = new Array(dim)
+        for (let i = 0; i < pn; i++) {
+          for (let j = 0; j < dim; j++) row[j] = pData[i * dim + j]
+          index.addPoint(row, i)
+        }
+        index.setEf(64)
+        const file = join(tmp, 'hnswlib.bin')
+        index.writeIndexSync(file)
+        return { run: timeSearch((q) => index.searchKnn(Array.from(q), k).neighbors), bytes: statSync(file).size / pn }
+      })
+    }
+    const us = ensureNpmPeers(['usearch@2.26.2'])
+    if (!us) npmNotes.push('usearch@2.26.2: npm install failed')
+    else {
+      peers.usearch = us.versions.usearch
+      for (const quantization of ['f32', 'i8']) {
+        add(`usearch HNSW ${quantization} (connectivity 16, expansion add 128 / search 64)`, () => {
+          const { Index } = us.require('usearch')
+          const index = new Index({ dimensions: dim, metric: 'l2sq', quantization, connectivity: 16, expansion_add: 128, expansion_search: 64 })
+          index.add(BigUint64Array.from({ length: pn }, (_, i) => BigInt(i)), pData)
+          const file = join(tmp, `usearch-${quantization}.bin`)
+          index.save(file)
+          return { run: timeSearch((q) => Array.from(index.search(q, k, 1).keys, Number)), bytes: statSync(file).size / pn }
+        })
+      }
+    }
+    if (!smoke) {
+      // faiss-node builds FAISS from a git checkout or downloads a prebuilt binary in its install
+      // script; both need hosts outside the npm registry.
+      const fn = ensureNpmPeers(['faiss-node@0.5.1'])
+      if (!fn) npmNotes.push('faiss-node@0.5.1: npm install failed (its install script downloads a prebuilt binary from GitHub or clones FAISS from GitHub; neither host is reachable here, and the npm package ships no binary)')
+      else peers['faiss-node'] = fn.versions['faiss-node']
+    }
+    const names = Object.keys(contenders)
+    for (const name of names) contenders[name].recall = recallAt(contenders[name].run().ids, pTruth, k)
+    const times = await alternate(Object.fromEntries(names.map((nm) => [nm, async () => contenders[nm].run().seconds])), reps)
+    for (const name of names) {
+      const c = contenders[name]
+      npmRows.push([name, fmt(c.recall, 3), fmt(nq / stats(times[name]).median, 0), fmt(c.bytes, 1), `${fmt((4 * dim) / c.bytes, 1)}×`, fmt(c.buildS, 1)])
+      console.log(npmRows[npmRows.length - 1].join(' | '))
+    }
+    measurements.npm = { n: pn, rows: npmRows, times, notes: npmNotes }
+    npmN = pn
+  }
 
   // Scalar storage: exact search over float16 / float8 / int8 (and Matryoshka-style truncation)
   // against faiss IndexScalarQuantizer fp16 / 8bit.
@@ -290,6 +387,15 @@ export async function run({ smoke }) {
       title: 'Dense compression: PQ / fast scan / IVF-PQ / scalar storage vs faiss-cpu, single thread',
       data: `synthetic: ${n.toLocaleString('en-US')} × ${dim} seeded clustered Gaussians (seed 31, ${smoke ? 50 : 1000} centres, spread 0.6), ${nq} held-out queries from the same distribution; training on the first ${ntrain.toLocaleString('en-US')} vectors; ground truth = exact L2 top-${k} over float32`,
       peers,
+      tables: npmRows.length
+        ? [
+            {
+              title: `npm packages on the first ${npmN.toLocaleString('en-US')} vectors (same queries; one query per call, one thread; exact L2 ground truth over the subset)`,
+              columns: ['index', 'recall@10', 'queries/s', 'bytes/vector', 'vs float32', 'build s'],
+              rows: npmRows,
+            },
+          ]
+        : [],
       table: {
         columns: ['configuration', 'recall@10 slimdex / faiss', 'queries/s slimdex / faiss', 'faiss time / slimdex time', 'train s slimdex / faiss', 'bytes/vector slimdex / faiss'],
         rows,
@@ -307,6 +413,7 @@ export async function run({ smoke }) {
             realRows.map((r) => `${r.name}: recall ${fmt(r.recall, 3)}, nDCG ${fmt(r.ndcg, 4)} (${fmt((100 * (r.ndcg - realRows[0].ndcg)) / realRows[0].ndcg, 2)}%), ${fmt(r.bytes, 1)} B/vector`).join(' · ') +
             '. all-MiniLM-L6-v2 is not Matryoshka-trained, so its truncation rows show the loss without MRL training'
           : 'real-embedding section skipped (dataset or embedding environment not available)',
+        `npm peers: bytes/vector of hnswlib-node and usearch is their saved index size / n (vectors + graph links); HNSW builds use their own threads, searches one query per call (usearch threads = 1)${npmNotes.length ? '; ' + npmNotes.join('; ') : ''}`,
         smoke ? 'smoke run: tiny data, numbers are not meaningful' : 'chart: dense-ivfpq.svg',
       ],
       measurements,

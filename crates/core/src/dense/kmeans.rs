@@ -4,7 +4,8 @@
 //!   seeded shuffle when there are more;
 //! - k-means++ initialisation when `n·k·dim` is small enough to afford it (≤ 2³⁰ flops),
 //!   otherwise k distinct random points (FAISS's init), or as chosen by [`Init`];
-//! - assignment with ‖x‖² − 2x·c + ‖c‖²: centroids are transposed so that SIMD lanes run across
+//! - assignment with ‖x‖² − 2x·c + ‖c‖², cache-blocked (64 points × an L2-sized block of
+//!   centroids) around a register-blocked micro-kernel: centroids are transposed so that SIMD lanes run across
 //!   16 centroids and 4 points share every centroid load; the kernel has no horizontal sums,
 //!   and each lane adds in dimension order with separate multiply and add, so every SIMD tier
 //!   returns the same bits as the scalar twin and training is identical on every CPU;
@@ -63,27 +64,48 @@ pub struct KMeans {
 
 const LANES: usize = 16;
 const POINTS: usize = 4;
+/// Points sharing one pass over a centroid block (their rows stay in L1/L2).
+const POINT_BLOCK: usize = 64;
+/// Centroid tiles (16 centroids each) per block: the block's panels (≤ 8 · 16 · dim floats)
+/// stay in L2 while every point group of the point block streams through them.
+const TILE_BLOCK_BYTES: usize = 192 * 1024;
 
 /// Centroids laid out for the assignment kernel.
 pub struct Assigner {
   dim: usize,
   k: usize,
   kpad: usize,
-  /// `dim × kpad`, column c holds centroid c.
-  ct: Vec<f32>,
+  /// Panels of 16 centroids: `[tile][dim][16]`, so a tile's columns are contiguous.
+  panels: Vec<f32>,
   /// ‖c‖², +∞ for padding so it never wins.
   cnorm: Vec<f32>,
+}
+
+/// Per-lane running minimum of each point of a group: lane l holds the best of the centroids
+/// ≡ l (mod 16) seen so far (ties keep the earlier, i.e. lower, index).
+#[derive(Clone, Copy)]
+struct Best {
+  d: [[f32; LANES]; POINTS],
+  i: [[u32; LANES]; POINTS],
+}
+
+impl Best {
+  const EMPTY: Best = Best {
+    d: [[f32::INFINITY; LANES]; POINTS],
+    i: [[0; LANES]; POINTS],
+  };
 }
 
 impl Assigner {
   pub fn new(centroids: &[f32], dim: usize) -> Assigner {
     let k = centroids.len() / dim;
     let kpad = k.div_ceil(LANES) * LANES;
-    let mut ct = vec![0f32; dim * kpad];
+    let mut panels = vec![0f32; dim * kpad];
     let mut cnorm = vec![f32::INFINITY; kpad];
     for (c, row) in centroids.chunks_exact(dim).enumerate() {
+      let (t, l) = (c / LANES, c % LANES);
       for j in 0..dim {
-        ct[j * kpad + c] = row[j];
+        panels[(t * dim + j) * LANES + l] = row[j];
       }
       cnorm[c] = row.iter().map(|x| x * x).sum();
     }
@@ -91,7 +113,7 @@ impl Assigner {
       dim,
       k,
       kpad,
-      ct,
+      panels,
       cnorm,
     }
   }
@@ -101,35 +123,51 @@ impl Assigner {
   }
 
   /// Nearest centroid (ties: lowest index) and squared distance (clamped at 0) of each point.
+  ///
+  /// Cache-blocked: a block of 64 points meets a block of centroid tiles that fits in L2;
+  /// inside, the register-blocked micro-kernel takes 4 points × 16 centroids and folds the
+  /// distances ‖c‖² − 2x·c into per-lane running minima, so no tile result goes through
+  /// memory. Each dot product adds in dimension order with separate multiply and add, so
+  /// the bits do not depend on the blocking or the tier.
   pub fn assign_with(&self, tier: Tier, points: &[f32], labels: &mut [u32], dists: &mut [f32]) {
     let dim = self.dim;
     let n = points.len() / dim;
     assert!(labels.len() == n && dists.len() == n);
-    let mut p = 0;
-    while p < n {
-      let take = (n - p).min(POINTS);
-      let mut rows: [&[f32]; POINTS] = [&points[p * dim..(p + 1) * dim]; POINTS];
-      for (i, r) in rows.iter_mut().enumerate().take(take) {
-        *r = &points[(p + i) * dim..(p + i + 1) * dim];
-      }
-      let mut best = [(f32::INFINITY, 0u32); POINTS];
-      for c0 in (0..self.kpad).step_by(LANES) {
-        let acc = tile(tier, &rows, &self.ct, self.kpad, c0, dim);
-        for (pi, b) in best.iter_mut().enumerate().take(take) {
-          for (l, (&cn, &a)) in self.cnorm[c0..c0 + LANES].iter().zip(&acc[pi]).enumerate() {
-            let d = cn - 2.0 * a;
-            if d < b.0 {
-              *b = (d, (c0 + l) as u32);
-            }
+    let tiles = self.kpad / LANES;
+    let tiles_per_block = (TILE_BLOCK_BYTES / (4 * LANES * dim.max(1))).clamp(1, tiles.max(1));
+    let mut best = [Best::EMPTY; POINT_BLOCK / POINTS];
+    for p0 in (0..n).step_by(POINT_BLOCK) {
+      let pn = (n - p0).min(POINT_BLOCK);
+      let groups = pn.div_ceil(POINTS);
+      best[..groups].iter_mut().for_each(|b| *b = Best::EMPTY);
+      for t0 in (0..tiles).step_by(tiles_per_block) {
+        let t1 = (t0 + tiles_per_block).min(tiles);
+        for (g, b) in best[..groups].iter_mut().enumerate() {
+          let first = p0 + g * POINTS;
+          let take = (n - first).min(POINTS);
+          // Short groups repeat their first row; the extra results are ignored.
+          let mut rows: [&[f32]; POINTS] = [&points[first * dim..(first + 1) * dim]; POINTS];
+          for (i, r) in rows.iter_mut().enumerate().take(take) {
+            *r = &points[(first + i) * dim..(first + i + 1) * dim];
           }
+          group(tier, &rows, &self.panels, &self.cnorm, t0..t1, dim, b);
         }
       }
-      for i in 0..take {
-        let xn: f32 = rows[i].iter().map(|x| x * x).sum();
-        labels[p + i] = best[i].1;
-        dists[p + i] = (xn + best[i].0).max(0.0);
+      for i in 0..pn {
+        let (g, pi) = (i / POINTS, i % POINTS);
+        let b = &best[g];
+        let mut win = (f32::INFINITY, 0u32);
+        for l in 0..LANES {
+          let (d, c) = (b.d[pi][l], b.i[pi][l]);
+          if d < win.0 || (d == win.0 && c < win.1) {
+            win = (d, c);
+          }
+        }
+        let row = &points[(p0 + i) * dim..(p0 + i + 1) * dim];
+        let xn: f32 = row.iter().map(|x| x * x).sum();
+        labels[p0 + i] = win.1;
+        dists[p0 + i] = (xn + win.0).max(0.0);
       }
-      p += take;
     }
   }
 
@@ -146,60 +184,107 @@ impl Assigner {
   }
 }
 
-type Acc = [[f32; LANES]; POINTS];
-
-/// 4 points × 16 centroids of dot products; each lane sums in dimension order.
+/// The micro-kernel: 4 points against the tiles `tiles` (16 centroids each), folding
+/// ‖c‖² − 2x·c into `best`. Each lane sums in dimension order.
 #[inline(always)]
-fn tile_body(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
-  let mut acc = [[0f32; LANES]; POINTS];
-  for j in 0..dim {
-    let c: &[f32; LANES] = ct[j * kpad + c0..j * kpad + c0 + LANES]
-      .try_into()
-      .expect("tile width");
-    for p in 0..POINTS {
-      let x = rows[p][j];
+fn group_body(
+  rows: &[&[f32]; POINTS],
+  panels: &[f32],
+  cnorm: &[f32],
+  tiles: std::ops::Range<usize>,
+  dim: usize,
+  best: &mut Best,
+) {
+  for t in tiles {
+    let panel = &panels[t * dim * LANES..(t + 1) * dim * LANES];
+    let mut acc = [[0f32; LANES]; POINTS];
+    for (j, c) in panel.chunks_exact(LANES).enumerate() {
+      let c: &[f32; LANES] = c.try_into().expect("tile width");
+      for (a, row) in acc.iter_mut().zip(rows) {
+        let x = row[j];
+        for (al, &cl) in a.iter_mut().zip(c) {
+          // Separate multiply and add (no FMA) so every tier rounds identically.
+          *al += x * cl;
+        }
+      }
+    }
+    let cn: &[f32; LANES] = cnorm[t * LANES..(t + 1) * LANES].try_into().expect("tile width");
+    let base = (t * LANES) as u32;
+    for ((a, bd), bi) in acc.iter().zip(&mut best.d).zip(&mut best.i) {
       for l in 0..LANES {
-        // Separate multiply and add (no FMA) so every tier rounds identically.
-        acc[p][l] += x * c[l];
+        let d = cn[l] - 2.0 * a[l];
+        let better = d < bd[l];
+        bd[l] = if better { d } else { bd[l] };
+        bi[l] = if better { base + l as u32 } else { bi[l] };
       }
     }
   }
-  acc
 }
 
-/// Scalar twin of the tile kernel.
-fn tile_scalar(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
-  tile_body(rows, ct, kpad, c0, dim)
+/// Scalar twin of the micro-kernel.
+fn group_scalar(
+  rows: &[&[f32]; POINTS],
+  panels: &[f32],
+  cnorm: &[f32],
+  tiles: std::ops::Range<usize>,
+  dim: usize,
+  best: &mut Best,
+) {
+  group_body(rows, panels, cnorm, tiles, dim, best)
 }
 
-/// The same loop compiled with AVX-512: LLVM keeps the 4 × 16 accumulators in zmm registers.
+/// The same loops compiled with AVX-512: LLVM keeps the 4 × 16 accumulators in zmm registers.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
-  tile_body(rows, ct, kpad, c0, dim)
+unsafe fn group_avx512(
+  rows: &[&[f32]; POINTS],
+  panels: &[f32],
+  cnorm: &[f32],
+  tiles: std::ops::Range<usize>,
+  dim: usize,
+  best: &mut Best,
+) {
+  group_body(rows, panels, cnorm, tiles, dim, best)
 }
 
+/// The same loops with AVX2: 8 ymm accumulators.
+///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn tile_avx2(rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
-  tile_body(rows, ct, kpad, c0, dim)
+unsafe fn group_avx2(
+  rows: &[&[f32]; POINTS],
+  panels: &[f32],
+  cnorm: &[f32],
+  tiles: std::ops::Range<usize>,
+  dim: usize,
+  best: &mut Best,
+) {
+  group_body(rows, panels, cnorm, tiles, dim, best)
 }
 
 #[inline]
-fn tile(tier: Tier, rows: &[&[f32]; POINTS], ct: &[f32], kpad: usize, c0: usize, dim: usize) -> Acc {
+fn group(
+  tier: Tier,
+  rows: &[&[f32]; POINTS],
+  panels: &[f32],
+  cnorm: &[f32],
+  tiles: std::ops::Range<usize>,
+  dim: usize,
+  best: &mut Best,
+) {
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the Avx512 tier is only active when the CPU has AVX-512 F (simd::detected).
-    Tier::Avx512 => unsafe { tile_avx512(rows, ct, kpad, c0, dim) },
+    Tier::Avx512 => unsafe { group_avx512(rows, panels, cnorm, tiles, dim, best) },
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the Avx2 tier is only active when the CPU has AVX2.
-    Tier::Avx2 => unsafe { tile_avx2(rows, ct, kpad, c0, dim) },
-    _ => tile_scalar(rows, ct, kpad, c0, dim),
+    Tier::Avx2 => unsafe { group_avx2(rows, panels, cnorm, tiles, dim, best) },
+    _ => group_scalar(rows, panels, cnorm, tiles, dim, best),
   }
 }
 
@@ -419,6 +504,60 @@ pub(crate) mod tests {
         // The expanded form is within rounding of the direct one.
         assert!(exact[l0[i] as usize] <= best + 1e-4 * (1.0 + best), "point {i}");
         assert!((d0[i] - exact[l0[i] as usize]).abs() <= 1e-4 * (1.0 + best));
+      }
+    }
+  }
+
+  /// The plain definition the blocked kernel must reproduce bit for bit: ‖c‖² − 2·(x·c) with
+  /// the dot product summed in dimension order, first minimum wins, then + ‖x‖², clamped.
+  fn reference_assign(pts: &[f32], cen: &[f32], dim: usize) -> (Vec<u32>, Vec<u32>) {
+    let (mut labels, mut bits) = (Vec::new(), Vec::new());
+    for p in pts.chunks_exact(dim) {
+      let mut win = (f32::INFINITY, 0u32);
+      for (c, row) in cen.chunks_exact(dim).enumerate() {
+        let cn: f32 = row.iter().map(|x| x * x).sum();
+        let mut dot = 0f32;
+        for j in 0..dim {
+          dot += p[j] * row[j];
+        }
+        let d = cn - 2.0 * dot;
+        if d < win.0 {
+          win = (d, c as u32);
+        }
+      }
+      let xn: f32 = p.iter().map(|x| x * x).sum();
+      labels.push(win.1);
+      bits.push((xn + win.0).max(0.0).to_bits());
+    }
+    (labels, bits)
+  }
+
+  #[test]
+  fn blocked_assignment_is_bit_identical_to_the_plain_definition() {
+    let mut rng = Rng::new(5);
+    // Sizes that cross the point block (64), the tile (16) and the centroid block.
+    for (dim, k, n) in [
+      (8, 256, 203),
+      (384, 300, 70),
+      (3, 5, 1),
+      (96, 1000, 65),
+      (1, 40, 129),
+    ] {
+      let pts: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+      let mut cen: Vec<f32> = (0..k * dim).map(|_| rng.normal() as f32).collect();
+      // Duplicate centroids: the lower index must win the tie.
+      let (c0, c1) = (cen[..dim].to_vec(), 17usize.min(k - 1));
+      cen[c1 * dim..(c1 + 1) * dim].copy_from_slice(&c0);
+      let want = reference_assign(&pts, &cen, dim);
+      let a = Assigner::new(&cen, dim);
+      for tier in simd::available() {
+        let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
+        a.assign_with(tier, &pts, &mut l, &mut d);
+        assert_eq!(
+          (l, d.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+          want,
+          "{tier:?} dim={dim} k={k}"
+        );
       }
     }
   }

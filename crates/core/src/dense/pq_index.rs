@@ -58,8 +58,27 @@ enum Codes {
 #[derive(Clone, Debug, PartialEq)]
 struct List {
   codes: Codes,
-  /// Internal id of each entry.
+  /// Internal id of each entry (IVF). Without IVF the single list holds every vector in
+  /// insertion order, entry i is internal id i, and this stays empty (4 bytes per vector saved).
   ids: Vec<u32>,
+}
+
+impl List {
+  fn len(&self, m: usize) -> usize {
+    match &self.codes {
+      Codes::Eight(v) => v.len() / m,
+      Codes::Four(f) => f.len(),
+    }
+  }
+  /// Internal id of entry `pos` (< len).
+  #[inline]
+  fn id(&self, pos: usize) -> u32 {
+    if self.ids.is_empty() {
+      pos as u32
+    } else {
+      self.ids[pos]
+    }
+  }
 }
 
 /// A validated, encoded batch ready to append (see [`PqIndex::prepare_add`]).
@@ -115,10 +134,7 @@ impl PqIndex {
         seed: mix64(opts.seed ^ 0x1f),
         init: Init::Auto,
       };
-      Some(Coarse {
-        dim,
-        centroids: kmeans::train(&x, dim, &p)?.centroids,
-      })
+      Some(Coarse::new(dim, kmeans::train(&x, dim, &p)?.centroids))
     } else {
       None
     };
@@ -229,7 +245,9 @@ impl PqIndex {
         Codes::Eight(v) => v.extend_from_slice(code),
         Codes::Four(f) => f.push(code),
       }
-      list.ids.push(first + i as u32);
+      if self.coarse.is_some() {
+        list.ids.push(first + i as u32);
+      }
     }
     self.floats.extend_from_slice(&b.floats);
     self.ids.push_checked(b.ids);
@@ -357,13 +375,13 @@ impl PqIndex {
       let Codes::Eight(codes) = &list.codes else {
         continue;
       };
-      buf.resize(list.ids.len(), 0f32);
+      buf.resize(list.len(m), 0f32);
       adc_scan8(&p.table, m, codes, &mut buf);
       // A plain float compare rejects most codes before the heap's (score, id) order is consulted.
       let mut thr = top.threshold().unwrap_or(f32::INFINITY);
-      for (&d, &id) in buf.iter().zip(&list.ids) {
+      for (pos, &d) in buf.iter().enumerate() {
         let v = p.offset + d;
-        if v <= thr && top.push(v, id) {
+        if v <= thr && top.push(v, list.id(pos)) {
           thr = top.threshold().unwrap_or(f32::INFINITY);
         }
       }
@@ -371,125 +389,72 @@ impl PqIndex {
     top.into_sorted()
   }
 
-  /// 4-bit: quantized sums for every code, then exact ADC for the codes that can still be in
-  /// the top `want` (bound test) — or, with `approx`, for the best `approx` by estimate.
+  /// 4-bit: the filtered fast scan hands over only codes whose quantized sum can still make
+  /// the top `want`; their exact ADC distance is computed right away (the code is in cache),
+  /// so the bound is tested against the k-th best *exact* distance so far. With `approx`, the
+  /// best `approx` codes by estimate are kept instead and re-ranked exactly at the end.
   fn scan4(&self, probes: &[Probe], want: usize, approx: Option<usize>) -> Vec<Scored<f32>> {
     let m = self.opts.m;
     let tier = crate::simd::tier();
-    // (probe index, position in list, lower bound or estimate)
-    let mut cands: Vec<(u32, u32, f32)> = Vec::new();
-    let mut upper = TopMin::<f32>::new(want);
+    let mut code = vec![0u8; m];
+    let mut exact = TopMin::<f32>::new(want);
+    // Approximate mode: heap ids index `cands`, which records (probe, position).
     let mut best = TopMin::<f32>::new(approx.unwrap_or(0));
-    let qts: Vec<QTable> = probes
-      .iter()
-      .map(|p| {
-        let mut t = QTable::new(&p.table, m);
-        t.base += p.offset;
-        t
-      })
-      .collect();
+    let mut cands: Vec<(u32, u32)> = Vec::new();
     for (pi, p) in probes.iter().enumerate() {
       let list = &self.lists[p.list];
       let Codes::Four(codes) = &list.codes else { continue };
-      let qt = &qts[pi];
-      // Integer form of `qt.lower(s) <= threshold`, refreshed when the threshold moves, so the
-      // common case (a code that cannot make the top) is one u16 compare.
-      let int_limit = |t: Option<f32>| -> u32 {
-        match t {
-          None => u32::MAX,
-          Some(t) => {
-            let x = ((t - qt.base) / qt.delta + qt.m as f32 * 0.5 + 2.0).floor();
-            if x < 0.0 {
-              0
-            } else if x > 65535.0 {
-              u32::MAX
-            } else {
-              x as u32
+      let mut qt = QTable::new(&p.table, m);
+      qt.base += p.offset;
+      // One more rounding: the exact value is offset + ADC sum.
+      qt.slack += 4.0 * f32::EPSILON * p.offset.abs();
+      let n = list.len(m);
+      if approx.is_some() {
+        let limit = |best: &TopMin<f32>| best.threshold().map_or(u16::MAX, |t| qt.limit_for_estimate(t));
+        fastscan::scan_filtered_with(tier, &qt, codes, limit(&best), |b, mask, sums| {
+          let mut bits = mask;
+          while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let pos = b * BLOCK + j;
+            if pos >= n {
+              break;
+            }
+            if best.push(qt.estimate(sums[j]), cands.len() as u32) {
+              cands.push((pi as u32, pos as u32));
             }
           }
-        }
-      };
-      // Approximate mode: the same early-out on the estimate base + δ·s.
-      let est_limit = |t: Option<f32>| -> u32 {
-        match t {
-          None => u32::MAX,
-          Some(t) => {
-            let x = ((t - qt.base) / qt.delta + 1.0).floor();
-            if x < 0.0 {
-              0
-            } else if x > 65535.0 {
-              u32::MAX
-            } else {
-              x as u32
-            }
-          }
-        }
-      };
-      let mut limit = if approx.is_some() {
-        est_limit(best.threshold())
-      } else {
-        int_limit(upper.threshold())
-      };
-      let mut sums = [0u16; BLOCK];
-      for b in 0..fastscan::blocks(codes) {
-        fastscan::block_with(tier, qt, codes, b, &mut sums);
-        // Most blocks hold no code under the limit once it has settled: one vectorised min.
-        if sums.iter().fold(u16::MAX, |a, &x| a.min(x)) as u32 > limit {
-          continue;
-        }
-        let end = (list.ids.len() - b * BLOCK).min(BLOCK);
-        for (j, (&s, &id)) in sums[..end]
-          .iter()
-          .zip(&list.ids[b * BLOCK..b * BLOCK + end])
-          .enumerate()
-        {
-          let pos = b * BLOCK + j;
-          if s as u32 > limit {
-            continue;
-          }
-          if approx.is_some() {
-            // The heap id indexes `cands`, which records (probe, position); resolved below.
-            let key = cands.len() as u32;
-            if best.push(qt.estimate(s), key) {
-              cands.push((pi as u32, pos as u32, 0.0));
-              limit = est_limit(best.threshold());
-            }
-            continue;
-          }
-          let lo = qt.lower(s);
-          if upper.threshold().is_none_or(|t| lo <= t) {
-            cands.push((pi as u32, pos as u32, lo));
-            if upper.push(qt.upper(s), id) {
-              limit = int_limit(upper.threshold());
-            }
-          }
-        }
+          limit(&best)
+        });
+        continue;
       }
+      let limit = |exact: &TopMin<f32>| exact.threshold().map_or(u16::MAX, |t| qt.limit_for_lower(t));
+      fastscan::scan_filtered_with(tier, &qt, codes, limit(&exact), |b, mask, sums| {
+        let mut bits = mask;
+        while bits != 0 {
+          let j = bits.trailing_zeros() as usize;
+          bits &= bits - 1;
+          let pos = b * BLOCK + j;
+          if pos >= n {
+            break;
+          }
+          // d ≥ lower > t: this code cannot enter the top.
+          if exact.threshold().is_some_and(|t| qt.lower(sums[j]) > t) {
+            continue;
+          }
+          codes.get(pos, &mut code);
+          exact.push(p.offset + adc_sum(&p.table, 16, &code), list.id(pos));
+        }
+        limit(&exact)
+      });
     }
-    let mut code = vec![0u8; m];
-    let mut exact = TopMin::new(want);
-    let mut rerank = |pi: u32, pos: u32| {
+    for s in best.into_sorted() {
+      let (pi, pos) = cands[s.id as usize];
       let p = &probes[pi as usize];
       let list = &self.lists[p.list];
       if let Codes::Four(codes) = &list.codes {
         codes.get(pos as usize, &mut code);
-        exact.push(p.offset + adc_sum(&p.table, 16, &code), list.ids[pos as usize]);
-      }
-    };
-    match approx {
-      Some(_) => {
-        for s in best.into_sorted() {
-          let (pi, pos, _) = cands[s.id as usize];
-          rerank(pi, pos);
-        }
-      }
-      None => {
-        let limit = upper.threshold().unwrap_or(f32::INFINITY);
-        for &(pi, pos, lo) in &cands {
-          if lo <= limit {
-            rerank(pi, pos);
-          }
-        }
+        exact.push(p.offset + adc_sum(&p.table, 16, &code), list.id(pos as usize));
       }
     }
     exact.into_sorted()
@@ -573,12 +538,18 @@ impl PqIndex {
     }
     let (mut lens, mut codes, mut lids) = (ByteWriter::new(), Vec::new(), ByteWriter::new());
     for l in &self.lists {
-      lens.put(l.ids.len() as u64);
+      let len = l.len(self.opts.m);
+      lens.put(len as u64);
       match &l.codes {
         Codes::Eight(v) => codes.extend_from_slice(v),
         Codes::Four(f) => codes.extend_from_slice(&f.blocks),
       }
-      lids.put_raw(&l.ids);
+      // The file keeps an id per entry either way (the format does not depend on IVF).
+      if l.ids.is_empty() {
+        lids.put_raw(&(0..len as u32).collect::<Vec<_>>());
+      } else {
+        lids.put_raw(&l.ids);
+      }
     }
     w.section(b"LLEN", lens.into_bytes());
     w.section(b"CODE", codes);
@@ -626,7 +597,7 @@ impl PqIndex {
       if centroids.iter().any(|x| !x.is_finite()) {
         return Err(Error::corrupt("coarse centroids contain non-finite values"));
       }
-      Some(Coarse { dim, centroids })
+      Some(Coarse::new(dim, centroids))
     } else {
       None
     };
@@ -681,9 +652,18 @@ impl PqIndex {
             .ok_or_else(|| Error::corrupt("fast-scan codes are malformed"))?,
         )
       };
+      let ids = &all_ids[id_off..id_off + len];
       out_lists.push(List {
         codes,
-        ids: all_ids[id_off..id_off + len].to_vec(),
+        ids: if lists > 0 {
+          ids.to_vec()
+        } else if ids.iter().enumerate().all(|(i, &id)| id as usize == i) {
+          Vec::new()
+        } else {
+          return Err(Error::corrupt(
+            "list ids of an index without IVF must be sequential",
+          ));
+        },
       });
       id_off += len;
     }

@@ -28,7 +28,8 @@ fn brute_adc(idx: &PqIndex, q: &[f32], k: usize) -> Vec<Scored<f32>> {
   let mut code = vec![0u8; m];
   for p in &probes {
     let list = &idx.lists[p.list];
-    for (pos, &id) in list.ids.iter().enumerate() {
+    for pos in 0..list.len(m) {
+      let id = list.id(pos);
       match &list.codes {
         Codes::Eight(v) => code.copy_from_slice(&v[pos * m..(pos + 1) * m]),
         Codes::Four(f) => f.get(pos, &mut code),
@@ -95,7 +96,7 @@ fn ivf_residual_adc_equals_distance_to_the_reconstruction() {
       let Codes::Eight(codes) = &list.codes else {
         unreachable!()
       };
-      for (pos, _) in list.ids.iter().enumerate().take(20) {
+      for pos in 0..list.len(idx.opts.m).min(20) {
         let code = &codes[pos * 4..(pos + 1) * 4];
         let mut x = idx.pq.decode_unpacked(code);
         x.iter_mut()
@@ -193,9 +194,17 @@ fn persistence_round_trip_and_corruption() {
         &data[(n - 50) * dim..],
       )
       .unwrap();
+    // Without IVF the entry position is the internal id: no list ids are held.
+    let list_ids = |i: &PqIndex| i.memory_usage().into_iter().find(|c| c.0 == "listIds").unwrap().1;
+    if lists == 0 {
+      assert_eq!(list_ids(&idx), 0);
+    } else {
+      assert!(list_ids(&idx) >= 4 * n);
+    }
     let bytes = idx.to_bytes();
     let back = PqIndex::from_bytes(&bytes).unwrap();
     assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(list_ids(&back), if lists == 0 { 0 } else { 4 * n });
     let q = &data[5 * dim..6 * dim];
     assert_eq!(
       idx.search(q, 7, Some(2), None).unwrap(),
