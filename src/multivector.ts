@@ -123,7 +123,7 @@ const indexSchema = z.strictObject({
       iterations: positiveInt(1000).default(10),
       seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(42),
     })
-    .default({}),
+    .prefault({}),
 })
 
 const searchSchema = z.strictObject({
@@ -370,7 +370,7 @@ export class MultiVectorIndex {
         fde: { ...fde, finalDim: fde.finalDim ?? undefined, projection: fde.projection as FdeEncoderOptions['projection'] },
         storage: o.storage as ResolvedMultiVectorOptions['storage'],
         fdeStorage: o.fdeStorage as ResolvedMultiVectorOptions['fdeStorage'],
-        ...(o.pq ? { pq: { m: o.pq.m ?? undefined, nbits: o.pq.nbits as 4 | 8, trainingSize: o.pq.trainingSize, iterations: o.pq.iterations, seed: o.pq.seed } } : {}),
+        ...(o.pq ? { pq: { ...(o.pq.m != null ? { m: o.pq.m } : {}), nbits: o.pq.nbits as 4 | 8, trainingSize: o.pq.trainingSize, iterations: o.pq.iterations, seed: o.pq.seed } } : {}),
       })
     } finally {
       adoptedIndex = undefined

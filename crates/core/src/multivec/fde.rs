@@ -170,41 +170,124 @@ const TILE_TOKENS: usize = 4;
 
 /// `out[t·cols + c] = Σ_i x[t·d + i] · m[i·cols + c]` for the `n` tokens of `x`, each sum
 /// accumulated from 0 in increasing `i` with a separate multiply and add: exactly the
-/// arithmetic of a per-token dot-product loop, so results are bit-identical to it on every
-/// tier. Tiles of [`TILE_TOKENS`] tokens × [`TILE_COLS`] columns keep their accumulators in
-/// registers while the matrix rows stream from cache.
-#[inline(always)]
+/// arithmetic of a per-token dot-product loop, so every tier is bit-identical to it. Tiles of
+/// [`TILE_TOKENS`] tokens × [`TILE_COLS`] columns keep their accumulators in registers while
+/// the matrix rows stream from cache (AVX-512 and AVX2 kernels; this is the scalar twin).
 fn token_matrix_product(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
-  debug_assert!(cols.is_multiple_of(TILE_COLS) && m.len() == d * cols);
   let n = x.len() / d;
-  let mut t0 = 0;
-  while t0 + TILE_TOKENS <= n {
-    product_tile::<TILE_TOKENS>(&x[t0 * d..(t0 + TILE_TOKENS) * d], d, m, cols, &mut out[t0 * cols..(t0 + TILE_TOKENS) * cols]);
-    t0 += TILE_TOKENS;
-  }
-  while t0 < n {
-    product_tile::<1>(&x[t0 * d..(t0 + 1) * d], d, m, cols, &mut out[t0 * cols..(t0 + 1) * cols]);
-    t0 += 1;
+  for t in 0..n {
+    let xt = &x[t * d..(t + 1) * d];
+    let o = &mut out[t * cols..(t + 1) * cols];
+    o.fill(0.0);
+    for (i, &xv) in xt.iter().enumerate() {
+      for (oc, &mc) in o.iter_mut().zip(&m[i * cols..(i + 1) * cols]) {
+        *oc += xv * mc;
+      }
+    }
   }
 }
 
-/// One row of `T` tokens of [`token_matrix_product`].
-#[inline(always)]
-fn product_tile<const T: usize>(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
-  let xs: [&[f32]; T] = std::array::from_fn(|t| &x[t * d..(t + 1) * d]);
-  for c0 in (0..cols).step_by(TILE_COLS) {
-    let mut acc = [[0f32; TILE_COLS]; T];
-    for i in 0..d {
-      let row: &[f32; TILE_COLS] = m[i * cols + c0..i * cols + c0 + TILE_COLS].try_into().expect("tile row");
-      for t in 0..T {
-        let xv = xs[t][i];
-        for c in 0..TILE_COLS {
-          acc[t][c] += xv * row[c];
+/// [`token_matrix_product`] on a tier (lowered to what this CPU runs).
+fn token_matrix_product_with(tier: Tier, x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+  let n = x.len() / d;
+  assert!(cols.is_multiple_of(TILE_COLS) && m.len() == d * cols && out.len() >= n * cols && x.len() == n * d);
+  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  match tier {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the tier is available (AVX-512F); the slice sizes were asserted above.
+    Tier::Avx512 => unsafe { gemm_x86::product_avx512(x, d, m, cols, out) },
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx2 tier implies AVX2; the slice sizes were asserted above.
+    Tier::Avx2 => unsafe { gemm_x86::product_avx2(x, d, m, cols, out) },
+    _ => token_matrix_product(x, d, m, cols, out),
+  }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod gemm_x86 {
+  use super::{TILE_COLS, TILE_TOKENS};
+  use std::arch::x86_64::*;
+
+  /// # Safety
+  /// AVX-512F must be available; `x` holds n·d floats, `m` d·cols, `out` ≥ n·cols, and
+  /// cols is a multiple of 32 (all asserted by the caller). Every pointer offset below stays
+  /// inside those bounds: token t < n, row i < d, column c0 + 16 + 15 < cols.
+  #[target_feature(enable = "avx512f")]
+  pub unsafe fn product_avx512(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let n = x.len() / d;
+    let mut t0 = 0;
+    while t0 + TILE_TOKENS <= n {
+      tile_avx512::<TILE_TOKENS>(x, t0, d, m, cols, out);
+      t0 += TILE_TOKENS;
+    }
+    while t0 < n {
+      tile_avx512::<1>(x, t0, d, m, cols, out);
+      t0 += 1;
+    }
+  }
+
+  /// # Safety
+  /// As [`product_avx512`], with tokens t0 .. t0 + T < n.
+  #[target_feature(enable = "avx512f")]
+  #[inline]
+  unsafe fn tile_avx512<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+    for c0 in (0..cols).step_by(TILE_COLS) {
+      let mut acc = [[_mm512_setzero_ps(); 2]; T];
+      for i in 0..d {
+        let r0 = _mm512_loadu_ps(mp.add(i * cols + c0));
+        let r1 = _mm512_loadu_ps(mp.add(i * cols + c0 + 16));
+        for (t, a) in acc.iter_mut().enumerate() {
+          let xv = _mm512_set1_ps(*xp.add(t * d + i));
+          a[0] = _mm512_add_ps(a[0], _mm512_mul_ps(xv, r0));
+          a[1] = _mm512_add_ps(a[1], _mm512_mul_ps(xv, r1));
         }
       }
+      for (t, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(op.add(t * cols + c0), a[0]);
+        _mm512_storeu_ps(op.add(t * cols + c0 + 16), a[1]);
+      }
     }
-    for (t, a) in acc.iter().enumerate() {
-      out[t * cols + c0..t * cols + c0 + TILE_COLS].copy_from_slice(a);
+  }
+
+  /// # Safety
+  /// AVX2 must be available; bounds as for [`product_avx512`].
+  #[target_feature(enable = "avx2")]
+  pub unsafe fn product_avx2(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let n = x.len() / d;
+    let mut t0 = 0;
+    while t0 + TILE_TOKENS <= n {
+      tile_avx2::<TILE_TOKENS>(x, t0, d, m, cols, out);
+      t0 += TILE_TOKENS;
+    }
+    while t0 < n {
+      tile_avx2::<1>(x, t0, d, m, cols, out);
+      t0 += 1;
+    }
+  }
+
+  /// # Safety
+  /// As [`product_avx2`], with tokens t0 .. t0 + T < n. Columns go 16 at a time (two ymm per
+  /// token) so T = 4 tokens fit the 16 registers.
+  #[target_feature(enable = "avx2")]
+  #[inline]
+  unsafe fn tile_avx2<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+    for c0 in (0..cols).step_by(16) {
+      let mut acc = [[_mm256_setzero_ps(); 2]; T];
+      for i in 0..d {
+        let r0 = _mm256_loadu_ps(mp.add(i * cols + c0));
+        let r1 = _mm256_loadu_ps(mp.add(i * cols + c0 + 8));
+        for (t, a) in acc.iter_mut().enumerate() {
+          let xv = _mm256_set1_ps(*xp.add(t * d + i));
+          a[0] = _mm256_add_ps(a[0], _mm256_mul_ps(xv, r0));
+          a[1] = _mm256_add_ps(a[1], _mm256_mul_ps(xv, r1));
+        }
+      }
+      for (t, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(op.add(t * cols + c0), a[0]);
+        _mm256_storeu_ps(op.add(t * cols + c0 + 8), a[1]);
+      }
     }
   }
 }
@@ -217,6 +300,10 @@ struct Scratch {
   proj: Vec<f32>,
   bits: Vec<u32>,
   counts: Vec<u32>,
+  /// Lowest token index in each document block.
+  first: Vec<u32>,
+  /// Occupied (sign pattern, first token) pairs of one repetition.
+  occupied: Vec<(u32, u32)>,
   inner: Vec<f32>,
 }
 
@@ -481,9 +568,9 @@ impl FdeEncoder {
       // the body is safe Rust (bounds-checked slices), only compiled for wider registers.
       Tier::Avx512 => unsafe { self.encode_avx512(tokens, document, out, s) },
       #[cfg(target_arch = "x86_64")]
-      // SAFETY: the Avx2 tier implies AVX2 (checked by `simd::detected`); body as above.
+      // SAFETY: the Avx2 tier implies AVX2 and POPCNT (checked by `simd::detected`); body as above.
       Tier::Avx2 => unsafe { self.encode_avx2(tokens, document, out, s) },
-      _ => self.encode_body(tokens, document, out, s),
+      _ => self.encode_body(Tier::Scalar, tokens, document, out, s),
     }
   }
 
@@ -492,22 +579,22 @@ impl FdeEncoder {
   #[cfg(target_arch = "x86_64")]
   #[target_feature(enable = "avx512f")]
   unsafe fn encode_avx512(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    self.encode_body(tokens, document, out, s)
+    self.encode_body(Tier::Avx512, tokens, document, out, s)
   }
 
   /// # Safety
-  /// The CPU must support AVX2.
+  /// The CPU must support AVX2 and POPCNT (both part of the Avx2 tier, see `simd::detected`).
   #[cfg(target_arch = "x86_64")]
-  #[target_feature(enable = "avx2")]
+  #[target_feature(enable = "avx2,popcnt")]
   unsafe fn encode_avx2(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    self.encode_body(tokens, document, out, s)
+    self.encode_body(Tier::Avx2, tokens, document, out, s)
   }
 
   /// The encoder itself (the scalar twin; inlined into each tier's entry point). The SimHash
   /// sketches and the dense projection of all tokens come from one blocked product with the
   /// packed matrix; Count-Sketch scatters per token; identity reads the tokens themselves.
   #[inline(always)]
-  fn encode_body(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+  fn encode_body(&self, tier: Tier, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
     let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
     let n = tokens.len() / d;
     let (rk, rp, cols) = (r_n * k, r_n * p, self.gemm_cols);
@@ -515,7 +602,7 @@ impl FdeEncoder {
     s.bits.resize(n * r_n, 0);
     if cols > 0 {
       s.gemm.resize(n * cols, 0.0);
-      token_matrix_product(tokens, d, &self.gemm, cols, &mut s.gemm);
+      token_matrix_product_with(tier, tokens, d, &self.gemm, cols, &mut s.gemm);
     }
     for t in 0..n {
       let z = &s.gemm[t * cols..t * cols + rk];
@@ -561,6 +648,7 @@ impl FdeEncoder {
     if document {
       s.counts.clear();
       s.counts.resize(r_n * b, 0);
+      s.first.resize(r_n * b, 0);
     }
     for t in 0..n {
       for r in 0..r_n {
@@ -570,12 +658,24 @@ impl FdeEncoder {
           *o += v;
         }
         if document {
+          if s.counts[r * b + part] == 0 {
+            s.first[r * b + part] = t as u32;
+          }
           s.counts[r * b + part] += 1;
         }
       }
     }
     if document {
       for r in 0..r_n {
+        // The nearest token of an empty block (Hamming on sign bits, lowest index on ties) is
+        // the first token of the nearest occupied pattern (ties: lowest first token): tokens
+        // sharing a pattern are equally near, and the lowest of them is its first.
+        s.occupied.clear();
+        for part in 0..b {
+          if s.counts[r * b + part] > 0 {
+            s.occupied.push((partition_pattern(part as u32), s.first[r * b + part]));
+          }
+        }
         for part in 0..b {
           let c = s.counts[r * b + part];
           let blk = &mut inner[(r * b + part) * p..(r * b + part + 1) * p];
@@ -584,14 +684,14 @@ impl FdeEncoder {
             blk.iter_mut().for_each(|v| *v /= c);
           } else if self.opts.fill_empty && k > 0 && n > 0 {
             let pattern = partition_pattern(part as u32);
-            let mut best = (u32::MAX, 0usize);
-            for t in 0..n {
-              let h = (s.bits[t * r_n + r] ^ pattern).count_ones();
-              if h < best.0 {
-                best = (h, t);
+            let mut best = (u32::MAX, u32::MAX);
+            for &(pat, first) in &s.occupied {
+              let cand = ((pat ^ pattern).count_ones(), first);
+              if cand < best {
+                best = cand;
               }
             }
-            blk.copy_from_slice(projected(best.1, r));
+            blk.copy_from_slice(projected(best.1 as usize, r));
           }
         }
       }
@@ -1126,6 +1226,12 @@ mod tests {
       let m = gaussian(&mut rng, d * cols);
       let mut got = vec![f32::NAN; n * cols];
       token_matrix_product(&x, d, &m, cols, &mut got);
+      for tier in simd::available() {
+        let mut tiered = vec![f32::NAN; n * cols];
+        token_matrix_product_with(tier, &x, d, &m, cols, &mut tiered);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&tiered), bits(&got), "{tier:?} n {n} d {d}");
+      }
       for t in 0..n {
         for c in 0..cols {
           let mut want = 0f32;
