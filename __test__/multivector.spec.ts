@@ -315,7 +315,7 @@ test('MultiVectorIndex rejects bad input and leaves the index unchanged; add rep
   t.throws(() => index.search(gaussian(1, 1, dim), { k: 2, mode: 'exact' as 'muvera' }), inv)
   t.is(index.search(gaussian(1, 1, dim), { k: 10 }).length, 2, 'k above size returns everything')
   t.throws(() => new MultiVectorIndex({ dim: 8, fde: new FdeEncoder({ dim: 16 }) }), inv)
-  t.throws(() => new MultiVectorIndex({ dim: 8, fdeStorage: 'pq' as 'f16' }), inv)
+  t.throws(() => new MultiVectorIndex({ dim: 8, fdeStorage: 'int8' as 'f16' }), inv)
   // Progress: 1300 documents are encoded in steps of 512, and the last report is the total.
   const big = corpus(21, 1300, dim, 10, 1, 3)
   const seen: Array<[number, number]> = []
@@ -377,6 +377,6 @@ test("MultiVectorIndex fdeStorage 'pq': candidates = N equals brute force exactl
   const small = new MultiVectorIndex({ dim, fde, fdeStorage: 'pq' })
   t.throws(() => small.addSync(undefined, { tokens: c.tokens.subarray(0, c.offsets[50] * dim), offsets: c.offsets.subarray(0, 51) }), { message: /at least 2\^nbits = 256 documents/ })
   t.is(small.size, 0)
-  t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { nbits: 5 as 8 } }), { instanceOf: TypeError })
+  t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { nbits: 5 as 8 } }), { instanceOf: RangeError, message: /pq.nbits/ })
   t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { m: 7 } }), { message: /m must divide dim/ })
 })
