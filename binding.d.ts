@@ -419,6 +419,17 @@ export interface FdeEncoderInit {
   seed: number
 }
 
+/** Product quantization of the FDEs (`fdeStorage: 'pq'`). */
+export interface FdePqInit {
+  /** Sub-quantizers (0 or absent: FDE length / 8 for 8-bit, / 4 for 4-bit codes). */
+  m?: number
+  /** 8 or 4. */
+  nbits: number
+  trainingSize: number
+  iterations: number
+  seed: number
+}
+
 /** Options of `new NativeFlatIndex(...)` (validated and defaulted by the TS layer). */
 export interface FlatIndexInit {
   dim: number
@@ -585,8 +596,10 @@ export interface MultiVectorIndexInit {
   fde: FdeEncoderInit
   /** 'f32' | 'f16' | 'int8' */
   storage: string
-  /** 'f32' | 'f16' */
+  /** 'f32' | 'f16' | 'pq' */
   fdeStorage: string
+  /** PQ options for `fdeStorage: 'pq'` (defaults filled in by the TS layer). */
+  pq?: FdePqInit
 }
 
 /** Options of one search (validated by the TS layer). */

@@ -315,7 +315,7 @@ test('MultiVectorIndex rejects bad input and leaves the index unchanged; add rep
   t.throws(() => index.search(gaussian(1, 1, dim), { k: 2, mode: 'exact' as 'muvera' }), inv)
   t.is(index.search(gaussian(1, 1, dim), { k: 10 }).length, 2, 'k above size returns everything')
   t.throws(() => new MultiVectorIndex({ dim: 8, fde: new FdeEncoder({ dim: 16 }) }), inv)
-  t.throws(() => new MultiVectorIndex({ dim: 8, fdeStorage: 'pq' as 'f16' }), inv)
+  t.throws(() => new MultiVectorIndex({ dim: 8, fdeStorage: 'int8' as 'f16' }), inv)
   // Progress: 1300 documents are encoded in steps of 512, and the last report is the total.
   const big = corpus(21, 1300, dim, 10, 1, 3)
   const seen: Array<[number, number]> = []
@@ -330,4 +330,53 @@ test('MultiVectorIndex rejects bad input and leaves the index unchanged; add rep
   t.is(idx.size, 1300)
   t.true(idx.memoryUsage().components.tokens === big.tokens.length * 2)
   t.true(idx.memoryUsage().components.fde > 0)
+})
+
+test("MultiVectorIndex fdeStorage 'pq': candidates = N equals brute force exactly; recall reported; saved with its codebooks; memory by component", async (t) => {
+  const dim = 32
+  const n = 500
+  const c = corpus(21, n, dim)
+  const queries = corpus(22, 15, dim)
+  const fde = { repetitions: 20, simhashBits: 4, projectionDim: 8 } // 2,560 dims
+  const f16 = new MultiVectorIndex({ dim, fde, storage: 'f32' }).addSync(undefined, c)
+  for (const nbits of [8, 4] as const) {
+    const pq = new MultiVectorIndex({ dim, fde: f16.encoder(), storage: 'f32', fdeStorage: 'pq', pq: { nbits, iterations: 6 } })
+    t.deepEqual(pq.options.pq, { nbits, trainingSize: 8192, iterations: 6, seed: 42 })
+    // First batch trains the codebooks (≥ 256 documents for 8-bit), the second reuses them.
+    const split = { tokens: c.tokens.subarray(0, c.offsets[300] * dim), offsets: c.offsets.subarray(0, 301) }
+    await pq.add(undefined, split.tokens, split.offsets)
+    const restOffsets = Uint32Array.from(c.offsets.subarray(300), (o) => o - c.offsets[300])
+    await pq.add(Array.from({ length: n - 300 }, (_, i) => 300 + i), c.tokens.subarray(c.offsets[300] * dim), restOffsets)
+    let recPq = 0
+    let recF16 = 0
+    for (let qi = 0; qi < 15; qi++) {
+      const q = doc(queries, qi, dim)
+      const brute = f16.search(q, { k: 10, mode: 'bruteforce' })
+      t.deepEqual(pq.search(q, { k: 10, candidates: n }), brute, `nbits ${nbits} query ${qi}`)
+      const want = new Set(brute.map((h) => h.id))
+      recPq += pq.search(q, { k: 10, candidates: 60 }).filter((h) => want.has(h.id)).length / 150
+      recF16 += f16.search(q, { k: 10, candidates: 60 }).filter((h) => want.has(h.id)).length / 150
+    }
+    t.log(`PQ ${nbits}-bit FDEs (2,560 dims, m = ${nbits === 8 ? 320 : 640}): recall@10 after re-ranking 60 of ${n} candidates ${recPq.toFixed(3)} (f16 FDEs ${recF16.toFixed(3)})`)
+    t.true(recPq > recF16 - 0.15 && recPq > 0.4)
+    pq.shrinkToFit()
+    const mem = pq.memoryUsage()
+    t.is(mem.components.fde, nbits === 8 ? n * 320 : Math.ceil(n / 32) * 16 * 640)
+    t.is(mem.components.fdeCodebooks, 2560 * (1 << nbits) * 4)
+    const back = MultiVectorIndex.fromBuffer(pq.toBuffer())
+    t.deepEqual(back.options, pq.options)
+    const q = doc(queries, 3, dim)
+    t.deepEqual(back.candidates(q, { n: 30 }), pq.candidates(q, { n: 30 }))
+    t.deepEqual(back.search(q, { k: 5, candidates: 40 }), pq.search(q, { k: 5, candidates: 40 }))
+    const bytes = pq.toBuffer()
+    const bad = Buffer.from(bytes)
+    bad[Math.floor(bytes.length * 0.9)] ^= 4
+    t.throws(() => MultiVectorIndex.fromBuffer(bad), { code: 'ERR_SLIMDEX_CORRUPT_FILE' })
+  }
+  // The first batch must be large enough to train 2^nbits centroids; the index stays empty.
+  const small = new MultiVectorIndex({ dim, fde, fdeStorage: 'pq' })
+  t.throws(() => small.addSync(undefined, { tokens: c.tokens.subarray(0, c.offsets[50] * dim), offsets: c.offsets.subarray(0, 51) }), { message: /at least 2\^nbits = 256 documents/ })
+  t.is(small.size, 0)
+  t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { nbits: 5 as 8 } }), { instanceOf: RangeError, message: /pq.nbits/ })
+  t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { m: 7 } }), { message: /m must divide dim/ })
 })

@@ -30,10 +30,34 @@ export interface MultiVectorIndexOptions {
    */
   storage?: 'f32' | 'f16' | 'int8'
   /**
-   * Document FDE storage (default `'f16'`). Product quantization (`'pq'` in the design) is not
-   * available yet.
+   * Document FDE storage for candidate generation (default `'f16'`, 2 bytes per FDE float;
+   * `'f32'`: 4 bytes). `'pq'`: product-quantized FDEs (the paper's PQ-256-8 by default, 1 byte
+   * per 8 FDE floats, 16× smaller than f16): the codebooks are trained on a sample of the
+   * first `add()` batch (which needs at least 2^nbits documents) and saved with the index;
+   * candidates come from asymmetric inner products, then the same exact Chamfer re-rank. See
+   * {@link FdePqOptions}.
    */
-  fdeStorage?: 'f32' | 'f16'
+  fdeStorage?: 'f32' | 'f16' | 'pq'
+  /** Product quantization of the FDEs; only used with `fdeStorage: 'pq'`. */
+  pq?: FdePqOptions
+}
+
+/** Product quantization of the FDEs (`fdeStorage: 'pq'`). */
+export interface FdePqOptions {
+  /**
+   * Sub-quantizers; must divide the FDE length. Default: FDE length / 8 with 8-bit codes
+   * (1 byte per 8 floats) or / 4 with 4-bit codes (the same bytes); when that does not divide,
+   * the divisor whose sub-vector width is nearest.
+   */
+  m?: number
+  /** Bits per sub-quantizer code: 8 (256 centroids, table lookups; default) or 4 (16, fast scan). */
+  nbits?: 4 | 8
+  /** FDEs of the first batch sampled to train the codebooks, 2^nbits … 2^24 (default 8,192). */
+  trainingSize?: number
+  /** k-means iterations per sub-quantizer, 1 … 1,000 (default 10). */
+  iterations?: number
+  /** Seed of the training sample and k-means, a safe integer ≥ 0 (default 42). */
+  seed?: number
 }
 
 /** Options of {@link MultiVectorIndex.search}. */
@@ -90,7 +114,16 @@ const indexSchema = z.strictObject({
   dim: positiveInt(65_536),
   fde: z.union([z.instanceof(FdeEncoder), fdeSchema]).default({}),
   storage: z.enum(['f32', 'f16', 'int8']).default('f16'),
-  fdeStorage: z.enum(['f32', 'f16']).default('f16'),
+  fdeStorage: z.enum(['f32', 'f16', 'pq']).default('f16'),
+  pq: z
+    .strictObject({
+      m: positiveInt(1 << 22).optional(),
+      nbits: z.union([z.literal(4), z.literal(8)]).default(8),
+      trainingSize: positiveInt(1 << 24).default(8192),
+      iterations: positiveInt(1000).default(10),
+      seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(42),
+    })
+    .prefault({}),
 })
 
 const searchSchema = z.strictObject({
@@ -122,7 +155,9 @@ export interface ResolvedMultiVectorOptions {
   dim: number
   fde: ResolvedFdeOptions
   storage: 'f32' | 'f16' | 'int8'
-  fdeStorage: 'f32' | 'f16'
+  fdeStorage: 'f32' | 'f16' | 'pq'
+  /** PQ options as resolved (present with `fdeStorage: 'pq'`). */
+  pq?: Required<Omit<FdePqOptions, 'm'>> & Pick<FdePqOptions, 'm'>
 }
 
 let adoptedIndex: NativeMultiVectorIndex | undefined
@@ -154,8 +189,9 @@ export class MultiVectorIndex {
     } else {
       fde = parseOptions(encoderSchema, { ...o.fde, dim: o.dim }, 'MultiVectorIndex options.fde')
     }
-    this.#options = { dim: o.dim, fde, storage: o.storage, fdeStorage: o.fdeStorage }
-    this.#native = adoptedIndex ?? callNative(() => new NativeMultiVectorIndex({ fde, storage: o.storage, fdeStorage: o.fdeStorage }))
+    const pq = o.fdeStorage === 'pq' ? o.pq : undefined
+    this.#options = { dim: o.dim, fde, storage: o.storage, fdeStorage: o.fdeStorage, ...(pq ? { pq } : {}) }
+    this.#native = adoptedIndex ?? callNative(() => new NativeMultiVectorIndex({ fde, storage: o.storage, fdeStorage: o.fdeStorage, pq }))
   }
 
   /** Token dimension. */
@@ -334,6 +370,7 @@ export class MultiVectorIndex {
         fde: { ...fde, finalDim: fde.finalDim ?? undefined, projection: fde.projection as FdeEncoderOptions['projection'] },
         storage: o.storage as ResolvedMultiVectorOptions['storage'],
         fdeStorage: o.fdeStorage as ResolvedMultiVectorOptions['fdeStorage'],
+        ...(o.pq ? { pq: { ...(o.pq.m != null ? { m: o.pq.m } : {}), nbits: o.pq.nbits as 4 | 8, trainingSize: o.pq.trainingSize, iterations: o.pq.iterations, seed: o.pq.seed } } : {}),
       })
     } finally {
       adoptedIndex = undefined

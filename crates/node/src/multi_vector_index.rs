@@ -8,7 +8,7 @@ use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use slimdex_core::multivec::{FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage};
+use slimdex_core::multivec::{FdePqOptions, FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage};
 use slimdex_core::topk::Scored;
 use std::sync::Arc;
 
@@ -18,8 +18,51 @@ pub struct MultiVectorIndexInit {
   pub fde: FdeEncoderInit,
   /// 'f32' | 'f16' | 'int8'
   pub storage: String,
-  /// 'f32' | 'f16'
+  /// 'f32' | 'f16' | 'pq'
   pub fde_storage: String,
+  /// PQ options for `fdeStorage: 'pq'` (defaults filled in by the TS layer).
+  pub pq: Option<FdePqInit>,
+}
+
+/// Product quantization of the FDEs (`fdeStorage: 'pq'`).
+#[napi(object)]
+pub struct FdePqInit {
+  /// Sub-quantizers (0 or absent: FDE length / 8 for 8-bit, / 4 for 4-bit codes).
+  pub m: Option<f64>,
+  /// 8 or 4.
+  pub nbits: f64,
+  pub training_size: f64,
+  pub iterations: f64,
+  pub seed: f64,
+}
+
+fn parse_pq(o: &FdePqInit) -> napi::Result<FdePqOptions> {
+  let m = match to_usize_opt(o.m, "pq.m")? {
+    Some(0) | None => None,
+    m => m,
+  };
+  let nbits = to_usize(o.nbits, "pq.nbits")?;
+  if nbits != 4 && nbits != 8 {
+    return Err(invalid(format!("pq.nbits must be 4 or 8 (got {nbits})")));
+  }
+  let seed = to_usize(o.seed, "pq.seed")? as u64;
+  Ok(FdePqOptions {
+    m,
+    nbits: nbits as u32,
+    training_size: to_usize(o.training_size, "pq.trainingSize")?,
+    iterations: to_usize(o.iterations, "pq.iterations")?,
+    seed,
+  })
+}
+
+fn pq_out(o: &FdePqOptions) -> FdePqInit {
+  FdePqInit {
+    m: o.m.map(|m| m as f64),
+    nbits: o.nbits as f64,
+    training_size: o.training_size as f64,
+    iterations: o.iterations as f64,
+    seed: o.seed as f64,
+  }
 }
 
 /// Options of one search (validated by the TS layer).
@@ -114,9 +157,14 @@ impl NativeMultiVectorIndex {
     let fde_storage = match options.fde_storage.as_str() {
       "f32" => FdeStorage::F32,
       "f16" => FdeStorage::F16,
-      s => return Err(invalid(format!("fdeStorage must be 'f32' or 'f16' (got {s:?})"))),
+      "pq" => FdeStorage::Pq,
+      s => return Err(invalid(format!("fdeStorage must be 'f32', 'f16' or 'pq' (got {s:?})"))),
     };
-    let idx = guard(|| MultiVectorIndex::new(MultiVectorOptions { fde, storage, fde_storage }))?;
+    let pq = match &options.pq {
+      Some(p) => parse_pq(p)?,
+      None => FdePqOptions::default(),
+    };
+    let idx = guard(|| MultiVectorIndex::new(MultiVectorOptions { fde, storage, fde_storage, pq }))?;
     Ok(NativeMultiVectorIndex { inner: shared(idx) })
   }
 
@@ -127,6 +175,7 @@ impl NativeMultiVectorIndex {
       fde: fde_out(idx.encoder().options()),
       storage: storage_name(idx.storage()).into(),
       fde_storage: idx.fde_storage().name().into(),
+      pq: (idx.fde_storage() == FdeStorage::Pq).then(|| pq_out(idx.pq_options())),
     }
   }
 

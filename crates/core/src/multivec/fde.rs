@@ -154,15 +154,156 @@ pub struct FdeEncoder {
   /// Final Count-Sketch: target and sign of each of the R·B·p inner coordinates.
   final_index: Vec<u32>,
   final_sign: Vec<f32>,
+  /// Derived (never saved): the SimHash planes and, for the dense projection, the dense matrix
+  /// side by side as one row-major `dim × gemm_cols` matrix (columns `0..R·k` SimHash,
+  /// `R·k..R·k + R·p` dense, zero padding up to a multiple of [`TILE_COLS`]), so one blocked
+  /// token × matrix product computes every projection of a point cloud.
+  gemm: Vec<f32>,
+  gemm_cols: usize,
+}
+
+/// Output columns per tile of the token × matrix product (two AVX-512 or four AVX2 registers
+/// per token).
+const TILE_COLS: usize = 32;
+/// Tokens per tile: each matrix row loaded from cache serves this many tokens.
+const TILE_TOKENS: usize = 4;
+
+/// `out[t·cols + c] = Σ_i x[t·d + i] · m[i·cols + c]` for the `n` tokens of `x`, each sum
+/// accumulated from 0 in increasing `i` with a separate multiply and add: exactly the
+/// arithmetic of a per-token dot-product loop, so every tier is bit-identical to it. Tiles of
+/// [`TILE_TOKENS`] tokens × [`TILE_COLS`] columns keep their accumulators in registers while
+/// the matrix rows stream from cache (AVX-512 and AVX2 kernels; this is the scalar twin).
+fn token_matrix_product(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+  let n = x.len() / d;
+  for t in 0..n {
+    let xt = &x[t * d..(t + 1) * d];
+    let o = &mut out[t * cols..(t + 1) * cols];
+    o.fill(0.0);
+    for (i, &xv) in xt.iter().enumerate() {
+      for (oc, &mc) in o.iter_mut().zip(&m[i * cols..(i + 1) * cols]) {
+        *oc += xv * mc;
+      }
+    }
+  }
+}
+
+/// [`token_matrix_product`] on a tier (lowered to what this CPU runs).
+fn token_matrix_product_with(tier: Tier, x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+  let n = x.len() / d;
+  assert!(cols.is_multiple_of(TILE_COLS) && m.len() == d * cols && out.len() >= n * cols && x.len() == n * d);
+  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  match tier {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the tier is available (AVX-512F); the slice sizes were asserted above.
+    Tier::Avx512 => unsafe { gemm_x86::product_avx512(x, d, m, cols, out) },
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx2 tier implies AVX2; the slice sizes were asserted above.
+    Tier::Avx2 => unsafe { gemm_x86::product_avx2(x, d, m, cols, out) },
+    _ => token_matrix_product(x, d, m, cols, out),
+  }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod gemm_x86 {
+  use super::{TILE_COLS, TILE_TOKENS};
+  use std::arch::x86_64::*;
+
+  /// # Safety
+  /// AVX-512F must be available; `x` holds n·d floats, `m` d·cols, `out` ≥ n·cols, and
+  /// cols is a multiple of 32 (all asserted by the caller). Every pointer offset below stays
+  /// inside those bounds: token t < n, row i < d, column c0 + 16 + 15 < cols.
+  #[target_feature(enable = "avx512f")]
+  pub unsafe fn product_avx512(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let n = x.len() / d;
+    let mut t0 = 0;
+    while t0 + TILE_TOKENS <= n {
+      tile_avx512::<TILE_TOKENS>(x, t0, d, m, cols, out);
+      t0 += TILE_TOKENS;
+    }
+    while t0 < n {
+      tile_avx512::<1>(x, t0, d, m, cols, out);
+      t0 += 1;
+    }
+  }
+
+  /// # Safety
+  /// As [`product_avx512`], with tokens t0 .. t0 + T < n.
+  #[target_feature(enable = "avx512f")]
+  #[inline]
+  unsafe fn tile_avx512<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+    for c0 in (0..cols).step_by(TILE_COLS) {
+      let mut acc = [[_mm512_setzero_ps(); 2]; T];
+      for i in 0..d {
+        let r0 = _mm512_loadu_ps(mp.add(i * cols + c0));
+        let r1 = _mm512_loadu_ps(mp.add(i * cols + c0 + 16));
+        for (t, a) in acc.iter_mut().enumerate() {
+          let xv = _mm512_set1_ps(*xp.add(t * d + i));
+          a[0] = _mm512_add_ps(a[0], _mm512_mul_ps(xv, r0));
+          a[1] = _mm512_add_ps(a[1], _mm512_mul_ps(xv, r1));
+        }
+      }
+      for (t, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(op.add(t * cols + c0), a[0]);
+        _mm512_storeu_ps(op.add(t * cols + c0 + 16), a[1]);
+      }
+    }
+  }
+
+  /// # Safety
+  /// AVX2 must be available; bounds as for [`product_avx512`].
+  #[target_feature(enable = "avx2")]
+  pub unsafe fn product_avx2(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let n = x.len() / d;
+    let mut t0 = 0;
+    while t0 + TILE_TOKENS <= n {
+      tile_avx2::<TILE_TOKENS>(x, t0, d, m, cols, out);
+      t0 += TILE_TOKENS;
+    }
+    while t0 < n {
+      tile_avx2::<1>(x, t0, d, m, cols, out);
+      t0 += 1;
+    }
+  }
+
+  /// # Safety
+  /// As [`product_avx2`], with tokens t0 .. t0 + T < n. Columns go 16 at a time (two ymm per
+  /// token) so T = 4 tokens fit the 16 registers.
+  #[target_feature(enable = "avx2")]
+  #[inline]
+  unsafe fn tile_avx2<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
+    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+    for c0 in (0..cols).step_by(16) {
+      let mut acc = [[_mm256_setzero_ps(); 2]; T];
+      for i in 0..d {
+        let r0 = _mm256_loadu_ps(mp.add(i * cols + c0));
+        let r1 = _mm256_loadu_ps(mp.add(i * cols + c0 + 8));
+        for (t, a) in acc.iter_mut().enumerate() {
+          let xv = _mm256_set1_ps(*xp.add(t * d + i));
+          a[0] = _mm256_add_ps(a[0], _mm256_mul_ps(xv, r0));
+          a[1] = _mm256_add_ps(a[1], _mm256_mul_ps(xv, r1));
+        }
+      }
+      for (t, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(op.add(t * cols + c0), a[0]);
+        _mm256_storeu_ps(op.add(t * cols + c0 + 8), a[1]);
+      }
+    }
+  }
 }
 
 /// Per-thread work buffers, reused across the point clouds of a batch.
 #[derive(Default)]
 struct Scratch {
-  z: Vec<f32>,
+  /// `n × gemm_cols` products of the point cloud's tokens with the packed matrix.
+  gemm: Vec<f32>,
   proj: Vec<f32>,
   bits: Vec<u32>,
   counts: Vec<u32>,
+  /// Lowest token index in each document block.
+  first: Vec<u32>,
+  /// Occupied (sign pattern, first token) pairs of one repetition.
+  occupied: Vec<(u32, u32)>,
   inner: Vec<f32>,
 }
 
@@ -235,7 +376,32 @@ impl FdeEncoder {
         final_sign.push(sign_bit(&mut rng));
       }
     }
-    Ok(FdeEncoder { opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign })
+    Ok(Self::assemble(opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign))
+  }
+
+  /// Builds the encoder and its derived packed matrix from checked parts.
+  #[allow(clippy::too_many_arguments)]
+  fn assemble(
+    opts: FdeOptions,
+    p: usize,
+    b: usize,
+    simhash: Vec<f32>,
+    cs_index: Vec<u32>,
+    cs_sign: Vec<f32>,
+    dense: Vec<f32>,
+    final_index: Vec<u32>,
+    final_sign: Vec<f32>,
+  ) -> Self {
+    let (d, rk) = (opts.dim, opts.repetitions * opts.simhash_bits);
+    let rp = if opts.projection == Projection::Dense { opts.repetitions * p } else { 0 };
+    let gemm_cols = (rk + rp).div_ceil(TILE_COLS) * TILE_COLS;
+    let mut gemm = vec![0f32; d * gemm_cols];
+    for i in 0..d {
+      let row = &mut gemm[i * gemm_cols..(i + 1) * gemm_cols];
+      row[..rk].copy_from_slice(&simhash[i * rk..(i + 1) * rk]);
+      row[rk..rk + rp].copy_from_slice(&dense[i * rp..(i + 1) * rp]);
+    }
+    FdeEncoder { opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign, gemm, gemm_cols }
   }
 
   /// Checks the options; returns (p, B).
@@ -314,6 +480,7 @@ impl FdeEncoder {
   pub fn memory_bytes(&self) -> usize {
     4 * (self.simhash.len() + self.cs_index.len() + self.cs_sign.len() + self.dense.len())
       + 4 * (self.final_index.len() + self.final_sign.len())
+      + 4 * self.gemm.len()
   }
 
   /// The sign-bit pattern (k bits, hyperplane 0 most significant) of `token` in each repetition.
@@ -349,8 +516,8 @@ impl FdeEncoder {
     }
   }
 
-  /// The projected token in every repetition, written to `out` (R·p floats).
-  #[inline(always)]
+  /// The projected token in every repetition, written to `out` (R·p floats) (reference path).
+  #[cfg(test)]
   fn project(&self, x: &[f32], out: &mut [f32]) {
     let (d, p) = (self.opts.dim, self.p);
     match self.opts.projection {
@@ -401,9 +568,9 @@ impl FdeEncoder {
       // the body is safe Rust (bounds-checked slices), only compiled for wider registers.
       Tier::Avx512 => unsafe { self.encode_avx512(tokens, document, out, s) },
       #[cfg(target_arch = "x86_64")]
-      // SAFETY: the Avx2 tier implies AVX2 (checked by `simd::detected`); body as above.
+      // SAFETY: the Avx2 tier implies AVX2 and POPCNT (checked by `simd::detected`); body as above.
       Tier::Avx2 => unsafe { self.encode_avx2(tokens, document, out, s) },
-      _ => self.encode_body(tokens, document, out, s),
+      _ => self.encode_body(Tier::Scalar, tokens, document, out, s),
     }
   }
 
@@ -412,29 +579,144 @@ impl FdeEncoder {
   #[cfg(target_arch = "x86_64")]
   #[target_feature(enable = "avx512f")]
   unsafe fn encode_avx512(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    self.encode_body(tokens, document, out, s)
+    self.encode_body(Tier::Avx512, tokens, document, out, s)
   }
 
   /// # Safety
-  /// The CPU must support AVX2.
+  /// The CPU must support AVX2 and POPCNT (both part of the Avx2 tier, see `simd::detected`).
   #[cfg(target_arch = "x86_64")]
-  #[target_feature(enable = "avx2")]
+  #[target_feature(enable = "avx2,popcnt")]
   unsafe fn encode_avx2(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    self.encode_body(tokens, document, out, s)
+    self.encode_body(Tier::Avx2, tokens, document, out, s)
   }
 
-  /// The encoder itself (the scalar twin; inlined into each tier's entry point).
+  /// The encoder itself (the scalar twin; inlined into each tier's entry point). The SimHash
+  /// sketches and the dense projection of all tokens come from one blocked product with the
+  /// packed matrix; Count-Sketch scatters per token; identity reads the tokens themselves.
   #[inline(always)]
-  fn encode_body(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+  fn encode_body(&self, tier: Tier, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
+    let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
+    let n = tokens.len() / d;
+    let (rk, rp, cols) = (r_n * k, r_n * p, self.gemm_cols);
+    let inner_len = r_n * b * p;
+    s.bits.resize(n * r_n, 0);
+    if cols > 0 {
+      s.gemm.resize(n * cols, 0.0);
+      token_matrix_product_with(tier, tokens, d, &self.gemm, cols, &mut s.gemm);
+    }
+    for t in 0..n {
+      let z = &s.gemm[t * cols..t * cols + rk];
+      for (r, out) in s.bits[t * r_n..(t + 1) * r_n].iter_mut().enumerate() {
+        let mut bits = 0u32;
+        for &v in &z[r * k..(r + 1) * k] {
+          // Strict: 0 and −0 give bit 0 (as the reference).
+          bits = (bits << 1) | (v > 0.0) as u32;
+        }
+        *out = bits;
+      }
+    }
+    if self.opts.projection == Projection::CountSketch {
+      s.proj.resize(n * rp, 0.0);
+      s.proj.fill(0.0);
+      for (x, proj) in tokens.chunks_exact(d).zip(s.proj.chunks_exact_mut(rp)) {
+        for (r, block) in proj.chunks_exact_mut(p).enumerate() {
+          let idx = &self.cs_index[r * d..(r + 1) * d];
+          let sgn = &self.cs_sign[r * d..(r + 1) * d];
+          for ((&xi, &t), &sg) in x.iter().zip(idx).zip(sgn) {
+            block[t as usize] += sg * xi;
+          }
+        }
+      }
+    }
+    // The projected token t in repetition r (p floats).
+    let projection = self.opts.projection;
+    let (gemm, proj) = (&s.gemm, &s.proj);
+    let projected = |t: usize, r: usize| -> &[f32] {
+      match projection {
+        Projection::Identity => &tokens[t * d..(t + 1) * d],
+        Projection::Dense => &gemm[t * cols + rk + r * p..t * cols + rk + (r + 1) * p],
+        Projection::CountSketch => &proj[t * rp + r * p..t * rp + (r + 1) * p],
+      }
+    };
+    let inner: &mut [f32] = if self.opts.final_dim.is_some() {
+      s.inner.resize(inner_len, 0.0);
+      &mut s.inner
+    } else {
+      &mut out[..]
+    };
+    inner.fill(0.0);
+    if document {
+      s.counts.clear();
+      s.counts.resize(r_n * b, 0);
+      s.first.resize(r_n * b, 0);
+    }
+    for t in 0..n {
+      for r in 0..r_n {
+        let part = partition_index(s.bits[t * r_n + r]) as usize;
+        let blk = &mut inner[(r * b + part) * p..(r * b + part + 1) * p];
+        for (o, v) in blk.iter_mut().zip(projected(t, r)) {
+          *o += v;
+        }
+        if document {
+          if s.counts[r * b + part] == 0 {
+            s.first[r * b + part] = t as u32;
+          }
+          s.counts[r * b + part] += 1;
+        }
+      }
+    }
+    if document {
+      for r in 0..r_n {
+        // The nearest token of an empty block (Hamming on sign bits, lowest index on ties) is
+        // the first token of the nearest occupied pattern (ties: lowest first token): tokens
+        // sharing a pattern are equally near, and the lowest of them is its first.
+        s.occupied.clear();
+        for part in 0..b {
+          if s.counts[r * b + part] > 0 {
+            s.occupied.push((partition_pattern(part as u32), s.first[r * b + part]));
+          }
+        }
+        for part in 0..b {
+          let c = s.counts[r * b + part];
+          let blk = &mut inner[(r * b + part) * p..(r * b + part + 1) * p];
+          if c > 0 {
+            let c = c as f32;
+            blk.iter_mut().for_each(|v| *v /= c);
+          } else if self.opts.fill_empty && k > 0 && n > 0 {
+            let pattern = partition_pattern(part as u32);
+            let mut best = (u32::MAX, u32::MAX);
+            for &(pat, first) in &s.occupied {
+              let cand = ((pat ^ pattern).count_ones(), first);
+              if cand < best {
+                best = cand;
+              }
+            }
+            blk.copy_from_slice(projected(best.1 as usize, r));
+          }
+        }
+      }
+    }
+    if self.opts.final_dim.is_some() {
+      out.fill(0.0);
+      for ((&v, &t), &sg) in s.inner.iter().zip(&self.final_index).zip(&self.final_sign) {
+        out[t as usize] += sg * v;
+      }
+    }
+  }
+
+  /// The straightforward per-token encoder (one sketch and one projection per token, then
+  /// accumulation): the reference semantics the blocked encoder is tested against bit for bit.
+  #[cfg(test)]
+  fn encode_reference(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
     let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
     let n = tokens.len() / d;
     let rp = r_n * p;
     let inner_len = r_n * b * p;
-    s.z.resize(r_n * k, 0.0);
+    let mut z = vec![0f32; r_n * k];
     s.proj.resize(n * rp, 0.0);
     s.bits.resize(n * r_n, 0);
     for (t, x) in tokens.chunks_exact(d).enumerate() {
-      self.sketch(x, &mut s.z, &mut s.bits[t * r_n..(t + 1) * r_n]);
+      self.sketch(x, &mut z, &mut s.bits[t * r_n..(t + 1) * r_n]);
       self.project(x, &mut s.proj[t * rp..(t + 1) * rp]);
     }
     let inner: &mut [f32] = if self.opts.final_dim.is_some() {
@@ -676,7 +958,7 @@ impl FdeEncoder {
       final_index = read_idx(b"FPIX", inner, fd, "final projection indices")?;
       final_sign = read_sign(b"FPSG", inner, "final projection signs")?;
     }
-    Ok(FdeEncoder { opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign })
+    Ok(Self::assemble(opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign))
   }
 }
 
@@ -897,6 +1179,66 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "{tier:?} dim {dim} {proj:?} n {n} doc {document}");
           }
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn blocked_encoder_is_bit_identical_to_the_per_token_reference() {
+    let mut rng = Rng::new(78);
+    for (dim, proj, r, k, pd, fd) in [
+      (128, Projection::Dense, 20, 5, 16, None),
+      (128, Projection::CountSketch, 7, 4, 8, None),
+      (33, Projection::Dense, 3, 7, 5, Some(64)),
+      (19, Projection::Identity, 5, 4, 1, None),
+      (7, Projection::Dense, 2, 0, 3, None),
+      (1, Projection::Identity, 1, 10, 1, None),
+    ] {
+      let enc = FdeEncoder::new(FdeOptions { repetitions: r, simhash_bits: k, projection: proj, projection_dim: pd, final_dim: fd, ..FdeOptions::new(dim) });
+      let Ok(enc) = enc else { continue };
+      for n in [0usize, 1, 3, 4, 5, 9, 17] {
+        let mut toks = gaussian(&mut rng, n * dim);
+        // Exact zeros and signed zeros exercise the strict sign test and zero sums.
+        if n > 2 {
+          toks[..dim].fill(0.0);
+          toks[dim..2 * dim].fill(-0.0);
+        }
+        for document in [false, true] {
+          let mut want = vec![0f32; enc.output_dim()];
+          enc.encode_reference(&toks, document, &mut want, &mut Scratch::default());
+          for tier in simd::available() {
+            let mut got = vec![1f32; enc.output_dim()];
+            enc.encode_into_with(tier, &toks, document, &mut got, &mut Scratch::default());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{tier:?} dim {dim} {proj:?} n {n} doc {document}");
+          }
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn token_matrix_product_equals_per_token_dot_loops() {
+    let mut rng = Rng::new(79);
+    for (n, d, cols) in [(0usize, 3usize, 32usize), (1, 1, 32), (5, 17, 64), (8, 128, 96), (11, 40, 32)] {
+      let x = gaussian(&mut rng, n * d);
+      let m = gaussian(&mut rng, d * cols);
+      let mut got = vec![f32::NAN; n * cols];
+      token_matrix_product(&x, d, &m, cols, &mut got);
+      for tier in simd::available() {
+        let mut tiered = vec![f32::NAN; n * cols];
+        token_matrix_product_with(tier, &x, d, &m, cols, &mut tiered);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&tiered), bits(&got), "{tier:?} n {n} d {d}");
+      }
+      for t in 0..n {
+        for c in 0..cols {
+          let mut want = 0f32;
+          for i in 0..d {
+            want += x[t * d + i] * m[i * cols + c];
+          }
+          assert_eq!(got[t * cols + c].to_bits(), want.to_bits(), "n {n} d {d} t {t} c {c}");
         }
       }
     }

@@ -18,7 +18,7 @@ pub use fde::{
   MAX_SIMHASH_BITS,
 };
 pub use fde_scan::{fde_scores_with, FdeRows, PreparedFde};
-pub use index::{FdeStorage, MultiVectorIndex, PreparedAdd, MultiVectorOptions, SearchOptions, TokenStorage};
+pub use index::{FdePqOptions, FdeStorage, MultiVectorIndex, PreparedAdd, MultiVectorOptions, SearchOptions, TokenStorage};
 
 use crate::{validate, Error, Result};
 
