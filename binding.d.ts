@@ -171,6 +171,12 @@ export declare class NativeMinHasher {
   sign(texts: Array<string>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
   signTokensSync(tokenSets: Array<Array<string>>, threads?: number | undefined | null): Uint32Array
   signTokens(tokenSets: Array<Array<string>>, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  /**
+   * Signs token sets packed Arrow-style (one UTF-8 buffer, token and document offsets): no
+   * string crosses the JS boundary, the typed arrays are read in place.
+   */
+  signTokenOffsetsSync(data: Uint8Array, tokenOffsets: Uint32Array, docOffsets: Uint32Array, threads?: number | undefined | null): Uint32Array
+  signTokenOffsets(data: Uint8Array, tokenOffsets: Uint32Array, docOffsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
   /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
   shingles(text: string): Array<string>
 }

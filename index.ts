@@ -44,8 +44,8 @@ export {
 } from './src/readers'
 export type { JsonlRecord, Matrix, NpyArray } from './src/readers'
 
-export { MinHasher, jaccard, bBits, bBitsJaccard, optimalParams, collisionProbability, bandKeys, exactPairs } from './src/minhash'
-export type { MinHasherOptions, MinHashScheme, ShingleKind, SignOptions, BBitOptions, BandsRows, PairColumns } from './src/minhash'
+export { MinHasher, jaccard, bBits, bBitsJaccard, optimalParams, collisionProbability, bandKeys, exactPairs, packTokenSets } from './src/minhash'
+export type { MinHasherOptions, MinHashScheme, ShingleKind, SignOptions, BBitOptions, BandsRows, PairColumns, PackedTokenSets } from './src/minhash'
 export { MinHashLSH, LSHBloom } from './src/lsh'
 export type { BandingOptions, MinHashLSHOptions, LSHBloomOptions, LSHMatch, LSHPair, Verify } from './src/lsh'
 export { dedup, dedupSync } from './src/dedup'

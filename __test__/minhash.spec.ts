@@ -1,7 +1,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MinHasher, bBits, bBitsJaccard, bandKeys, collisionProbability, jaccard, optimalParams } from '../index.ts'
+import { MinHasher, bBits, bBitsJaccard, bandKeys, collisionProbability, jaccard, optimalParams, packTokenSets } from '../index.ts'
 import type { MinHashScheme } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
 
@@ -55,6 +55,27 @@ test('signTokens over a text’s shingles equals sign of the text', async (t) =>
     const viaTokens = await h.signTokens(texts.map((x) => h.shingles(x)))
     t.deepEqual(viaTokens, viaText, scheme)
   }
+})
+
+test('packed token sets (signTokenOffsets) sign exactly like signTokens, and bad offsets are refused', async (t) => {
+  const sets = [['alpha beta', 'gamma', ''], ['école 日本語', '🙂'], ['x', 'alpha beta', 'lone \ud800 surrogate']]
+  const packed = packTokenSets(sets)
+  t.deepEqual(Array.from(packed.docOffsets), [0, 3, 5, 8])
+  t.is(packed.tokenOffsets[packed.tokenOffsets.length - 1], packed.data.length)
+  for (const scheme of ['oph', 'classic', 'datasketch'] as MinHashScheme[]) {
+    const h = new MinHasher({ numPerm: 32, scheme })
+    const want = h.signTokensSync(sets)
+    t.deepEqual(h.signTokenOffsetsSync(packed), want, scheme)
+    t.deepEqual(await h.signTokenOffsets(packed), want, `${scheme} async`)
+  }
+  const h = new MinHasher({ numPerm: 16 })
+  const { data, tokenOffsets } = packed
+  t.throws(() => h.signTokenOffsetsSync({ data, tokenOffsets: Uint32Array.of(0, 5, 3), docOffsets: Uint32Array.of(0, 2) }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => h.signTokenOffsetsSync({ data, tokenOffsets: Uint32Array.of(0, data.length + 1), docOffsets: Uint32Array.of(0, 1) }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => h.signTokenOffsetsSync({ data, tokenOffsets, docOffsets: Uint32Array.of(0, tokenOffsets.length) }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => h.signTokenOffsetsSync({ data, tokenOffsets, docOffsets: Uint32Array.of(0, 0) }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.throws(() => h.signTokenOffsetsSync({ data: [1, 2] as unknown as Uint8Array, tokenOffsets, docOffsets: Uint32Array.of(0) }), { instanceOf: TypeError })
+  t.is(h.signTokenOffsetsSync({ data, tokenOffsets, docOffsets: Uint32Array.of(0) }).length, 0)
 })
 
 test('the datasketch scheme reproduces datasketch’s golden signatures bit for bit', (t) => {

@@ -93,6 +93,74 @@ export function checkSignatures(sigs: unknown, numPerm: number, name = 'signatur
 }
 
 /**
+ * Token sets packed Arrow-style (like an Arrow `List<Binary>` column): token t is the UTF-8
+ * bytes `data[tokenOffsets[t], tokenOffsets[t + 1])` and document d holds tokens
+ * `docOffsets[d] … docOffsets[d + 1] − 1`. Both offset arrays are non-decreasing; their last
+ * entries are at most `data.length` and `tokenOffsets.length − 1`. Build one with
+ * {@link packTokenSets} or straight from your own buffers.
+ */
+export interface PackedTokenSets {
+  /** The UTF-8 bytes of every token, concatenated. */
+  data: Uint8Array
+  /** Byte offset of every token in `data`, plus the end of the last: tokens + 1 entries. */
+  tokenOffsets: Uint32Array
+  /** Index of every document's first token, plus the end: documents + 1 entries. */
+  docOffsets: Uint32Array
+}
+
+function checkPacked(p: unknown): PackedTokenSets {
+  const x = p as Partial<PackedTokenSets> | null
+  if (typeof x !== 'object' || x === null) throw invalidType('packed token sets must be { data, tokenOffsets, docOffsets }')
+  if (!(x.data instanceof Uint8Array)) throw invalidType('packed.data must be a Uint8Array')
+  if (!(x.tokenOffsets instanceof Uint32Array)) throw invalidType('packed.tokenOffsets must be a Uint32Array')
+  if (!(x.docOffsets instanceof Uint32Array)) throw invalidType('packed.docOffsets must be a Uint32Array')
+  return x as PackedTokenSets
+}
+
+/**
+ * Packs token sets (arrays of strings) into the flat form {@link MinHasher.signTokenOffsets}
+ * takes: all tokens UTF-8-encoded into one buffer, with token and document offsets. Throws a
+ * RangeError when the bytes or tokens exceed 2^32 − 1 (the offsets are 32-bit).
+ */
+export function packTokenSets(tokenSets: ReadonlyArray<readonly string[]>): PackedTokenSets {
+  const sets = checkTokenSets(tokenSets)
+  const docOffsets = new Uint32Array(sets.length + 1)
+  let tokens = 0
+  for (let d = 0; d < sets.length; d++) {
+    tokens += sets[d].length
+    if (tokens > 0xffff_ffff) throw invalidRange('packTokenSets: more than 2^32 − 1 tokens')
+    docOffsets[d + 1] = tokens
+  }
+  const tokenOffsets = new Uint32Array(tokens + 1)
+  const encoder = new TextEncoder()
+  let data = new Uint8Array(1024)
+  let pos = 0
+  let t = 0
+  for (const set of sets) {
+    // One native encode per document; a UTF-16 unit per byte means the document's tokens are
+    // all ASCII, so their byte lengths are their string lengths.
+    const joined = set.join('')
+    if (data.length - pos < joined.length * 3) {
+      const need = pos + joined.length * 3
+      const grown = new Uint8Array(Math.max(need, data.length * 2))
+      grown.set(data.subarray(0, pos))
+      data = grown
+    }
+    const { written } = encoder.encodeInto(joined, data.subarray(pos))
+    const ascii = written === joined.length
+    let end = pos
+    for (const token of set) {
+      end += ascii ? token.length : Buffer.byteLength(token, 'utf8')
+      tokenOffsets[++t] = end
+    }
+    pos += written
+    if (pos > 0xffff_ffff) throw invalidRange('packTokenSets: more than 2^32 − 1 bytes of tokens')
+  }
+  data = data.subarray(0, pos)
+  return { data, tokenOffsets, docOffsets }
+}
+
+/**
  * Computes MinHash signatures of texts (or of ready-made token sets) in Rust.
  *
  * @example
@@ -150,15 +218,37 @@ export class MinHasher {
    */
   async signTokens(tokenSets: ReadonlyArray<readonly string[]>, options: SignOptions = {}): Promise<Uint32Array> {
     const o = parseOptions(signSchema, options, 'signTokens options')
-    const sets = checkTokenSets(tokenSets)
+    // Packed first: one buffer crosses into Rust instead of one string per token (≈ 3× faster).
+    const p = packTokenSets(tokenSets)
     const signal = checkSignal(o.signal)
-    return callNativeAsync(() => this.#native.signTokens(sets, o.threads, signal))
+    return callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal))
   }
 
   /** Synchronous twin of {@link MinHasher.signTokens}. */
   signTokensSync(tokenSets: ReadonlyArray<readonly string[]>, options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'signTokens options')
-    return callNative(() => this.#native.signTokensSync(checkTokenSets(tokenSets), o.threads))
+    const p = packTokenSets(tokenSets)
+    return callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads))
+  }
+
+  /**
+   * Signs token sets packed Arrow-style ({@link packTokenSets}): the same signatures as
+   * {@link MinHasher.signTokens} over the same tokens, without one JS string per token crossing
+   * into Rust (the typed arrays are read in place by the sync twin, copied once by this one).
+   * Offsets that decrease or run past their buffer throw `ERR_SLIMDEX_INVALID_ARG`.
+   */
+  async signTokenOffsets(packed: PackedTokenSets, options: SignOptions = {}): Promise<Uint32Array> {
+    const o = parseOptions(signSchema, options, 'signTokenOffsets options')
+    const p = checkPacked(packed)
+    const signal = checkSignal(o.signal)
+    return callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal))
+  }
+
+  /** Synchronous twin of {@link MinHasher.signTokenOffsets} (reads the typed arrays in place). */
+  signTokenOffsetsSync(packed: PackedTokenSets, options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
+    const o = parseOptions(signSchema, options, 'signTokenOffsets options')
+    const p = checkPacked(packed)
+    return callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads))
   }
 
   /** The shingles of one text under this hasher's options (for inspection). */

@@ -5,6 +5,7 @@ signatures (raw little-endian uint32, n x num_perm). Every timing is single-thre
 (RAYON_NUM_THREADS=1 for rensa) and excludes file reading and bytes encoding.
 """
 import json
+import re
 import resource
 import sys
 import time
@@ -22,18 +23,46 @@ except ImportError:  # pragma: no cover
 
 docs = []  # list of list[str]
 docs_b = []  # list of list[bytes]
+texts = []  # raw texts, for the end-to-end runs (tokenisation timed)
+
+# slimdex's normalisation in Python: lowercase, every run of non-alphanumeric chars separates
+# words ([^\W_] = Unicode letters and digits), word n-grams joined by one space, a text with
+# fewer than n words is one shingle.
+WORD = re.compile(r"[^\W_]+")
+ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same words for an ASCII text, matched faster
+
+
+def shingle(text, n=5):
+    lower = text.lower()
+    words = (ASCII_WORD if text.isascii() else WORD).findall(lower)
+    if not words:
+        return []
+    if len(words) <= n:
+        return [" ".join(words)]
+    # zip of shifted lists: the fastest pure-Python n-gram join (no per-shingle slicing).
+    return list(map(" ".join, zip(*(words[i:] for i in range(n)))))
 
 
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def sign(lib, num_perm, seed, limit):
-    d = docs[:limit] if limit else docs
+def sign(lib, num_perm, seed, limit, from_texts=False):
     t = time.perf_counter()
+    if from_texts:
+        # End to end: the peer tokenises the raw texts itself (timed), as slimdex does in Rust.
+        src = texts[:limit] if limit else texts
+        d = [shingle(x) for x in src]
+        if lib == "datasketch":
+            db = [[s.encode("utf8") for s in x] for x in d]
+    else:
+        d = docs[:limit] if limit else docs
+        if lib == "datasketch":
+            # Same input as everyone (str shingles): the bytes encoding datasketch needs is timed.
+            db = [[s.encode("utf8") for s in x] for x in d]
     if lib == "datasketch":
         # MinHash.bulk shares one permutation array across documents (its fastest path).
-        out = MinHash.bulk(docs_b[: len(d)], num_perm=num_perm, seed=seed)
+        out = MinHash.bulk(db, num_perm=num_perm, seed=seed)
         sig = lambda i: out[i].hashvalues
     elif lib == "rensa":
         out = RMinHash.digest_matrix_from_token_sets(d, num_perm, seed)
@@ -59,9 +88,16 @@ for line in sys.stdin:
                 "n": len(docs),
                 "versions": {"datasketch": version("datasketch"), "rensa": version("rensa"), "numpy": np.__version__},
             }
+        elif cmd == "texts":
+            with open(msg["texts"], encoding="utf8") as f:
+                texts = [json.loads(l) for l in f]
+            # How often Python's tokenisation gives exactly the shingles slimdex gives.
+            same = sum(shingle(x) == d for x, d in zip(texts, docs)) if docs else 0
+            reply = {"n": len(texts), "sameShingles": same}
         elif cmd == "sign":
-            seconds, out, sig = sign(msg["lib"], msg["numPerm"], msg["seed"], msg.get("limit"))
-            reply = {"seconds": seconds, "docs": msg.get("limit") or len(docs)}
+            from_texts = msg.get("fromTexts", False)
+            seconds, out, sig = sign(msg["lib"], msg["numPerm"], msg["seed"], msg.get("limit"), from_texts)
+            reply = {"seconds": seconds, "docs": msg.get("limit") or (len(texts) if from_texts else len(docs))}
             check = msg.get("check", 0)
             if check:
                 if sig is not None:

@@ -114,6 +114,36 @@ impl NativeMinHasher {
     Ok(AsyncTask::with_optional_signal(sign_tokens_job(self.inner.clone(), token_sets, threads)?, signal))
   }
 
+  /// Signs token sets packed Arrow-style (one UTF-8 buffer, token and document offsets): no
+  /// string crosses the JS boundary, the typed arrays are read in place.
+  #[napi]
+  pub fn sign_token_offsets_sync(
+    &self,
+    data: &[u8],
+    token_offsets: &[u32],
+    doc_offsets: &[u32],
+    threads: Option<f64>,
+  ) -> napi::Result<Uint32Array> {
+    let threads = to_usize_opt(threads, "threads")?;
+    guard(|| self.inner.sign_token_offsets(data, token_offsets, doc_offsets, threads)).map(Uint32Array::from)
+  }
+
+  #[napi(ts_return_type = "Promise<Uint32Array>")]
+  pub fn sign_token_offsets(
+    &self,
+    data: &[u8],
+    token_offsets: &[u32],
+    doc_offsets: &[u32],
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<Uint32Array>>> {
+    let threads = to_usize_opt(threads, "threads")?;
+    // The worker thread cannot borrow JS memory: copy (memcpy speed, small next to signing).
+    let (h, data, tokens, docs) = (self.inner.clone(), data.to_vec(), token_offsets.to_vec(), doc_offsets.to_vec());
+    let job = Job::new(move || guard(|| h.sign_token_offsets(&data, &tokens, &docs, threads)).map(Uint32Array::from));
+    Ok(AsyncTask::with_optional_signal(job, signal))
+  }
+
   /// The shingles of one text under this hasher's shingle options (for inspection and tests).
   #[napi]
   pub fn shingles(&self, text: String) -> Vec<String> {

@@ -103,7 +103,15 @@ pub struct MinHasher {
   /// classic / datasketch: a_i, b_i. oph: the probe hash's a, b.
   a: Vec<u64>,
   b: Vec<u64>,
+  /// oph: the first [`PROBE_TABLE`] probes of every bin, `probe(i, 1..=PROBE_TABLE)`, row i
+  /// at `[i·PROBE_TABLE, (i+1)·PROBE_TABLE)` (bins < 2^16 because k ≤ 65,536). Densification
+  /// reads them instead of evaluating the 2-universal hash; later probes use the formula.
+  probe_table: Vec<u16>,
 }
+
+/// Probes per bin precomputed for densification: with half the bins filled, 8 probes miss with
+/// probability 2^−8, so the formula is rarely evaluated.
+const PROBE_TABLE: usize = 8;
 
 #[inline]
 fn reduce61(x: u128) -> u64 {
@@ -173,12 +181,21 @@ impl MinHasher {
         (a, b)
       }
     };
-    Ok(MinHasher {
+    let mut mh = MinHasher {
       opts,
       token_seed,
       a,
       b,
-    })
+      probe_table: Vec::new(),
+    };
+    if opts.scheme == Scheme::Oph {
+      let table: Vec<u16> = (0..k)
+        .flat_map(|i| (1..=PROBE_TABLE as u64).map(move |t| (i, t)))
+        .map(|(i, t)| u16::try_from(mh.probe(i, t)).unwrap_or(u16::MAX))
+        .collect();
+      mh.probe_table = table;
+    }
+    Ok(mh)
   }
 
   pub fn options(&self) -> &MinHasherOptions {
@@ -300,6 +317,35 @@ impl MinHasher {
     Ok(out)
   }
 
+  /// Signs token sets given in one flat buffer, Arrow-style: token t is
+  /// `data[token_offsets[t]..token_offsets[t + 1]]` and document d holds tokens
+  /// `doc_offsets[d]..doc_offsets[d + 1]`. Same signatures as [`MinHasher::sign_token_sets`]
+  /// over the same tokens; the result is flat, `(doc_offsets.len() − 1) × num_perm`.
+  /// Offsets must be non-decreasing and in range (checked).
+  pub fn sign_token_offsets(
+    &self,
+    data: &[u8],
+    token_offsets: &[u32],
+    doc_offsets: &[u32],
+    threads: Option<usize>,
+  ) -> Result<Vec<u32>> {
+    check_offsets(token_offsets, data.len(), "tokenOffsets", "data bytes")?;
+    check_offsets(doc_offsets, token_offsets.len() - 1, "docOffsets", "tokens")?;
+    let k = self.opts.num_perm;
+    let docs = doc_offsets.len() - 1;
+    let mut out = vec![0u32; docs * k];
+    let token = |t: usize| &data[token_offsets[t] as usize..token_offsets[t + 1] as usize];
+    parallel::with_threads(threads, || {
+      out.par_chunks_mut(k).enumerate().try_for_each(|(d, o)| {
+        let (lo, hi) = (doc_offsets[d] as usize, doc_offsets[d + 1] as usize);
+        self
+          .sign_tokens_into((lo..hi).map(token), o)
+          .map_err(|e| Error::InvalidArg(format!("document {d}: {e}")))
+      })
+    })?;
+    Ok(out)
+  }
+
   /// Signs a set given by precomputed 64-bit token hashes (oph and classic only; used by
   /// the estimation tests and by callers that hash tokens themselves).
   pub fn sign_hashes_into(&self, hashes: &[u64], out: &mut [u32]) -> Result<()> {
@@ -330,6 +376,30 @@ impl MinHasher {
   }
 }
 
+/// Offsets into something of `len` units: at least one entry, non-decreasing, last ≤ len.
+fn check_offsets(offsets: &[u32], len: usize, name: &str, units: &str) -> Result<()> {
+  if offsets.is_empty() {
+    return Err(Error::InvalidArg(format!(
+      "{name} must have at least one entry (0 for no items)"
+    )));
+  }
+  if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
+    return Err(Error::InvalidArg(format!(
+      "{name} must be non-decreasing ({name}[{}] = {} < {name}[{i}] = {})",
+      i + 1,
+      offsets[i + 1],
+      offsets[i]
+    )));
+  }
+  let last = offsets[offsets.len() - 1] as usize;
+  if last > len {
+    return Err(Error::InvalidArg(format!(
+      "{name} ends at {last}, past the {len} {units}"
+    )));
+  }
+  Ok(())
+}
+
 fn check_out(out: &[u32], k: usize) -> Result<()> {
   if out.len() != k {
     return Err(Error::InvalidArg(format!(
@@ -344,51 +414,76 @@ fn empty_error() -> Error {
   Error::invalid("the document has no token: a MinHash signature is undefined for the empty set")
 }
 
+/// Value of an OPH bin that no token reached. Token hashes are capped at `EMPTY_BIN − 1`, a
+/// deterministic map (both sets of a pair apply it), so a bin is filled iff it is not EMPTY.
+const EMPTY_BIN: u64 = u64::MAX;
+
+thread_local! {
+  /// Bins of the OPH sketch being built on this thread, reused across documents.
+  static OPH_BINS: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 struct OphState {
   bins: Vec<u64>,
-  filled: Vec<bool>,
-  any: bool,
+  tokens: usize,
 }
 
 impl OphState {
   fn new(k: usize) -> Self {
-    OphState {
-      bins: vec![u64::MAX; k],
-      filled: vec![false; k],
-      any: false,
-    }
+    let mut bins = OPH_BINS.with(|c| c.take());
+    bins.clear();
+    bins.resize(k, EMPTY_BIN);
+    OphState { bins, tokens: 0 }
   }
-  #[inline]
+  #[inline(always)]
   fn update(&mut self, h: u64) {
+    let h = h.min(EMPTY_BIN - 1);
+    // The high bits pick the bin (Lemire's multiply-shift range reduction, no division).
     let j = ((h as u128 * self.bins.len() as u128) >> 64) as usize;
-    if !self.filled[j] || h < self.bins[j] {
-      self.bins[j] = h;
-      self.filled[j] = true;
+    if let Some(b) = self.bins.get_mut(j) {
+      *b = (*b).min(h);
     }
-    self.any = true;
+    self.tokens += 1;
   }
   fn finish(&self, mh: &MinHasher, out: &mut [u32]) -> Result<()> {
     check_out(out, self.bins.len())?;
-    if !self.any {
+    if self.tokens == 0 {
       return Err(empty_error());
     }
-    for (i, o) in out.iter_mut().enumerate() {
-      if self.filled[i] {
-        *o = self.bins[i] as u32;
+    for (i, (o, &v)) in out.iter_mut().zip(&self.bins).enumerate() {
+      if v != EMPTY_BIN {
+        *o = v as u32;
         continue;
       }
       // Probe the ORIGINAL bins (not `out`): see the module doc for why this terminates.
-      let mut t = 1u64;
+      // The first probes come from the table (same values as `probe`), then the formula.
+      let row = &mh.probe_table[i * PROBE_TABLE..(i + 1) * PROBE_TABLE];
+      if let Some(b) = row
+        .iter()
+        .map(|&j| self.bins[j as usize])
+        .find(|&b| b != EMPTY_BIN)
+      {
+        *o = b as u32;
+        continue;
+      }
+      let mut t = PROBE_TABLE as u64 + 1;
       loop {
-        let j = mh.probe(i, t);
-        if self.filled[j] {
-          *o = self.bins[j] as u32;
+        let b = self.bins[mh.probe(i, t)];
+        if b != EMPTY_BIN {
+          *o = b as u32;
           break;
         }
         t += 1;
       }
     }
     Ok(())
+  }
+}
+
+impl Drop for OphState {
+  fn drop(&mut self) {
+    let bins = std::mem::take(&mut self.bins);
+    OPH_BINS.with(|c| c.set(bins));
   }
 }
 
@@ -458,5 +553,93 @@ impl DatasketchState {
     }
     out.copy_from_slice(&self.mins);
     Ok(())
+  }
+}
+
+#[cfg(test)]
+mod densification_tests {
+  use super::*;
+  use crate::rng::Rng;
+
+  /// The spec's optimal densification written plainly: bins by `h·k >> 64`, minimum per bin,
+  /// every empty bin copies the first non-empty original bin of `probe(i, 1), probe(i, 2), …`.
+  fn reference(mh: &MinHasher, hashes: &[u64]) -> Vec<u32> {
+    let k = mh.num_perm();
+    let mut bins: Vec<Option<u64>> = vec![None; k];
+    for &h in hashes {
+      let h = h.min(EMPTY_BIN - 1);
+      let j = ((h as u128 * k as u128) >> 64) as usize;
+      bins[j] = Some(bins[j].map_or(h, |v| v.min(h)));
+    }
+    (0..k)
+      .map(|i| {
+        let v = (0u64..).find_map(|t| if t == 0 { bins[i] } else { bins[mh.probe(i, t)] });
+        v.unwrap_or(0) as u32
+      })
+      .collect()
+  }
+
+  #[test]
+  fn table_driven_densification_equals_the_probe_formula() {
+    let mut rng = Rng::new(9);
+    for k in [1usize, 7, 64, 128, 1000] {
+      let mh = MinHasher::new(MinHasherOptions {
+        num_perm: k,
+        seed: k as u64,
+        ..Default::default()
+      })
+      .unwrap();
+      for size in [1usize, 2, 3, 5, 17, 100, 3000] {
+        let hashes: Vec<u64> = (0..size).map(|_| rng.next_u64()).collect();
+        let mut out = vec![0u32; k];
+        mh.sign_hashes_into(&hashes, &mut out).unwrap();
+        assert_eq!(out, reference(&mh, &hashes), "k={k} |S|={size}");
+      }
+    }
+  }
+
+  #[test]
+  fn packed_token_offsets_sign_like_token_sets_and_bad_offsets_are_refused() {
+    let sets: Vec<Vec<String>> = vec![
+      vec!["alpha beta".into(), "gamma".into(), "".into()],
+      vec!["é日本".into()],
+      vec!["x".into(), "alpha beta".into()],
+    ];
+    let mut data = Vec::new();
+    let mut tok = vec![0u32];
+    let mut doc = vec![0u32];
+    for s in &sets {
+      for t in s {
+        data.extend_from_slice(t.as_bytes());
+        tok.push(data.len() as u32);
+      }
+      doc.push(tok.len() as u32 - 1);
+    }
+    for scheme in [Scheme::Oph, Scheme::Classic, Scheme::Datasketch] {
+      let mh = MinHasher::new(MinHasherOptions {
+        num_perm: 16,
+        scheme,
+        ..Default::default()
+      })
+      .unwrap();
+      let want = mh.sign_token_sets(&sets, Some(1)).unwrap();
+      assert_eq!(
+        mh.sign_token_offsets(&data, &tok, &doc, Some(1)).unwrap(),
+        want,
+        "{scheme:?}"
+      );
+    }
+    let mh = MinHasher::new(MinHasherOptions::default()).unwrap();
+    assert!(mh.sign_token_offsets(&data, &[], &doc, None).is_err());
+    assert!(mh.sign_token_offsets(&data, &[0, 5, 3], &[0, 2], None).is_err());
+    assert!(mh
+      .sign_token_offsets(&data, &[0, data.len() as u32 + 1], &[0, 1], None)
+      .is_err());
+    assert!(mh
+      .sign_token_offsets(&data, &tok, &[0, tok.len() as u32], None)
+      .is_err());
+    // A document without tokens has no signature.
+    assert!(mh.sign_token_offsets(&data, &tok, &[0, 0], None).is_err());
+    assert!(mh.sign_token_offsets(&data, &tok, &[0], None).unwrap().is_empty());
   }
 }
