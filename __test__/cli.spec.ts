@@ -406,8 +406,22 @@ test('CLI multivector: JSONL token sets and .npy + offsets → MultiVectorIndex 
   t.true(info.memory.components.tokens >= total * dim * 4)
   t.regex((await inProcess('info', join(dir, 'mv.slmdx'))).stdout, /MultiVectorIndex, format v\d+[\s\S]*parameters: .*repetitions=4/)
 
+  // PQ-compressed FDEs: with candidates = n every document is re-ranked by exact Chamfer,
+  // so the CLI's answers equal the exact library ranking; info reports the PQ options.
+  const pqFlags = [...fdeFlags.slice(0, -1), 'pq', '--m', '8', '--nbits', '4']
+  const pqBuilt = await inProcess('index', '--kind', 'multivector', '--input', join(dir, 'docs.jsonl'), '--output', join(dir, 'mvpq.slmdx'), ...pqFlags)
+  t.is(pqBuilt.code, 0, pqBuilt.stderr)
+  const pqRes = slimdex(dir, 'search', '--index', 'mvpq.slmdx', '--queries', 'queries.jsonl', '-k', '5', '--candidates', String(n), '--json')
+  t.is(pqRes.code, 0, pqRes.stderr)
+  for (let q = 0; q < nq; q++) t.deepEqual(JSON.parse(pqRes.stdout).results[`q${q}`], index.search(queryTokens(q), { k: 5, mode: 'bruteforce' }))
+  t.like(JSON.parse((await inProcess('info', join(dir, 'mvpq.slmdx'), '--json')).stdout), { parameters: { fdeStorage: 'pq', pq: { m: 8, nbits: 4 } } })
+
   // Bad inputs: the message names the file (and line); data errors exit 1, usage errors 2.
   const cases: Array<[string[], number, RegExp]> = []
+  cases.push([['--input', 'docs.jsonl', '--m', '8'], 2, /--m applies to --kind pq, or to --kind multivector with --fde-storage pq/])
+  cases.push([['--input', 'docs.jsonl', '--fde-storage', 'pq', '--nbits', '6'], 2, /--nbits must be 4 or 8/])
+  // 8-bit codebooks need 256 training documents; 60 is a data error, not a crash.
+  cases.push([['--input', 'docs.jsonl', '--fde-storage', 'pq'], 1, /256/])
   writeFileSync(join(dir, 'bad.jsonl'), `${JSON.stringify({ _id: 'a', tokens: [[1, 2]] })}\n${JSON.stringify({ _id: 'b', tokens: [[1, 2], [3]] })}\n`)
   cases.push([['--input', 'bad.jsonl'], 1, /bad\.jsonl:2: "tokens"\[1\] has 1 values, earlier tokens had 2/])
   writeFileSync(join(dir, 'empty.jsonl'), `${JSON.stringify({ _id: 'a', tokens: [] })}\n`)

@@ -16,6 +16,7 @@ import type { ParseArgsConfig } from 'node:util'
 import { BinaryIndex } from './binary'
 import { BM25Index } from './bm25'
 import { MultiVectorIndex } from './multivector'
+import type { FdePqOptions } from './multivector'
 import { PQIndex } from './pq'
 import { SparseIndex } from './sparse'
 import type { SparseVectorInput } from './sparse'
@@ -56,7 +57,8 @@ Commands:
                  multivector (token sets: JSONL {"_id", "tokens": [[...], ...]}, or a .npy/.fvecs token
                  matrix with --offsets <file>: n + 1 token offsets, one per line, from 0 to the token count;
                  FDE: --repetitions 20 --simhash-bits 5 --projection countsketch|identity|dense
-                 --projection-dim 16 --final-dim <d> --seed 42; --storage f16|f32|int8 --fde-storage f16|f32)
+                 --projection-dim 16 --final-dim <d> --seed 42; --storage f16|f32|int8 --fde-storage f16|f32|pq,
+                 with pq: --m <sub-quantizers> --nbits 8|4)
           input: .npy (float32, C order), .fvecs, .bvecs, or .jsonl with {"_id", "vector": [...]}
           --ids <file>          one id per line for .npy/.fvecs/.bvecs rows (default 0, 1, 2, …)
           --rescore <mode>      binary: none | asymmetric | int8 | float32 (default asymmetric)
@@ -187,7 +189,8 @@ const KINDS: Record<string, IndexKind> = {
           dim: docs.dim,
           fde: fdeOptions(values),
           ...(values.storage === undefined ? {} : { storage: values.storage as 'f32' | 'f16' | 'int8' }),
-          ...(values['fde-storage'] === undefined ? {} : { fdeStorage: values['fde-storage'] as 'f32' | 'f16' }),
+          ...(values['fde-storage'] === undefined ? {} : { fdeStorage: values['fde-storage'] as 'f32' | 'f16' | 'pq' }),
+          ...(values['fde-storage'] === 'pq' ? { pq: fdePqOptions(values) } : {}),
         })
       } catch (e) {
         // Option values the flags' own checks let through (e.g. --simhash-bits 31): bad usage.
@@ -205,7 +208,7 @@ const KINDS: Record<string, IndexKind> = {
         retriever: asRetriever(index, { ...(candidates === undefined ? {} : { candidates }), ...(mode === undefined ? {} : { mode }) }) as Retriever<unknown>,
         query: { type: 'tokens', dim: index.dim },
         size: index.size,
-        parameters: { ...index.options.fde, tokens: index.tokenCount, fdeDim: index.fdeDim, storage: index.options.storage, fdeStorage: index.options.fdeStorage },
+        parameters: { ...index.options.fde, tokens: index.tokenCount, fdeDim: index.fdeDim, storage: index.options.storage, fdeStorage: index.options.fdeStorage, ...(index.options.pq ? { pq: index.options.pq } : {}) },
         memoryUsage: () => index.memoryUsage(),
       }
     },
@@ -520,6 +523,13 @@ function parsePositiveInt(text: string, name: string): number {
   return n
 }
 
+/** `--m` / `--nbits` of `--kind multivector --fde-storage pq` (PQ-compressed FDEs). */
+function fdePqOptions(values: Record<string, string | boolean | undefined>): FdePqOptions {
+  const nbits = values.nbits === undefined ? 8 : Number(values.nbits)
+  if (nbits !== 4 && nbits !== 8) throw new UsageError(`--nbits must be 4 or 8 (got ${JSON.stringify(values.nbits)})`)
+  return { nbits, ...(values.m === undefined ? {} : { m: parsePositiveInt(values.m as string, 'm') }) }
+}
+
 function oneOf(values: Record<string, string | boolean | undefined>, name: string, allowed: string[]): void {
   const v = values[name]
   if (v !== undefined && !allowed.includes(v as string)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`)
@@ -587,7 +597,10 @@ async function cmdIndex(args: string[], ctx: Context): Promise<number> {
   }
   oneOf(values, 'projection', ['countsketch', 'identity', 'dense'])
   oneOf(values, 'storage', ['f16', 'f32', 'int8'])
-  oneOf(values, 'fde-storage', ['f16', 'f32'])
+  oneOf(values, 'fde-storage', ['f16', 'f32', 'pq'])
+  if (kindName === 'multivector' && values['fde-storage'] !== 'pq') {
+    for (const name of ['m', 'nbits']) if (values[name] !== undefined) throw new UsageError(`--${name} applies to --kind pq, or to --kind multivector with --fde-storage pq`)
+  }
   oneOf(values, 'rescore', kindName === 'pq' ? ['none', 'float32'] : ['none', 'asymmetric', 'int8', 'float32'])
   oneOf(values, 'metric', kindName === 'pq' ? ['l2', 'ip', 'cosine'] : ['ip', 'cosine'])
   oneOf(values, 'threshold', ['zero', 'mean'])
