@@ -90,6 +90,9 @@ test('filters, batches, approximate knobs and persistence', async (t) => {
   t.deepEqual(back.search(queries[0], { k: 10 }), batch[0])
   t.deepEqual(BM25Index.fromBuffer(index.toBuffer()).search(queries[1], { k: 10 }), batch[1])
   t.is(back.options.method, 'bm25+')
+  t.deepEqual(BM25Index.loadSync(path, { mmap: true }).search(queries[0], { k: 10 }), batch[0])
+  // A mistyped option is an error, not a silent "read it whole".
+  t.throws(() => BM25Index.loadSync(path, { mmap: 'yes' as unknown as boolean }), { instanceOf: TypeError, message: /mmap must be a boolean/ })
   const bytes = readFileSync(path)
   bytes[bytes.length - 5] ^= 0xff
   writeFileSync(path, bytes)

@@ -10,9 +10,10 @@ import type { SparseSearchInit } from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import type { TokenizerOptions } from './tokenizer'
 import { toTokenizerInit } from './tokenizer'
+import { fromBufferOf, loadOf, loadSyncOf, mmapOption, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
+import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** A document for {@link BM25Index.build}. */
 export interface TextDocument {
@@ -276,34 +277,31 @@ export class BM25Index {
 
   /** Serialises the index (the same bytes `save` writes), segments and deletions included. */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
 
   /** Restores an index from {@link BM25Index.toBuffer} bytes, validating every byte. */
   static fromBuffer(buffer: Uint8Array): BM25Index {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return new BM25Index(callNative(() => NativeBm25Index.fromBuffer(buffer)))
+    return new BM25Index(fromBufferOf(NativeBm25Index, buffer))
   }
 
   /** Writes the index to `path` atomically on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
 
   /** Synchronous twin of {@link BM25Index.save}. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
 
   /** Loads a saved index (`mmap: true` maps the file instead of reading it). Corrupt files throw `ERR_SLIMDEX_CORRUPT_FILE`. */
   static async load(path: string, options: AsyncOptions & { mmap?: boolean } = {}): Promise<BM25Index> {
-    const signal = checkSignal(options.signal)
-    return new BM25Index(await callNativeAsync(() => NativeBm25Index.load(checkPath(path), options.mmap === true, signal)))
+    return new BM25Index(await loadOf(NativeBm25Index, path, options, mmapOption(options)))
   }
 
   /** Synchronous twin of {@link BM25Index.load}. */
   static loadSync(path: string, options: { mmap?: boolean } = {}): BM25Index {
-    return new BM25Index(callNative(() => NativeBm25Index.loadSync(checkPath(path), options.mmap === true)))
+    return new BM25Index(loadSyncOf(NativeBm25Index, path, mmapOption(options)))
   }
 }

@@ -9,9 +9,10 @@ import { NativeMultiVectorIndex } from '../binding'
 import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
 import { encoderSchema, FdeEncoder, type FdeEncoderOptions, type PointClouds, type PointCloudsInput, type ResolvedFdeOptions, type TokensInput, toPointClouds, toTokens } from './muvera'
 import { type LongTaskOptions, runLongTask } from './progress'
+import { fromBufferOf, loadOf, loadSyncOf, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
+import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** Options of {@link MultiVectorIndex}. */
 export interface MultiVectorIndexOptions {
@@ -311,24 +312,22 @@ export class MultiVectorIndex {
 
   /** Serialises the index (the same bytes `save` writes), encoder matrices included. */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
 
   /** Restores an index from {@link MultiVectorIndex.toBuffer}, validating every byte. */
   static fromBuffer(buffer: Uint8Array): MultiVectorIndex {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return MultiVectorIndex.#wrap(callNative(() => NativeMultiVectorIndex.fromBuffer(buffer)))
+    return MultiVectorIndex.#wrap(fromBufferOf(NativeMultiVectorIndex, buffer))
   }
 
   /** Writes the index to `path` atomically (temp file, fsync, rename) on the libuv pool. */
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
 
   /** Synchronous twin of {@link MultiVectorIndex.save}. */
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
 
   /**
@@ -336,13 +335,12 @@ export class MultiVectorIndex {
    * or newer-version files throw `ERR_SLIMDEX_CORRUPT_FILE`.
    */
   static async load(path: string, options: AsyncOptions = {}): Promise<MultiVectorIndex> {
-    const signal = checkSignal(options.signal)
-    return MultiVectorIndex.#wrap(await callNativeAsync(() => NativeMultiVectorIndex.load(checkPath(path), false, signal)))
+    return MultiVectorIndex.#wrap(await loadOf(NativeMultiVectorIndex, path, options))
   }
 
   /** Synchronous twin of {@link MultiVectorIndex.load}. */
   static loadSync(path: string): MultiVectorIndex {
-    return MultiVectorIndex.#wrap(callNative(() => NativeMultiVectorIndex.loadSync(checkPath(path), false)))
+    return MultiVectorIndex.#wrap(loadSyncOf(NativeMultiVectorIndex, path))
   }
 
   #prepare(ids: readonly Id[] | undefined, a: unknown, b: unknown, c: unknown) {

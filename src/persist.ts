@@ -45,15 +45,25 @@ export function fromBufferOf<N>(cls: Pick<NativeLoadable<N>, 'fromBuffer'>, buff
   return callNative(() => cls.fromBuffer(buffer))
 }
 
-/** Reads a saved file on the libuv pool (fully into memory, not mapped). */
-export async function loadOf<N>(cls: Pick<NativeLoadable<N>, 'load'>, path: string, options: AsyncOptions = {}): Promise<N> {
+/**
+ * Reads a saved file on the libuv pool: fully into memory, or memory-mapped with `mmap` (for
+ * the indexes whose layout is mappable).
+ */
+export async function loadOf<N>(cls: Pick<NativeLoadable<N>, 'load'>, path: string, options: AsyncOptions = {}, mmap = false): Promise<N> {
   const signal = checkSignal(options?.signal)
-  return await callNativeAsync(() => cls.load(checkPath(path), false, signal))
+  return await callNativeAsync(() => cls.load(checkPath(path), mmap, signal))
 }
 
 /** Synchronous twin of {@link loadOf}. */
-export function loadSyncOf<N>(cls: Pick<NativeLoadable<N>, 'loadSync'>, path: string): N {
-  return callNative(() => cls.loadSync(checkPath(path), false))
+export function loadSyncOf<N>(cls: Pick<NativeLoadable<N>, 'loadSync'>, path: string, mmap = false): N {
+  return callNative(() => cls.loadSync(checkPath(path), mmap))
+}
+
+/** The `mmap` load option: absent means false; anything but a boolean is a TypeError. */
+export function mmapOption(options: { mmap?: boolean } | undefined): boolean {
+  const mmap = options?.mmap
+  if (mmap !== undefined && typeof mmap !== 'boolean') throw invalidType(`mmap must be a boolean (got ${typeof mmap})`)
+  return mmap === true
 }
 
 /**

@@ -9,9 +9,10 @@ import type { SparseRows } from '../binding'
 import type { SparseBatchOptions, SparseSearchOptions } from './bm25'
 import { batchSchema, searchSchema, toIdList, toSearchInit } from './bm25'
 import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
+import { fromBufferOf, loadOf, loadSyncOf, mmapOption, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
+import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** A sparse vector: named terms, or numeric term indices with values. */
 export type SparseVectorInput =
@@ -246,7 +247,7 @@ export class SparseIndex {
 
   /** Serialises the index (the same bytes `save` writes). */
   toBuffer(): Buffer {
-    return callNative(() => this.#native.toBuffer())
+    return toBufferOf(this.#native)
   }
 
   /**
@@ -270,25 +271,22 @@ export class SparseIndex {
   }
 
   static fromBuffer(buffer: Uint8Array): SparseIndex {
-    if (!(buffer instanceof Uint8Array)) throw invalidType('buffer must be a Buffer or Uint8Array')
-    return new SparseIndex(callNative(() => NativeSparseIndex.fromBuffer(buffer)))
+    return new SparseIndex(fromBufferOf(NativeSparseIndex, buffer))
   }
 
   async save(path: string, options: AsyncOptions = {}): Promise<void> {
-    const signal = checkSignal(options.signal)
-    await callNativeAsync(() => this.#native.save(checkPath(path), signal))
+    await saveOf(this.#native, path, options)
   }
 
   saveSync(path: string): void {
-    callNative(() => this.#native.saveSync(checkPath(path)))
+    saveSyncOf(this.#native, path)
   }
 
   static async load(path: string, options: AsyncOptions & { mmap?: boolean } = {}): Promise<SparseIndex> {
-    const signal = checkSignal(options.signal)
-    return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.load(checkPath(path), options.mmap === true, signal)))
+    return new SparseIndex(await loadOf(NativeSparseIndex, path, options, mmapOption(options)))
   }
 
   static loadSync(path: string, options: { mmap?: boolean } = {}): SparseIndex {
-    return new SparseIndex(callNative(() => NativeSparseIndex.loadSync(checkPath(path), options.mmap === true)))
+    return new SparseIndex(loadSyncOf(NativeSparseIndex, path, mmapOption(options)))
   }
 }

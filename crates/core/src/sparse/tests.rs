@@ -113,7 +113,9 @@ fn binary_search_and_merge_scoring_both_equal_brute_force() {
   let docs = random_docs(n, vocab, 40, 21);
   let mut rng = Rng::new(22);
   let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions::default()).unwrap();
-  let blocks = idx.blocks();
+  // A fresh build is one segment.
+  assert_eq!(idx.segments().count(), 1);
+  let blocks = idx.segments().list()[0].blocks();
   let groups: Vec<usize> = (0..blocks.n_blocks()).map(|b| blocks.groups_in_block(b)).collect();
   let (min_g, max_g) = (*groups.iter().min().unwrap(), *groups.iter().max().unwrap());
   for (len, by_search) in [(4usize, true), (300, false)] {
