@@ -5,28 +5,46 @@ use slimdex_core::sparse::{Bm25Index, Bm25Options, SearchParams};
 use std::time::Instant;
 
 fn main() {
-  let dir = std::env::args().nth(1).unwrap_or_else(|| "/work/shared/datasets/msmarco-sample".into());
+  let dir = std::env::args()
+    .nth(1)
+    .unwrap_or_else(|| "/work/shared/datasets/msmarco-sample".into());
   let corpus = std::fs::read_to_string(format!("{dir}/corpus.jsonl")).expect("corpus.jsonl");
   let docs: Vec<(ExternalId, String)> = corpus
     .lines()
     .map(|l| {
       let v: serde_json::Value = serde_json::from_str(l).expect("json");
-      let text = format!("{} {}", v["title"].as_str().unwrap_or(""), v["text"].as_str().unwrap_or(""));
+      let text = format!(
+        "{} {}",
+        v["title"].as_str().unwrap_or(""),
+        v["text"].as_str().unwrap_or("")
+      );
       (ExternalId::Str(v["_id"].as_str().unwrap_or("").to_string()), text)
     })
     .collect();
   let queries: Vec<String> = std::fs::read_to_string(format!("{dir}/queries.jsonl"))
     .expect("queries.jsonl")
     .lines()
-    .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["text"].as_str().unwrap_or("").to_string())
+    .map(|l| {
+      serde_json::from_str::<serde_json::Value>(l).expect("json")["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    })
     .collect();
   let n = docs.len();
   let t = Instant::now();
   let idx = Bm25Index::build(docs, Bm25Options::default()).unwrap();
-  println!("built {n} docs in {:.3}s; memory {:?}", t.elapsed().as_secs_f64(), idx.memory_usage());
+  println!(
+    "built {n} docs in {:.3}s; memory {:?}",
+    t.elapsed().as_secs_f64(),
+    idx.memory_usage()
+  );
   for k in [10usize, 1000] {
     for exhaustive in [false, true] {
-      let p = SearchParams { exhaustive, ..Default::default() };
+      let p = SearchParams {
+        exhaustive,
+        ..Default::default()
+      };
       let reps = 20;
       let t = Instant::now();
       for _ in 0..reps {
@@ -35,7 +53,16 @@ fn main() {
         }
       }
       let per = t.elapsed().as_secs_f64() / (reps * queries.len()) as f64;
-      println!("k={k} {}: {:.1} µs/query ({:.0} q/s)", if exhaustive { "exhaustive" } else { "block-max safe" }, per * 1e6, 1.0 / per);
+      println!(
+        "k={k} {}: {:.1} µs/query ({:.0} q/s)",
+        if exhaustive {
+          "exhaustive"
+        } else {
+          "block-max safe"
+        },
+        per * 1e6,
+        1.0 / per
+      );
     }
   }
 }

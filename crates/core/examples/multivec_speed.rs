@@ -45,17 +45,36 @@ fn main() {
   let offsets: Vec<usize> = (0..=ndocs).map(|i| i * nd).collect();
   let t = Instant::now();
   let f = enc.encode_documents(&docs, &offsets, Some(1)).unwrap();
-  println!("fde encode docs (20,5,16), 1 thread: {:.0} docs/s", ndocs as f64 / t.elapsed().as_secs_f64());
+  println!(
+    "fde encode docs (20,5,16), 1 thread: {:.0} docs/s",
+    ndocs as f64 / t.elapsed().as_secs_f64()
+  );
   // fastembed-like parameters: dense ±1/√16 projection, clustered-size documents.
-  let dense = FdeEncoder::new(FdeOptions { projection: slimdex_core::multivec::Projection::Dense, ..FdeOptions::new(dim) }).unwrap();
+  let dense = FdeEncoder::new(FdeOptions {
+    projection: slimdex_core::multivec::Projection::Dense,
+    ..FdeOptions::new(dim)
+  })
+  .unwrap();
   for _ in 0..3 {
     let t = Instant::now();
     let _ = dense.encode_documents(&docs, &offsets, Some(1)).unwrap();
-    println!("fde encode docs (20,5,16) dense, 1 thread: {:.0} docs/s", ndocs as f64 / t.elapsed().as_secs_f64());
+    println!(
+      "fde encode docs (20,5,16) dense, 1 thread: {:.0} docs/s",
+      ndocs as f64 / t.elapsed().as_secs_f64()
+    );
   }
   let t = Instant::now();
-  let fq = enc.encode_queries(&docs[..nq * dim * 100], &(0..=100).map(|i| i * nq).collect::<Vec<_>>(), Some(1)).unwrap();
-  println!("fde encode queries, 1 thread: {:.0} queries/s", 100.0 / t.elapsed().as_secs_f64());
+  let fq = enc
+    .encode_queries(
+      &docs[..nq * dim * 100],
+      &(0..=100).map(|i| i * nq).collect::<Vec<_>>(),
+      Some(1),
+    )
+    .unwrap();
+  println!(
+    "fde encode queries, 1 thread: {:.0} queries/s",
+    100.0 / t.elapsed().as_secs_f64()
+  );
   let pf = PreparedFde::new(&fq[..enc.output_dim()]);
   println!("query density {:.2}", pf.density());
   for tier in simd::available() {
@@ -64,7 +83,10 @@ fn main() {
     for _ in 0..5 {
       slimdex_core::multivec::fde_scores_with(tier, &pf, FdeRows::F32(&f), 0, &mut out);
     }
-    println!("fde scan {tier:?} f32: {:.0} docs/s", 5.0 * ndocs as f64 / t.elapsed().as_secs_f64());
+    println!(
+      "fde scan {tier:?} f32: {:.0} docs/s",
+      5.0 * ndocs as f64 / t.elapsed().as_secs_f64()
+    );
   }
 }
 
@@ -72,7 +94,14 @@ fn main() {
 /// compiled for AVX2 as the encoder's tiers were, for an A/B of the projection step alone.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn old_projections(tokens: &[f32], d: usize, sim: &[f32], dense: &[f32], z: &mut [f32], proj: &mut [f32]) -> f32 {
+unsafe fn old_projections(
+  tokens: &[f32],
+  d: usize,
+  sim: &[f32],
+  dense: &[f32],
+  z: &mut [f32],
+  proj: &mut [f32],
+) -> f32 {
   let (rk, rp) = (z.len(), proj.len());
   let mut sink = 0f32;
   for x in tokens.chunks_exact(d) {
@@ -100,7 +129,11 @@ pub fn ab_projection(docs: &[f32], dim: usize, ndocs: usize, nd: usize) {
   let sim: Vec<f32> = vec![0.5; dim * 100];
   let dense: Vec<f32> = vec![0.25; dim * 320];
   let (mut z, mut proj) = (vec![0f32; 100], vec![0f32; 320]);
-  let enc = FdeEncoder::new(FdeOptions { projection: slimdex_core::multivec::Projection::Dense, ..FdeOptions::new(dim) }).unwrap();
+  let enc = FdeEncoder::new(FdeOptions {
+    projection: slimdex_core::multivec::Projection::Dense,
+    ..FdeOptions::new(dim)
+  })
+  .unwrap();
   let offsets: Vec<usize> = (0..=ndocs).map(|i| i * nd).collect();
   for _ in 0..3 {
     let t = Instant::now();
@@ -110,6 +143,10 @@ pub fn ab_projection(docs: &[f32], dim: usize, ndocs: usize, nd: usize) {
     let t = Instant::now();
     let _ = enc.encode_documents(docs, &offsets, Some(1)).unwrap();
     let new = t.elapsed().as_secs_f64();
-    println!("A/B: old projection loop alone {:.0} docs/s, whole new encoder {:.0} docs/s [{s}]", ndocs as f64 / old, ndocs as f64 / new);
+    println!(
+      "A/B: old projection loop alone {:.0} docs/s, whole new encoder {:.0} docs/s [{s}]",
+      ndocs as f64 / old,
+      ndocs as f64 / new
+    );
   }
 }

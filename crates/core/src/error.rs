@@ -49,7 +49,10 @@ impl Error {
   }
 
   pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
-    Error::Io { path: path.into(), source }
+    Error::Io {
+      path: path.into(),
+      source,
+    }
   }
 }
 
@@ -58,7 +61,10 @@ impl fmt::Display for Error {
     match self {
       Error::InvalidArg(m) => write!(f, "{m}"),
       Error::DimMismatch { expected, got } => {
-        write!(f, "dimension mismatch: the index has dim {expected}, the input has {got}")
+        write!(
+          f,
+          "dimension mismatch: the index has dim {expected}, the input has {got}"
+        )
       }
       Error::DuplicateId(id) => write!(f, "duplicate id {id}: ids must be unique within an index"),
       Error::CorruptFile(m) => write!(f, "corrupt or incompatible index data: {m}"),

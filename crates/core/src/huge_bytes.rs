@@ -55,7 +55,10 @@ impl HugeBytes {
 
   /// Appends `bytes`, growing geometrically. Fails only if the system refuses the memory.
   pub fn extend_from_slice(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-    let needed = self.len.checked_add(bytes.len()).ok_or_else(|| std::io::Error::other("buffer length overflows usize"))?;
+    let needed = self
+      .len
+      .checked_add(bytes.len())
+      .ok_or_else(|| std::io::Error::other("buffer length overflows usize"))?;
     if needed > self.capacity() {
       self.grow_to(needed.max(self.capacity().saturating_mul(2)))?;
     }

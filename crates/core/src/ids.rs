@@ -38,7 +38,9 @@ impl ExternalId {
   /// Converts a JS number, which must be a safe integer.
   pub fn from_f64(v: f64) -> Result<ExternalId> {
     if !v.is_finite() || v.fract() != 0.0 || v.abs() > MAX_SAFE_INTEGER as f64 {
-      return Err(Error::InvalidArg(format!("id {v} must be a safe integer or a string")));
+      return Err(Error::InvalidArg(format!(
+        "id {v} must be a safe integer or a string"
+      )));
     }
     Ok(ExternalId::Int(v as i64))
   }
@@ -65,7 +67,10 @@ pub struct IdMap {
 
 impl Default for IdMap {
   fn default() -> Self {
-    IdMap { column: Column::Sequential(0), table: HashTable::new() }
+    IdMap {
+      column: Column::Sequential(0),
+      table: HashTable::new(),
+    }
   }
 }
 
@@ -168,7 +173,10 @@ impl IdMap {
         )));
       }
     }
-    let needed = self.len().checked_add(ids.len()).filter(|&n| n <= u32::MAX as usize);
+    let needed = self
+      .len()
+      .checked_add(ids.len())
+      .filter(|&n| n <= u32::MAX as usize);
     if needed.is_none() {
       return Err(Error::invalid("an index holds at most 2^32 − 1 items"));
     }
@@ -242,13 +250,18 @@ impl IdMap {
   fn materialize(&mut self, strings: bool) {
     if let Column::Sequential(n) = self.column {
       self.column = if strings {
-        Column::Strs { bytes: Vec::new(), ends: Vec::new() }
+        Column::Strs {
+          bytes: Vec::new(),
+          ends: Vec::new(),
+        }
       } else {
         Column::Ints((0..n as i64).collect())
       };
       self.table = HashTable::with_capacity(n as usize);
       for i in 0..n {
-        self.table.insert_unique(hash_int(i as i64), i, |&j| hash_int(j as i64));
+        self
+          .table
+          .insert_unique(hash_int(i as i64), i, |&j| hash_int(j as i64));
       }
     }
   }
@@ -330,10 +343,12 @@ impl IdMap {
         return Err(Error::corrupt(format!("duplicate id {id} in saved data")));
       }
       let column = &map.column;
-      map.table.insert_unique(hash_of(&id), i, |&j| match Self::at_column(column, j) {
-        IdRef::Int(v) => hash_int(v),
-        IdRef::Str(s) => hash_str(s),
-      });
+      map
+        .table
+        .insert_unique(hash_of(&id), i, |&j| match Self::at_column(column, j) {
+          IdRef::Int(v) => hash_int(v),
+          IdRef::Str(s) => hash_str(s),
+        });
     }
     Ok(map)
   }
@@ -344,7 +359,10 @@ impl IdMap {
       0 => {
         let n = r.get::<u64>("id count")?;
         let n = u32::try_from(n).map_err(|_| Error::corrupt("id count exceeds u32"))?;
-        return Ok(IdMap { column: Column::Sequential(n), table: HashTable::new() });
+        return Ok(IdMap {
+          column: Column::Sequential(n),
+          table: HashTable::new(),
+        });
       }
       1 => Column::Ints(r.get_slice::<i64>("integer ids")?),
       2 => {
@@ -366,7 +384,10 @@ impl IdMap {
       }
       t => return Err(Error::corrupt(format!("unknown id column kind {t}"))),
     };
-    let map = IdMap { column, table: HashTable::new() };
+    let map = IdMap {
+      column,
+      table: HashTable::new(),
+    };
     if map.len() > u32::MAX as usize {
       return Err(Error::corrupt("id count exceeds u32"));
     }
@@ -389,8 +410,14 @@ mod tests {
     assert_eq!(m.lookup(&Int(100)), Some(3));
     assert_eq!(m.lookup(&Int(1)), Some(1));
     assert_eq!(m.get(4), Int(-5));
-    assert!(matches!(m.push_batch(vec![Int(7), Int(1)]), Err(Error::DuplicateId(_))));
-    assert!(matches!(m.push_batch(vec![Int(7), Int(7)]), Err(Error::DuplicateId(_))));
+    assert!(matches!(
+      m.push_batch(vec![Int(7), Int(1)]),
+      Err(Error::DuplicateId(_))
+    ));
+    assert!(matches!(
+      m.push_batch(vec![Int(7), Int(7)]),
+      Err(Error::DuplicateId(_))
+    ));
     assert_eq!(m.len(), 5, "a rejected batch leaves the map unchanged");
     assert!(m.push_batch(vec![Str("a".into())]).is_err());
   }
@@ -398,7 +425,8 @@ mod tests {
   #[test]
   fn strings_round_trip_through_bytes() {
     let mut m = IdMap::new();
-    m.push_batch(vec![Str("doc-1".into()), Str("ü".into()), Str("".into())]).unwrap();
+    m.push_batch(vec![Str("doc-1".into()), Str("ü".into()), Str("".into())])
+      .unwrap();
     let mut w = ByteWriter::new();
     m.write(&mut w);
     let bytes = w.into_bytes();

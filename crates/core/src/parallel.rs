@@ -13,11 +13,19 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
     Some(n) => {
       let n = n.min(1024);
       let pool = {
-        let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        let mut pools = POOLS
+          .get_or_init(Default::default)
+          .lock()
+          .unwrap_or_else(|p| p.into_inner());
         pools
           .entry(n)
           .or_insert_with(|| {
-            Arc::new(rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("rayon pool"))
+            Arc::new(
+              rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("rayon pool"),
+            )
           })
           .clone()
       };

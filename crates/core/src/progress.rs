@@ -46,7 +46,11 @@ impl<'a> Progress<'a> {
 
   /// A counter for steps taken from several threads: each call adds `units` and reports the sum.
   pub fn counter(&self, total: u64) -> ProgressCounter<'_, 'a> {
-    ProgressCounter { progress: self, done: AtomicU64::new(0), total }
+    ProgressCounter {
+      progress: self,
+      done: AtomicU64::new(0),
+      total,
+    }
   }
 }
 
@@ -92,7 +96,10 @@ mod tests {
     };
     let p = Progress::new(Some(&report), None);
     let counter = p.counter(1000);
-    (0..100).into_par_iter().try_for_each(|_| counter.add(10)).unwrap();
+    (0..100)
+      .into_par_iter()
+      .try_for_each(|_| counter.add(10))
+      .unwrap();
     assert_eq!(last.load(Ordering::Relaxed), 1000);
   }
 }

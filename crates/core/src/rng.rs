@@ -35,7 +35,9 @@ pub struct Rng {
 impl Rng {
   pub fn new(seed: u64) -> Self {
     let mut sm = SplitMix64::new(seed);
-    Rng { s: [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()] }
+    Rng {
+      s: [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()],
+    }
   }
 
   #[inline]

@@ -95,7 +95,10 @@ pub type TopMin<K> = TopK<K, false>;
 impl<K: Key, const LARGER: bool> TopK<K, LARGER> {
   pub fn new(k: usize) -> Self {
     // Do not trust k for the allocation: k may be huge (k > N is allowed).
-    TopK { k, heap: BinaryHeap::with_capacity(k.min(4096) + 1) }
+    TopK {
+      k,
+      heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+    }
   }
 
   pub fn k(&self) -> usize {
@@ -181,7 +184,14 @@ mod tests {
   use crate::rng::Rng;
 
   fn brute<K: Key>(scores: &[K], k: usize, larger: bool) -> Vec<Scored<K>> {
-    let mut all: Vec<Scored<K>> = scores.iter().enumerate().map(|(i, &s)| Scored { id: i as u32, score: s }).collect();
+    let mut all: Vec<Scored<K>> = scores
+      .iter()
+      .enumerate()
+      .map(|(i, &s)| Scored {
+        id: i as u32,
+        score: s,
+      })
+      .collect();
     sort_hits(&mut all, larger);
     all.truncate(k);
     all
@@ -216,7 +226,11 @@ mod tests {
     let mut a = TopMax::new(17);
     let mut b = TopMax::new(17);
     for (i, &s) in scores.iter().enumerate() {
-      if i % 3 == 0 { a.push(s, i as u32); } else { b.push(s, i as u32); }
+      if i % 3 == 0 {
+        a.push(s, i as u32);
+      } else {
+        b.push(s, i as u32);
+      }
     }
     a.merge(b);
     assert_eq!(a.into_sorted(), brute(&scores, 17, true));

@@ -32,7 +32,10 @@ pub fn finite(values: &[f32], dim: usize, what: &str) -> Result<()> {
 /// Checks a query's dimension.
 pub fn query_dim(query_len: usize, dim: usize) -> Result<()> {
   if query_len != dim {
-    return Err(Error::DimMismatch { expected: dim, got: query_len });
+    return Err(Error::DimMismatch {
+      expected: dim,
+      got: query_len,
+    });
   }
   Ok(())
 }

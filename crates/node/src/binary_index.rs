@@ -1,6 +1,9 @@
 //! `BinaryIndex` binding: binary codes with Hamming candidates and float rescoring.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::error::{guard, invalid};
 use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
 use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
@@ -56,17 +59,31 @@ fn parse_options(o: BinaryIndexInit) -> napi::Result<BinaryIndexOptions> {
     "asymmetric" => Rescore::Asymmetric,
     "int8" => Rescore::Int8,
     "float32" => Rescore::Float32,
-    r => return Err(invalid(format!("rescore must be 'none', 'asymmetric', 'int8' or 'float32' (got {r:?})"))),
+    r => {
+      return Err(invalid(format!(
+        "rescore must be 'none', 'asymmetric', 'int8' or 'float32' (got {r:?})"
+      )))
+    }
   };
   let metric = match o.metric.as_str() {
     "ip" => Metric::InnerProduct,
     "cosine" => Metric::Cosine,
     m => return Err(invalid(format!("metric must be 'ip' or 'cosine' (got {m:?})"))),
   };
-  Ok(BinaryIndexOptions { dim, threshold, rescore, metric })
+  Ok(BinaryIndexOptions {
+    dim,
+    threshold,
+    rescore,
+    metric,
+  })
 }
 
-fn add_job(inner: Shared<BinaryIndex>, ids: IdsInput, vectors: &[f32], progress: ProgressSink) -> napi::Result<Job<()>> {
+fn add_job(
+  inner: Shared<BinaryIndex>,
+  ids: IdsInput,
+  vectors: &[f32],
+  progress: ProgressSink,
+) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   // Copy now: the JS buffer may be mutated after the call returns.
   let vectors = vectors.to_vec();
@@ -160,7 +177,12 @@ impl NativeBinaryIndex {
     #[napi(ts_arg_type = "(done: number, total: number) => void")] on_progress: Option<ProgressCallback>,
     cancel: Option<&NativeCancelToken>,
   ) -> napi::Result<AsyncTask<Job<()>>> {
-    let job = add_job(self.inner.clone(), ids, vectors, ProgressSink::new(on_progress, cancel))?;
+    let job = add_job(
+      self.inner.clone(),
+      ids,
+      vectors,
+      ProgressSink::new(on_progress, cancel),
+    )?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
@@ -186,7 +208,9 @@ impl NativeBinaryIndex {
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   /// One query, on the calling thread (a scan of N codes: fast enough to stay synchronous).
@@ -207,7 +231,9 @@ impl NativeBinaryIndex {
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   #[napi]
@@ -217,7 +243,7 @@ impl NativeBinaryIndex {
     k: f64,
     candidates: Option<f64>,
     threads: Option<f64>,
-) -> napi::Result<HitBatch> {
+  ) -> napi::Result<HitBatch> {
     search_batch_job(self.inner.clone(), queries, k, candidates, threads)?.run_sync()
   }
 

@@ -1,16 +1,21 @@
 //! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning;
 //! incremental `add` / `delete` / `compact` through a copy-on-write snapshot.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::error::{guard, invalid};
-use crate::sparse_common::{search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit};
+use crate::snapshot::Snapshot;
+use crate::sparse_common::{
+  search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit,
+};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use slimdex_core::io;
 use slimdex_core::sparse::{Bm25Index, Bm25Method, Bm25Options};
 use std::path::PathBuf;
-use crate::snapshot::Snapshot;
 use std::sync::Arc;
 
 /// Options of `NativeBm25Index.build` (validated and defaulted by the TS layer).
@@ -31,10 +36,17 @@ pub struct NativeBm25Index {
   inner: Arc<Snapshot<Bm25Index>>,
 }
 
-fn docs_from_js(ids: IdsInput, texts: Vec<String>) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, String)>> {
+fn docs_from_js(
+  ids: IdsInput,
+  texts: Vec<String>,
+) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, String)>> {
   let ids = ids_from_js(ids)?;
   if ids.len() != texts.len() {
-    return Err(invalid(format!("ids ({}) and texts ({}) differ in length", ids.len(), texts.len())));
+    return Err(invalid(format!(
+      "ids ({}) and texts ({}) differ in length",
+      ids.len(),
+      texts.len()
+    )));
   }
   Ok(ids.into_iter().zip(texts).collect())
 }
@@ -51,11 +63,19 @@ fn build_job(ids: IdsInput, texts: Vec<String>, o: Bm25Init) -> napi::Result<Job
   };
   Ok(Job::new(move || {
     let idx = guard(|| Bm25Index::build(docs, opts))?;
-    Ok(NativeBm25Index { inner: Snapshot::new(idx) })
+    Ok(NativeBm25Index {
+      inner: Snapshot::new(idx),
+    })
   }))
 }
 
-fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchInit, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+fn batch_job(
+  inner: Arc<Bm25Index>,
+  texts: Vec<String>,
+  k: f64,
+  s: SparseSearchInit,
+  threads: Option<f64>,
+) -> napi::Result<Job<HitBatch>> {
   let k = to_k(k)?;
   let threads = to_usize_opt(threads, "threads")?;
   let s = search_params(s)?;
@@ -69,7 +89,9 @@ fn batch_job(inner: Arc<Bm25Index>, texts: Vec<String>, k: f64, s: SparseSearchI
 fn load_job(path: String, mmap: bool) -> Job<NativeBm25Index> {
   Job::new(move || {
     let idx = guard(|| Bm25Index::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
-    Ok(NativeBm25Index { inner: Snapshot::new(idx) })
+    Ok(NativeBm25Index {
+      inner: Snapshot::new(idx),
+    })
   })
 }
 
@@ -81,8 +103,16 @@ impl NativeBm25Index {
   }
 
   #[napi(ts_return_type = "Promise<NativeBm25Index>")]
-  pub fn build(ids: IdsInput, texts: Vec<String>, options: Bm25Init, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativeBm25Index>>> {
-    Ok(AsyncTask::with_optional_signal(build_job(ids, texts, options)?, signal))
+  pub fn build(
+    ids: IdsInput,
+    texts: Vec<String>,
+    options: Bm25Init,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<NativeBm25Index>>> {
+    Ok(AsyncTask::with_optional_signal(
+      build_job(ids, texts, options)?,
+      signal,
+    ))
   }
 
   /// Live documents.
@@ -123,7 +153,12 @@ impl NativeBm25Index {
 
   /// Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile.
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, texts: Vec<String>, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    texts: Vec<String>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
     let docs = docs_from_js(ids, texts)?;
     let inner = self.inner.clone();
     Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
@@ -179,11 +214,19 @@ impl NativeBm25Index {
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   #[napi]
-  pub fn search_batch_sync(&self, texts: Vec<String>, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
+  pub fn search_batch_sync(
+    &self,
+    texts: Vec<String>,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+  ) -> napi::Result<HitBatch> {
     batch_job(self.inner.get(), texts, k, search, threads)?.run_sync()
   }
 
@@ -196,7 +239,10 @@ impl NativeBm25Index {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.get(), texts, k, search, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      batch_job(self.inner.get(), texts, k, search, threads)?,
+      signal,
+    ))
   }
 
   #[napi]
@@ -211,7 +257,9 @@ impl NativeBm25Index {
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeBm25Index { inner: Snapshot::new(guard(|| Bm25Index::from_bytes(buffer))?) })
+    Ok(NativeBm25Index {
+      inner: Snapshot::new(guard(|| Bm25Index::from_bytes(buffer))?),
+    })
   }
 
   #[napi]
@@ -235,7 +283,11 @@ impl NativeBm25Index {
   }
 
   #[napi(ts_return_type = "Promise<NativeBm25Index>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeBm25Index>> {
+  pub fn load(
+    path: String,
+    mmap: Option<bool>,
+    signal: Option<AbortSignal>,
+  ) -> AsyncTask<Job<NativeBm25Index>> {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

@@ -39,7 +39,10 @@ pub struct HitBatch {
   pub offsets: Uint32Array,
 }
 
-fn id_column<'a>(ids: &IdMap, hits: impl Iterator<Item = &'a Scored<f32>>) -> Either<Float64Array, Vec<String>> {
+fn id_column<'a>(
+  ids: &IdMap,
+  hits: impl Iterator<Item = &'a Scored<f32>>,
+) -> Either<Float64Array, Vec<String>> {
   if ids.holds_strings() {
     Either::B(
       hits
@@ -51,7 +54,11 @@ fn id_column<'a>(ids: &IdMap, hits: impl Iterator<Item = &'a Scored<f32>>) -> Ei
     )
   } else {
     // Integer ids are safe integers (checked on the way in), so f64 holds them exactly.
-    Either::A(Float64Array::new(hits.map(|h| ids.get_int(h.id).unwrap_or_default() as f64).collect()))
+    Either::A(Float64Array::new(
+      hits
+        .map(|h| ids.get_int(h.id).unwrap_or_default() as f64)
+        .collect(),
+    ))
   }
 }
 
@@ -65,17 +72,24 @@ pub fn hits_into(
   scores_out: &mut [f64],
 ) -> napi::Result<Either<u32, Vec<String>>> {
   if ids_out.len() < hits.len() || scores_out.len() < hits.len() {
-    return Err(invalid(format!("result buffers hold {} entries but {} hits were found", ids_out.len().min(scores_out.len()), hits.len())));
+    return Err(invalid(format!(
+      "result buffers hold {} entries but {} hits were found",
+      ids_out.len().min(scores_out.len()),
+      hits.len()
+    )));
   }
   for (s, h) in scores_out.iter_mut().zip(hits) {
     *s = h.score as f64;
   }
   if ids.holds_strings() {
     return Ok(Either::B(
-      hits.iter().map(|h| match ids.get(h.id) {
-        ExternalId::Str(s) => s,
-        ExternalId::Int(v) => v.to_string(),
-      }).collect(),
+      hits
+        .iter()
+        .map(|h| match ids.get(h.id) {
+          ExternalId::Str(s) => s,
+          ExternalId::Int(v) => v.to_string(),
+        })
+        .collect(),
     ));
   }
   for (o, h) in ids_out.iter_mut().zip(hits) {
@@ -108,14 +122,22 @@ pub struct MemoryComponent {
 }
 
 pub fn memory_to_js(parts: Vec<(&'static str, usize)>) -> Vec<MemoryComponent> {
-  parts.into_iter().map(|(name, bytes)| MemoryComponent { name: name.to_string(), bytes: bytes as f64 }).collect()
+  parts
+    .into_iter()
+    .map(|(name, bytes)| MemoryComponent {
+      name: name.to_string(),
+      bytes: bytes as f64,
+    })
+    .collect()
 }
 
 /// A JS number that must be a non-negative integer (N-API would silently truncate 1.5 and
 /// turn Infinity into 0, so integer arguments arrive as f64 and are checked here).
 pub fn to_usize(v: f64, name: &str) -> napi::Result<usize> {
   if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
-    return Err(invalid(format!("{name} must be a non-negative integer (got {v})")));
+    return Err(invalid(format!(
+      "{name} must be a non-negative integer (got {v})"
+    )));
   }
   Ok(v as usize)
 }
@@ -128,7 +150,9 @@ pub fn to_usize_opt(v: Option<f64>, name: &str) -> napi::Result<Option<usize>> {
 pub fn to_k(v: f64) -> napi::Result<usize> {
   let k = to_usize(v, "k")?;
   if k == 0 || k > u32::MAX as usize {
-    return Err(invalid(format!("k must be an integer in [1, 2^32 − 1] (got {v})")));
+    return Err(invalid(format!(
+      "k must be an integer in [1, 2^32 − 1] (got {v})"
+    )));
   }
   Ok(k)
 }

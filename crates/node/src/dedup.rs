@@ -87,7 +87,9 @@ impl NativeDeduper {
       false_positive_rate: o.false_positive_rate,
     };
     let d = guard(|| Deduper::new(opts))?;
-    Ok(NativeDeduper { inner: Arc::new(Mutex::new(Some(d))) })
+    Ok(NativeDeduper {
+      inner: Arc::new(Mutex::new(Some(d))),
+    })
   }
 
   /// Signs a batch (in parallel) and clusters it; resolves to the number of documents seen.
@@ -98,7 +100,10 @@ impl NativeDeduper {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<u32>>> {
-    Ok(AsyncTask::with_optional_signal(push_job(self.inner.clone(), texts, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      push_job(self.inner.clone(), texts, threads)?,
+      signal,
+    ))
   }
 
   #[napi]

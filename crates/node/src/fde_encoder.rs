@@ -28,7 +28,11 @@ pub fn parse_fde(o: &FdeEncoderInit) -> napi::Result<FdeOptions> {
     "countsketch" => Projection::CountSketch,
     "identity" => Projection::Identity,
     "dense" => Projection::Dense,
-    p => return Err(invalid(format!("projection must be 'countsketch', 'identity' or 'dense' (got {p:?})"))),
+    p => {
+      return Err(invalid(format!(
+        "projection must be 'countsketch', 'identity' or 'dense' (got {p:?})"
+      )))
+    }
   };
   Ok(FdeOptions {
     dim: to_usize(o.dim, "dim")?,
@@ -94,7 +98,9 @@ impl NativeFdeEncoder {
   #[napi(constructor)]
   pub fn new(options: FdeEncoderInit) -> napi::Result<Self> {
     let opts = parse_fde(&options)?;
-    Ok(NativeFdeEncoder { inner: Arc::new(guard(|| FdeEncoder::new(opts))?) })
+    Ok(NativeFdeEncoder {
+      inner: Arc::new(guard(|| FdeEncoder::new(opts))?),
+    })
   }
 
   #[napi]
@@ -122,11 +128,23 @@ impl NativeFdeEncoder {
 
   #[napi]
   /// Reads the JS buffers in place (no copy): the JS thread waits for the call.
-  pub fn encode_batch_sync(&self, tokens: &[f32], offsets: &[u32], document: bool, threads: Option<f64>) -> napi::Result<Float32Array> {
+  pub fn encode_batch_sync(
+    &self,
+    tokens: &[f32],
+    offsets: &[u32],
+    document: bool,
+    threads: Option<f64>,
+  ) -> napi::Result<Float32Array> {
     let threads = to_usize_opt(threads, "threads")?;
     let offsets = offsets_from_js(offsets);
     let enc = &self.inner;
-    let out = guard(|| if document { enc.encode_documents(tokens, &offsets, threads) } else { enc.encode_queries(tokens, &offsets, threads) })?;
+    let out = guard(|| {
+      if document {
+        enc.encode_documents(tokens, &offsets, threads)
+      } else {
+        enc.encode_queries(tokens, &offsets, threads)
+      }
+    })?;
     Ok(Float32Array::new(out))
   }
 
@@ -150,13 +168,21 @@ impl NativeFdeEncoder {
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeFdeEncoder { inner: Arc::new(guard(|| FdeEncoder::from_bytes(buffer))?) })
+    Ok(NativeFdeEncoder {
+      inner: Arc::new(guard(|| FdeEncoder::from_bytes(buffer))?),
+    })
   }
 
   /// Encodes on the libuv pool and resolves with nothing (benchmark helper: measures
   /// encoding without the cost of returning the output to JS).
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn encode_batch_discard(&self, tokens: &[f32], offsets: &[u32], document: bool, threads: Option<f64>) -> napi::Result<AsyncTask<Job<()>>> {
+  pub fn encode_batch_discard(
+    &self,
+    tokens: &[f32],
+    offsets: &[u32],
+    document: bool,
+    threads: Option<f64>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
     let enc = self.inner.clone();
     let threads = to_usize_opt(threads, "threads")?;
     let tokens = tokens.to_vec();

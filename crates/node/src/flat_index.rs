@@ -84,7 +84,6 @@ fn search_batch_job(
   }))
 }
 
-
 #[napi]
 impl NativeFlatIndex {
   #[napi(constructor)]

@@ -31,15 +31,22 @@ pub fn native_info() -> NativeInfo {
 /// Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use.
 #[napi]
 pub fn set_simd_tier(tier: String) -> napi::Result<String> {
-  let t = simd::Tier::parse(&tier)
-    .ok_or_else(|| invalid(format!("tier must be 'scalar', 'neon', 'avx2' or 'avx512' (got {tier:?})")))?;
+  let t = simd::Tier::parse(&tier).ok_or_else(|| {
+    invalid(format!(
+      "tier must be 'scalar', 'neon', 'avx2' or 'avx512' (got {tier:?})"
+    ))
+  })?;
   Ok(simd::set_tier(t).name().to_string())
 }
 
 #[napi]
 pub fn hamming_distance(a: &[u8], b: &[u8]) -> napi::Result<u32> {
   if a.len() != b.len() {
-    return Err(invalid(format!("codes have different lengths ({} and {} bytes)", a.len(), b.len())));
+    return Err(invalid(format!(
+      "codes have different lengths ({} and {} bytes)",
+      a.len(),
+      b.len()
+    )));
   }
   guard(|| Ok(binary::hamming(a, b)))
 }
@@ -59,10 +66,14 @@ pub fn measure_read_bandwidth(megabytes: u32, repetitions: u32) -> napi::Result<
   let bytes = megabytes as usize * (1 << 20);
   // Non-constant contents so the pages are really allocated and read; on huge pages like the
   // binary codes, so the scan and this limit are measured on the same footing.
-  let mebibyte: Vec<u8> = (0..1u64 << 20).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect();
+  let mebibyte: Vec<u8> = (0..1u64 << 20)
+    .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
+    .collect();
   let mut buf = HugeBytes::new();
   for _ in 0..megabytes {
-    buf.extend_from_slice(&mebibyte).map_err(|e| invalid(format!("cannot allocate {megabytes} MiB: {e}")))?;
+    buf
+      .extend_from_slice(&mebibyte)
+      .map_err(|e| invalid(format!("cannot allocate {megabytes} MiB: {e}")))?;
   }
   let mut best = f64::INFINITY;
   let mut sink = 0u64;
@@ -105,7 +116,11 @@ fn file_info(bytes: &[u8]) -> slimdex_core::Result<IndexFileInfo> {
     format_version: c.version as u32,
     bytes: bytes.len() as f64,
     params_bytes: c.params().len() as f64,
-    sections: c.section_sizes().into_iter().map(|(tag, n)| SectionInfo { tag, bytes: n as f64 }).collect(),
+    sections: c
+      .section_sizes()
+      .into_iter()
+      .map(|(tag, n)| SectionInfo { tag, bytes: n as f64 })
+      .collect(),
   })
 }
 

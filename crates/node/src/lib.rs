@@ -25,4 +25,3 @@ mod sparse_common;
 mod sparse_index;
 mod tasks;
 mod tokenizer;
-

@@ -51,7 +51,10 @@ fn write(inner: &Shared) -> RwLockWriteGuard<'_, LshBloom> {
 
 pub fn bands_rows(bands: Option<f64>, rows: Option<f64>) -> napi::Result<Option<(usize, usize)>> {
   match (bands, rows) {
-    (Some(b), Some(r)) => Ok(Some((crate::convert::to_usize(b, "bands")?, crate::convert::to_usize(r, "rows")?))),
+    (Some(b), Some(r)) => Ok(Some((
+      crate::convert::to_usize(b, "bands")?,
+      crate::convert::to_usize(r, "rows")?,
+    ))),
     (None, None) => Ok(None),
     _ => Err(invalid("bands and rows must be given together")),
   }
@@ -60,7 +63,9 @@ pub fn bands_rows(bands: Option<f64>, rows: Option<f64>) -> napi::Result<Option<
 fn load_job(path: String, mmap: bool) -> Job<NativeLshBloom> {
   Job::new(move || {
     let f = guard(|| LshBloom::load(&PathBuf::from(&path), mmap))?;
-    Ok(NativeLshBloom { inner: Arc::new(RwLock::new(f)) })
+    Ok(NativeLshBloom {
+      inner: Arc::new(RwLock::new(f)),
+    })
   })
 }
 
@@ -81,7 +86,9 @@ impl NativeLshBloom {
       weights: (o.weight_fp, o.weight_fn),
       bands_rows: bands_rows(o.bands, o.rows)?,
     };
-    Ok(NativeLshBloom { inner: Arc::new(RwLock::new(guard(|| LshBloom::new(opts))?)) })
+    Ok(NativeLshBloom {
+      inner: Arc::new(RwLock::new(guard(|| LshBloom::new(opts))?)),
+    })
   }
 
   #[napi]
@@ -132,7 +139,10 @@ impl NativeLshBloom {
     let k = f.options().num_perm;
     guard(|| {
       slimdex_core::validate::vector_count(sigs.len(), k, "signatures")?;
-      sigs.chunks_exact(k).map(|s| f.has(s)).collect::<slimdex_core::Result<Vec<bool>>>()
+      sigs
+        .chunks_exact(k)
+        .map(|s| f.has(s))
+        .collect::<slimdex_core::Result<Vec<bool>>>()
     })
     .map(bools)
   }
@@ -170,7 +180,9 @@ impl NativeLshBloom {
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
     let f = guard(|| LshBloom::from_bytes(buffer))?;
-    Ok(NativeLshBloom { inner: Arc::new(RwLock::new(f)) })
+    Ok(NativeLshBloom {
+      inner: Arc::new(RwLock::new(f)),
+    })
   }
 
   #[napi]
@@ -194,7 +206,11 @@ impl NativeLshBloom {
   }
 
   #[napi(ts_return_type = "Promise<NativeLshBloom>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeLshBloom>> {
+  pub fn load(
+    path: String,
+    mmap: Option<bool>,
+    signal: Option<AbortSignal>,
+  ) -> AsyncTask<Job<NativeLshBloom>> {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

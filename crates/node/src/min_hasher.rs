@@ -42,7 +42,12 @@ pub fn parse_hasher(o: &MinHasherInit) -> napi::Result<MinHasherOptions> {
     s => return Err(invalid(format!("shingle must be 'word' or 'char' (got {s:?})"))),
   };
   let n = crate::convert::to_usize(o.ngram, "ngram")?;
-  Ok(MinHasherOptions { num_perm, seed, scheme, shingle: ShingleOptions { kind, n } })
+  Ok(MinHasherOptions {
+    num_perm,
+    seed,
+    scheme,
+    shingle: ShingleOptions { kind, n },
+  })
 }
 
 #[napi]
@@ -52,12 +57,20 @@ pub struct NativeMinHasher {
 
 fn sign_job(h: Arc<MinHasher>, texts: Vec<String>, threads: Option<f64>) -> napi::Result<Job<Uint32Array>> {
   let threads = to_usize_opt(threads, "threads")?;
-  Ok(Job::new(move || guard(|| h.sign_texts(&texts, threads)).map(Uint32Array::from)))
+  Ok(Job::new(move || {
+    guard(|| h.sign_texts(&texts, threads)).map(Uint32Array::from)
+  }))
 }
 
-fn sign_tokens_job(h: Arc<MinHasher>, sets: Vec<Vec<String>>, threads: Option<f64>) -> napi::Result<Job<Uint32Array>> {
+fn sign_tokens_job(
+  h: Arc<MinHasher>,
+  sets: Vec<Vec<String>>,
+  threads: Option<f64>,
+) -> napi::Result<Job<Uint32Array>> {
   let threads = to_usize_opt(threads, "threads")?;
-  Ok(Job::new(move || guard(|| h.sign_token_sets(&sets, threads)).map(Uint32Array::from)))
+  Ok(Job::new(move || {
+    guard(|| h.sign_token_sets(&sets, threads)).map(Uint32Array::from)
+  }))
 }
 
 #[napi]
@@ -65,7 +78,9 @@ impl NativeMinHasher {
   #[napi(constructor)]
   pub fn new(options: MinHasherInit) -> napi::Result<Self> {
     let opts = parse_hasher(&options)?;
-    Ok(NativeMinHasher { inner: Arc::new(guard(|| MinHasher::new(opts))?) })
+    Ok(NativeMinHasher {
+      inner: Arc::new(guard(|| MinHasher::new(opts))?),
+    })
   }
 
   #[napi]
@@ -96,11 +111,18 @@ impl NativeMinHasher {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<Uint32Array>>> {
-    Ok(AsyncTask::with_optional_signal(sign_job(self.inner.clone(), texts, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      sign_job(self.inner.clone(), texts, threads)?,
+      signal,
+    ))
   }
 
   #[napi]
-  pub fn sign_tokens_sync(&self, token_sets: Vec<Vec<String>>, threads: Option<f64>) -> napi::Result<Uint32Array> {
+  pub fn sign_tokens_sync(
+    &self,
+    token_sets: Vec<Vec<String>>,
+    threads: Option<f64>,
+  ) -> napi::Result<Uint32Array> {
     sign_tokens_job(self.inner.clone(), token_sets, threads)?.run_sync()
   }
 
@@ -111,7 +133,10 @@ impl NativeMinHasher {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<Uint32Array>>> {
-    Ok(AsyncTask::with_optional_signal(sign_tokens_job(self.inner.clone(), token_sets, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      sign_tokens_job(self.inner.clone(), token_sets, threads)?,
+      signal,
+    ))
   }
 
   /// Signs token sets packed Arrow-style (one UTF-8 buffer, token and document offsets): no
@@ -125,7 +150,12 @@ impl NativeMinHasher {
     threads: Option<f64>,
   ) -> napi::Result<Uint32Array> {
     let threads = to_usize_opt(threads, "threads")?;
-    guard(|| self.inner.sign_token_offsets(data, token_offsets, doc_offsets, threads)).map(Uint32Array::from)
+    guard(|| {
+      self
+        .inner
+        .sign_token_offsets(data, token_offsets, doc_offsets, threads)
+    })
+    .map(Uint32Array::from)
   }
 
   #[napi(ts_return_type = "Promise<Uint32Array>")]
@@ -139,8 +169,14 @@ impl NativeMinHasher {
   ) -> napi::Result<AsyncTask<Job<Uint32Array>>> {
     let threads = to_usize_opt(threads, "threads")?;
     // The worker thread cannot borrow JS memory: copy (memcpy speed, small next to signing).
-    let (h, data, tokens, docs) = (self.inner.clone(), data.to_vec(), token_offsets.to_vec(), doc_offsets.to_vec());
-    let job = Job::new(move || guard(|| h.sign_token_offsets(&data, &tokens, &docs, threads)).map(Uint32Array::from));
+    let (h, data, tokens, docs) = (
+      self.inner.clone(),
+      data.to_vec(),
+      token_offsets.to_vec(),
+      doc_offsets.to_vec(),
+    );
+    let job =
+      Job::new(move || guard(|| h.sign_token_offsets(&data, &tokens, &docs, threads)).map(Uint32Array::from));
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
@@ -184,10 +220,18 @@ pub struct BandsRows {
 
 /// datasketch's (b, r) choice for a threshold.
 #[napi]
-pub fn minhash_optimal_params(threshold: f64, num_perm: f64, weight_fp: f64, weight_fn: f64) -> napi::Result<BandsRows> {
+pub fn minhash_optimal_params(
+  threshold: f64,
+  num_perm: f64,
+  weight_fp: f64,
+  weight_fn: f64,
+) -> napi::Result<BandsRows> {
   let k = crate::convert::to_usize(num_perm, "numPerm")?;
   let (b, r) = guard(|| minhash::optimal_params(threshold, k, (weight_fp, weight_fn)))?;
-  Ok(BandsRows { bands: b as u32, rows: r as u32 })
+  Ok(BandsRows {
+    bands: b as u32,
+    rows: r as u32,
+  })
 }
 
 /// Band keys of a flat batch of signatures: `n × bands` u64s.
@@ -229,7 +273,10 @@ pub fn minhash_exact_pairs(
     "char" => ShingleKind::Char,
     s => return Err(invalid(format!("shingle must be 'word' or 'char' (got {s:?})"))),
   };
-  let opts = ShingleOptions { kind, n: crate::convert::to_usize(ngram, "ngram")? };
+  let opts = ShingleOptions {
+    kind,
+    n: crate::convert::to_usize(ngram, "ngram")?,
+  };
   let threads = to_usize_opt(threads, "threads")?;
   let pairs = guard(|| {
     opts.validate()?;
@@ -242,5 +289,9 @@ pub fn minhash_exact_pairs(
     b.push(y);
     j.push(s);
   }
-  Ok(ExactPairs { a: Uint32Array::from(a), b: Uint32Array::from(b), jaccard: Float64Array::from(j) })
+  Ok(ExactPairs {
+    a: Uint32Array::from(a),
+    b: Uint32Array::from(b),
+    jaccard: Float64Array::from(j),
+  })
 }

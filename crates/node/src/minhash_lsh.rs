@@ -74,14 +74,22 @@ pub fn id_from_js(id: Either<String, f64>) -> napi::Result<ExternalId> {
 }
 
 fn hits_to_js(hits: Vec<LshHit>) -> Vec<LshMatch> {
-  hits.into_iter().map(|h| LshMatch { id: id_to_js(h.id), jaccard: h.jaccard }).collect()
+  hits
+    .into_iter()
+    .map(|h| LshMatch {
+      id: id_to_js(h.id),
+      jaccard: h.jaccard,
+    })
+    .collect()
 }
 
 fn insert_job(inner: Shared, ids: IdsInput, sigs: &[u32], threads: Option<f64>) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   let threads = to_usize_opt(threads, "threads")?;
   let sigs = sigs.to_vec();
-  Ok(Job::new(move || guard(|| write(&inner).insert_batch(ids, &sigs, threads).map(|_| ()))))
+  Ok(Job::new(move || {
+    guard(|| write(&inner).insert_batch(ids, &sigs, threads).map(|_| ()))
+  }))
 }
 
 fn query_batch_job(
@@ -104,7 +112,9 @@ fn load_job(path: String) -> Job<NativeMinHashLsh> {
       let bytes = io::read_file(&PathBuf::from(&path), false)?;
       MinHashLsh::from_bytes(&bytes)
     })?;
-    Ok(NativeMinHashLsh { inner: Arc::new(RwLock::new(idx)) })
+    Ok(NativeMinHashLsh {
+      inner: Arc::new(RwLock::new(idx)),
+    })
   })
 }
 
@@ -114,7 +124,10 @@ impl NativeMinHashLsh {
   pub fn new(o: MinHashLshInit) -> napi::Result<Self> {
     let num_perm = crate::convert::to_usize(o.num_perm, "numPerm")?;
     let bands_rows = match (o.bands, o.rows) {
-      (Some(b), Some(r)) => Some((crate::convert::to_usize(b, "bands")?, crate::convert::to_usize(r, "rows")?)),
+      (Some(b), Some(r)) => Some((
+        crate::convert::to_usize(b, "bands")?,
+        crate::convert::to_usize(r, "rows")?,
+      )),
       (None, None) => None,
       _ => return Err(invalid("bands and rows must be given together")),
     };
@@ -125,7 +138,9 @@ impl NativeMinHashLsh {
       bands_rows,
       keep_signatures: o.keep_signatures,
     };
-    Ok(NativeMinHashLsh { inner: Arc::new(RwLock::new(guard(|| MinHashLsh::new(opts))?)) })
+    Ok(NativeMinHashLsh {
+      inner: Arc::new(RwLock::new(guard(|| MinHashLsh::new(opts))?)),
+    })
   }
 
   #[napi]
@@ -160,7 +175,10 @@ impl NativeMinHashLsh {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<()>>> {
-    Ok(AsyncTask::with_optional_signal(insert_job(self.inner.clone(), ids, sigs, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      insert_job(self.inner.clone(), ids, sigs, threads)?,
+      signal,
+    ))
   }
 
   #[napi]
@@ -186,7 +204,10 @@ impl NativeMinHashLsh {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<Vec<Vec<LshMatch>>>>> {
-    Ok(AsyncTask::with_optional_signal(query_batch_job(self.inner.clone(), sigs, verify, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      query_batch_job(self.inner.clone(), sigs, verify, threads)?,
+      signal,
+    ))
   }
 
   #[napi]
@@ -208,7 +229,11 @@ impl NativeMinHashLsh {
     Ok(
       pairs
         .into_iter()
-        .map(|(a, b, j)| LshPair { a: id_to_js(idx.external_id(a)), b: id_to_js(idx.external_id(b)), jaccard: j })
+        .map(|(a, b, j)| LshPair {
+          a: id_to_js(idx.external_id(a)),
+          b: id_to_js(idx.external_id(b)),
+          jaccard: j,
+        })
         .collect(),
     )
   }
@@ -226,7 +251,9 @@ impl NativeMinHashLsh {
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
     let idx = guard(|| MinHashLsh::from_bytes(buffer))?;
-    Ok(NativeMinHashLsh { inner: Arc::new(RwLock::new(idx)) })
+    Ok(NativeMinHashLsh {
+      inner: Arc::new(RwLock::new(idx)),
+    })
   }
 
   #[napi]

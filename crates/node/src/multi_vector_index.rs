@@ -1,6 +1,9 @@
 //! `MultiVectorIndex` binding: MUVERA candidates + exact Chamfer rerank.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::error::{guard, invalid};
 use crate::fde_encoder::{fde_out, offsets_from_js, parse_fde, FdeEncoderInit, NativeFdeEncoder};
 use crate::progress::{NativeCancelToken, ProgressCallback, ProgressSink};
@@ -8,7 +11,9 @@ use crate::shared::{persistence_methods, read, shared, write, Persist, Shared};
 use crate::tasks::Job;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use slimdex_core::multivec::{FdePqOptions, FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage};
+use slimdex_core::multivec::{
+  FdePqOptions, FdeStorage, MultiVectorIndex, MultiVectorOptions, SearchOptions, TokenStorage,
+};
 use slimdex_core::topk::Scored;
 use std::sync::Arc;
 
@@ -90,7 +95,11 @@ impl Persist for MultiVectorIndex {
 
 fn parse_search(o: &MultiVectorSearchInit) -> napi::Result<SearchOptions> {
   let merge_threshold = match o.merge_threshold {
-    Some(t) if !t.is_finite() => return Err(invalid(format!("mergeThreshold must be a finite number (got {t})"))),
+    Some(t) if !t.is_finite() => {
+      return Err(invalid(format!(
+        "mergeThreshold must be a finite number (got {t})"
+      )))
+    }
     t => t.map(|t| t as f32),
   };
   Ok(SearchOptions {
@@ -119,7 +128,8 @@ fn add_job(
   let tokens = tokens.to_vec();
   let offsets = offsets_from_js(offsets);
   Ok(Job::new(move || {
-    let batch = guard(|| progress.run(|p| read(&inner).prepare_add_with(ids, &tokens, &offsets, threads, p)))?;
+    let batch =
+      guard(|| progress.run(|p| read(&inner).prepare_add_with(ids, &tokens, &offsets, threads, p)))?;
     guard(|| write(&inner).commit_add(batch))
   }))
 }
@@ -142,7 +152,6 @@ fn search_batch_job(
   }))
 }
 
-
 #[napi]
 impl NativeMultiVectorIndex {
   #[napi(constructor)]
@@ -152,19 +161,34 @@ impl NativeMultiVectorIndex {
       "f32" => TokenStorage::F32,
       "f16" => TokenStorage::F16,
       "int8" => TokenStorage::Int8,
-      s => return Err(invalid(format!("storage must be 'f32', 'f16' or 'int8' (got {s:?})"))),
+      s => {
+        return Err(invalid(format!(
+          "storage must be 'f32', 'f16' or 'int8' (got {s:?})"
+        )))
+      }
     };
     let fde_storage = match options.fde_storage.as_str() {
       "f32" => FdeStorage::F32,
       "f16" => FdeStorage::F16,
       "pq" => FdeStorage::Pq,
-      s => return Err(invalid(format!("fdeStorage must be 'f32', 'f16' or 'pq' (got {s:?})"))),
+      s => {
+        return Err(invalid(format!(
+          "fdeStorage must be 'f32', 'f16' or 'pq' (got {s:?})"
+        )))
+      }
     };
     let pq = match &options.pq {
       Some(p) => parse_pq(p)?,
       None => FdePqOptions::default(),
     };
-    let idx = guard(|| MultiVectorIndex::new(MultiVectorOptions { fde, storage, fde_storage, pq }))?;
+    let idx = guard(|| {
+      MultiVectorIndex::new(MultiVectorOptions {
+        fde,
+        storage,
+        fde_storage,
+        pq,
+      })
+    })?;
     Ok(NativeMultiVectorIndex { inner: shared(idx) })
   }
 
@@ -194,12 +218,20 @@ impl NativeMultiVectorIndex {
   /// The index's encoder (shares its matrices).
   #[napi]
   pub fn encoder(&self) -> NativeFdeEncoder {
-    NativeFdeEncoder { inner: Arc::new(read(&self.inner).encoder().clone()) }
+    NativeFdeEncoder {
+      inner: Arc::new(read(&self.inner).encoder().clone()),
+    }
   }
 
   #[napi]
   /// Reads the JS buffers in place (no copy): the JS thread waits for the call.
-  pub fn add_sync(&self, ids: IdsInput, tokens: &[f32], offsets: &[u32], threads: Option<f64>) -> napi::Result<()> {
+  pub fn add_sync(
+    &self,
+    ids: IdsInput,
+    tokens: &[f32],
+    offsets: &[u32],
+    threads: Option<f64>,
+  ) -> napi::Result<()> {
     let ids = ids_from_js(ids)?;
     let threads = to_usize_opt(threads, "threads")?;
     let offsets = offsets_from_js(offsets);
@@ -221,7 +253,14 @@ impl NativeMultiVectorIndex {
     #[napi(ts_arg_type = "(done: number, total: number) => void")] on_progress: Option<ProgressCallback>,
     cancel: Option<&NativeCancelToken>,
   ) -> napi::Result<AsyncTask<Job<()>>> {
-    let job = add_job(self.inner.clone(), ids, tokens, offsets, threads, ProgressSink::new(on_progress, cancel))?;
+    let job = add_job(
+      self.inner.clone(),
+      ids,
+      tokens,
+      offsets,
+      threads,
+      ProgressSink::new(on_progress, cancel),
+    )?;
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 
@@ -242,12 +281,16 @@ impl NativeMultiVectorIndex {
       "muvera" => idx.search(query, &o),
       "bruteforce" => idx.search_brute_force(query, o.k, o.clamp_negative),
       "singlevector" => idx.search_single_vector(query, &o),
-      m => Err(slimdex_core::Error::InvalidArg(format!("unknown search mode {m:?}"))),
+      m => Err(slimdex_core::Error::InvalidArg(format!(
+        "unknown search mode {m:?}"
+      ))),
     })?;
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(idx.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   /// Candidate documents of one query, best first: 'fde' (FDE inner product; score = FDE dot)
@@ -258,10 +301,12 @@ impl NativeMultiVectorIndex {
     let idx = read(&self.inner);
     let hits: Vec<Scored<f32>> = guard(|| match method.as_str() {
       "fde" => idx.fde_candidates(query, n),
-      "singlevector" => {
-        idx.single_vector_candidates(query, n).map(|ids| ids.into_iter().map(|id| Scored { id, score: 0.0 }).collect())
-      }
-      m => Err(slimdex_core::Error::InvalidArg(format!("unknown candidate method {m:?}"))),
+      "singlevector" => idx
+        .single_vector_candidates(query, n)
+        .map(|ids| ids.into_iter().map(|id| Scored { id, score: 0.0 }).collect()),
+      m => Err(slimdex_core::Error::InvalidArg(format!(
+        "unknown candidate method {m:?}"
+      ))),
     })?;
     Ok(hit_batch_out(idx.ids(), &[hits]))
   }

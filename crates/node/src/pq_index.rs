@@ -121,7 +121,6 @@ fn search_batch_job(
   }))
 }
 
-
 #[napi]
 impl NativePqIndex {
   #[napi(factory)]

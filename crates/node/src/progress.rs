@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 /// `onProgress(done, total)` (`FnArgs`: two arguments, not one array): not called back with an error first, and weak so a pending
 /// report never keeps the process alive on its own.
-pub type ProgressCallback = ThreadsafeFunction<FnArgs<(f64, f64)>, Unknown<'static>, FnArgs<(f64, f64)>, Status, false, true>;
+pub type ProgressCallback =
+  ThreadsafeFunction<FnArgs<(f64, f64)>, Unknown<'static>, FnArgs<(f64, f64)>, Status, false, true>;
 
 /// Reports at most this often (plus the final one): JS callbacks queue on the event loop.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -28,7 +29,9 @@ impl NativeCancelToken {
   #[napi(constructor)]
   #[allow(clippy::new_without_default)]
   pub fn new() -> Self {
-    NativeCancelToken { flag: Arc::new(AtomicBool::new(false)) }
+    NativeCancelToken {
+      flag: Arc::new(AtomicBool::new(false)),
+    }
   }
 
   #[napi]
@@ -51,7 +54,11 @@ pub struct ProgressSink {
 
 impl ProgressSink {
   pub fn new(callback: Option<ProgressCallback>, token: Option<&NativeCancelToken>) -> Self {
-    ProgressSink { callback, cancel: token.map(|t| t.flag.clone()), last: Mutex::new(None) }
+    ProgressSink {
+      callback,
+      cancel: token.map(|t| t.flag.clone()),
+      last: Mutex::new(None),
+    }
   }
 
   fn report(&self, done: u64, total: u64) {
@@ -64,13 +71,19 @@ impl ProgressSink {
       }
       *last = Some(now);
     }
-    callback.call(FnArgs::from((done as f64, total as f64)), ThreadsafeFunctionCallMode::NonBlocking);
+    callback.call(
+      FnArgs::from((done as f64, total as f64)),
+      ThreadsafeFunctionCallMode::NonBlocking,
+    );
   }
 
   /// Runs `work` with a core `Progress` wired to this sink.
   pub fn run<T>(&self, work: impl FnOnce(&Progress) -> T) -> T {
     let report = |done: u64, total: u64| self.report(done, total);
-    let progress = Progress::new(self.callback.as_ref().map(|_| &report as _), self.cancel.as_deref());
+    let progress = Progress::new(
+      self.callback.as_ref().map(|_| &report as _),
+      self.cancel.as_deref(),
+    );
     work(&progress)
   }
 }

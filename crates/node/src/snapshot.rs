@@ -16,12 +16,19 @@ pub struct Snapshot<T> {
 
 impl<T: Clone> Snapshot<T> {
   pub fn new(value: T) -> Arc<Self> {
-    Arc::new(Snapshot { current: RwLock::new(Arc::new(value)), writer: Mutex::new(()) })
+    Arc::new(Snapshot {
+      current: RwLock::new(Arc::new(value)),
+      writer: Mutex::new(()),
+    })
   }
 
   /// The current index.
   pub fn get(&self) -> Arc<T> {
-    self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    self
+      .current
+      .read()
+      .unwrap_or_else(PoisonError::into_inner)
+      .clone()
   }
 
   /// Applies `f` to a copy and publishes it if `f` succeeds.

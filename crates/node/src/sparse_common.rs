@@ -66,5 +66,12 @@ pub fn search_params(s: SparseSearchInit) -> napi::Result<Search> {
     return Err(invalid(format!("beta must be in (0, 1] (got {})", s.beta)));
   }
   let filter = s.filter.map(ids_from_js).transpose()?;
-  Ok(Search { params: SearchParams { alpha: s.alpha as f32, beta: s.beta as f32, exhaustive: s.exhaustive }, filter })
+  Ok(Search {
+    params: SearchParams {
+      alpha: s.alpha as f32,
+      beta: s.beta as f32,
+      exhaustive: s.exhaustive,
+    },
+    filter,
+  })
 }

@@ -2,8 +2,12 @@
 //! Documents and queries cross as CSR columns: `offsets` (n + 1), then either term strings
 //! or `indices`, and `values`.
 
-use crate::convert::{hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput, MemoryComponent};
+use crate::convert::{
+  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  MemoryComponent,
+};
 use crate::error::{guard, invalid};
+use crate::snapshot::Snapshot;
 use crate::sparse_common::{search_params, SparseSearchInit};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
@@ -11,7 +15,6 @@ use napi_derive::napi;
 use slimdex_core::io;
 use slimdex_core::sparse::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 use std::path::PathBuf;
-use crate::snapshot::Snapshot;
 use std::sync::Arc;
 
 #[napi(object, object_to_js = false)]
@@ -37,31 +40,59 @@ pub struct SparseRows {
 fn rows(r: SparseRows, what: &str) -> napi::Result<Vec<SparseVector>> {
   let off = r.offsets.as_ref();
   let n_vals = r.values.len();
-  let bad = || invalid(format!("{what}: offsets must start at 0, never decrease and end at values.length ({n_vals})"));
-  if off.first() != Some(&0) || off.windows(2).any(|w| w[0] > w[1]) || off.last().map(|&l| l as usize) != Some(n_vals) {
+  let bad = || {
+    invalid(format!(
+      "{what}: offsets must start at 0, never decrease and end at values.length ({n_vals})"
+    ))
+  };
+  if off.first() != Some(&0)
+    || off.windows(2).any(|w| w[0] > w[1])
+    || off.last().map(|&l| l as usize) != Some(n_vals)
+  {
     return Err(bad());
   }
   let vals = r.values.as_ref();
   match (r.terms, r.indices) {
     (Some(t), None) => {
       if t.len() != n_vals {
-        return Err(invalid(format!("{what}: terms ({}) and values ({n_vals}) differ in length", t.len())));
+        return Err(invalid(format!(
+          "{what}: terms ({}) and values ({n_vals}) differ in length",
+          t.len()
+        )));
       }
       let mut it = t.into_iter();
-      Ok(off.windows(2).map(|w| {
-        let n = (w[1] - w[0]) as usize;
-        SparseVector::Named(it.by_ref().take(n).zip(vals[w[0] as usize..w[1] as usize].iter().copied()).collect())
-      }).collect())
+      Ok(
+        off
+          .windows(2)
+          .map(|w| {
+            let n = (w[1] - w[0]) as usize;
+            SparseVector::Named(
+              it.by_ref()
+                .take(n)
+                .zip(vals[w[0] as usize..w[1] as usize].iter().copied())
+                .collect(),
+            )
+          })
+          .collect(),
+      )
     }
     (None, Some(ix)) => {
       if ix.len() != n_vals {
-        return Err(invalid(format!("{what}: indices ({}) and values ({n_vals}) differ in length", ix.len())));
+        return Err(invalid(format!(
+          "{what}: indices ({}) and values ({n_vals}) differ in length",
+          ix.len()
+        )));
       }
       let ix = ix.as_ref();
-      Ok(off.windows(2).map(|w| {
-        let (a, b) = (w[0] as usize, w[1] as usize);
-        SparseVector::Indexed(ix[a..b].to_vec(), vals[a..b].to_vec())
-      }).collect())
+      Ok(
+        off
+          .windows(2)
+          .map(|w| {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            SparseVector::Indexed(ix[a..b].to_vec(), vals[a..b].to_vec())
+          })
+          .collect(),
+      )
     }
     _ => Err(invalid(format!("{what}: give exactly one of terms or indices"))),
   }
@@ -73,11 +104,18 @@ pub struct NativeSparseIndex {
   inner: Arc<Snapshot<SparseIndex>>,
 }
 
-fn docs_from_js(ids: IdsInput, docs: SparseRows) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, SparseVector)>> {
+fn docs_from_js(
+  ids: IdsInput,
+  docs: SparseRows,
+) -> napi::Result<Vec<(slimdex_core::ids::ExternalId, SparseVector)>> {
   let ids = ids_from_js(ids)?;
   let vecs = rows(docs, "docs")?;
   if ids.len() != vecs.len() {
-    return Err(invalid(format!("ids ({}) and documents ({}) differ in length", ids.len(), vecs.len())));
+    return Err(invalid(format!(
+      "ids ({}) and documents ({}) differ in length",
+      ids.len(),
+      vecs.len()
+    )));
   }
   Ok(ids.into_iter().zip(vecs).collect())
 }
@@ -86,7 +124,10 @@ fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Resul
   let docs = docs_from_js(ids, docs)?;
   let opts = SparseIndexOptions {
     block_size: to_usize(o.block_size, "blockSize")?,
-    quantization: Quantization { scale: o.scale.map(|s| s as f32), clamp: o.clamp },
+    quantization: Quantization {
+      scale: o.scale.map(|s| s as f32),
+      clamp: o.clamp,
+    },
     reorder: match o.reorder.as_str() {
       "none" => Reorder::None,
       "bp" => Reorder::Bp,
@@ -95,11 +136,19 @@ fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Resul
   };
   Ok(Job::new(move || {
     let idx = guard(|| SparseIndex::build(docs, &opts))?;
-    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
+    Ok(NativeSparseIndex {
+      inner: Snapshot::new(idx),
+    })
   }))
 }
 
-fn batch_job(inner: Arc<SparseIndex>, queries: SparseRows, k: f64, s: SparseSearchInit, threads: Option<f64>) -> napi::Result<Job<HitBatch>> {
+fn batch_job(
+  inner: Arc<SparseIndex>,
+  queries: SparseRows,
+  k: f64,
+  s: SparseSearchInit,
+  threads: Option<f64>,
+) -> napi::Result<Job<HitBatch>> {
   let k = to_k(k)?;
   let threads = to_usize_opt(threads, "threads")?;
   let s = search_params(s)?;
@@ -114,7 +163,9 @@ fn batch_job(inner: Arc<SparseIndex>, queries: SparseRows, k: f64, s: SparseSear
 fn load_job(path: String, mmap: bool) -> Job<NativeSparseIndex> {
   Job::new(move || {
     let idx = guard(|| SparseIndex::from_bytes(&io::read_file(&PathBuf::from(&path), mmap)?))?;
-    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
+    Ok(NativeSparseIndex {
+      inner: Snapshot::new(idx),
+    })
   })
 }
 
@@ -126,8 +177,16 @@ impl NativeSparseIndex {
   }
 
   #[napi(ts_return_type = "Promise<NativeSparseIndex>")]
-  pub fn build(ids: IdsInput, docs: SparseRows, options: SparseIndexInit, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<NativeSparseIndex>>> {
-    Ok(AsyncTask::with_optional_signal(build_job(ids, docs, options)?, signal))
+  pub fn build(
+    ids: IdsInput,
+    docs: SparseRows,
+    options: SparseIndexInit,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<NativeSparseIndex>>> {
+    Ok(AsyncTask::with_optional_signal(
+      build_job(ids, docs, options)?,
+      signal,
+    ))
   }
 
   /// Live documents.
@@ -174,7 +233,12 @@ impl NativeSparseIndex {
 
   /// Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile.
   #[napi(ts_return_type = "Promise<void>")]
-  pub fn add(&self, ids: IdsInput, docs: SparseRows, signal: Option<AbortSignal>) -> napi::Result<AsyncTask<Job<()>>> {
+  pub fn add(
+    &self,
+    ids: IdsInput,
+    docs: SparseRows,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<()>>> {
     let docs = docs_from_js(ids, docs)?;
     let inner = self.inner.clone();
     Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
@@ -211,18 +275,28 @@ impl NativeSparseIndex {
     let k = to_k(k)?;
     let s = search_params(search)?;
     let q = rows(query, "query")?;
-    let Some(q) = q.first() else { return Err(invalid("query: one row expected")) };
+    let Some(q) = q.first() else {
+      return Err(invalid("query: one row expected"));
+    };
     let snap = self.inner.get();
     let bits = s.filter.as_ref().map(|f| snap.filter_bitset(f));
     let hits = guard(|| snap.search(q, k, &s.params, bits.as_ref()))?;
     // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
     // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
     // write them while the slices exist.
-    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe { scores_out.as_mut() })
+    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
+      scores_out.as_mut()
+    })
   }
 
   #[napi]
-  pub fn search_batch_sync(&self, queries: SparseRows, k: f64, search: SparseSearchInit, threads: Option<f64>) -> napi::Result<HitBatch> {
+  pub fn search_batch_sync(
+    &self,
+    queries: SparseRows,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+  ) -> napi::Result<HitBatch> {
     batch_job(self.inner.get(), queries, k, search, threads)?.run_sync()
   }
 
@@ -235,7 +309,10 @@ impl NativeSparseIndex {
     threads: Option<f64>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
-    Ok(AsyncTask::with_optional_signal(batch_job(self.inner.get(), queries, k, search, threads)?, signal))
+    Ok(AsyncTask::with_optional_signal(
+      batch_job(self.inner.get(), queries, k, search, threads)?,
+      signal,
+    ))
   }
 
   /// Imports a CIFF file's bytes (integer impacts 0..=255; a byte b scores b · scale).
@@ -248,13 +325,17 @@ impl NativeSparseIndex {
       r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
     };
     let (idx, _) = guard(|| slimdex_core::sparse::ciff::import(buffer, bs, scale as f32, reorder))?;
-    Ok(NativeSparseIndex { inner: Snapshot::new(idx) })
+    Ok(NativeSparseIndex {
+      inner: Snapshot::new(idx),
+    })
   }
 
   /// The index as CIFF bytes (docids in block order, tf = impact byte).
   #[napi]
   pub fn to_ciff(&self, description: String) -> napi::Result<Buffer> {
-    Ok(Buffer::from(guard(|| slimdex_core::sparse::ciff::export(&self.inner.get(), &description))?))
+    Ok(Buffer::from(guard(|| {
+      slimdex_core::sparse::ciff::export(&self.inner.get(), &description)
+    })?))
   }
 
   #[napi]
@@ -269,7 +350,9 @@ impl NativeSparseIndex {
 
   #[napi(factory)]
   pub fn from_buffer(buffer: &[u8]) -> napi::Result<Self> {
-    Ok(NativeSparseIndex { inner: Snapshot::new(guard(|| SparseIndex::from_bytes(buffer))?) })
+    Ok(NativeSparseIndex {
+      inner: Snapshot::new(guard(|| SparseIndex::from_bytes(buffer))?),
+    })
   }
 
   #[napi]
@@ -293,7 +376,11 @@ impl NativeSparseIndex {
   }
 
   #[napi(ts_return_type = "Promise<NativeSparseIndex>")]
-  pub fn load(path: String, mmap: Option<bool>, signal: Option<AbortSignal>) -> AsyncTask<Job<NativeSparseIndex>> {
+  pub fn load(
+    path: String,
+    mmap: Option<bool>,
+    signal: Option<AbortSignal>,
+  ) -> AsyncTask<Job<NativeSparseIndex>> {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }

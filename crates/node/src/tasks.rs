@@ -12,7 +12,9 @@ pub struct Job<T: Send + 'static> {
 
 impl<T: Send + 'static> Job<T> {
   pub fn new(work: impl FnOnce() -> napi::Result<T> + Send + 'static) -> Self {
-    Job { work: Some(Box::new(work)) }
+    Job {
+      work: Some(Box::new(work)),
+    }
   }
 
   /// Runs on the JS thread (the `…Sync` twin).
@@ -21,7 +23,10 @@ impl<T: Send + 'static> Job<T> {
   }
 
   fn take(&mut self) -> napi::Result<Box<dyn FnOnce() -> napi::Result<T> + Send>> {
-    self.work.take().ok_or_else(|| napi::Error::from_reason("ERR_SLIMDEX_INTERNAL: job ran twice"))
+    self
+      .work
+      .take()
+      .ok_or_else(|| napi::Error::from_reason("ERR_SLIMDEX_INTERNAL: job ran twice"))
   }
 }
 

@@ -225,7 +225,12 @@ mod x86 {
       i += 4;
     }
     for o in quads.into_remainder() {
-      *o = _mm512_reduce_add_epi64(code_popcounts_512::<FULL>(&q, q_tail, tail_mask, base.add(i * cb))) as u32;
+      *o = _mm512_reduce_add_epi64(code_popcounts_512::<FULL>(
+        &q,
+        q_tail,
+        tail_mask,
+        base.add(i * cb),
+      )) as u32;
       i += 1;
     }
   }
@@ -306,7 +311,11 @@ mod arm {
 /// A tier the CPU lacks falls back to scalar (callers normally pass `simd::tier()`).
 pub fn hamming_with(tier: Tier, a: &[u8], b: &[u8]) -> u32 {
   assert_eq!(a.len(), b.len(), "hamming: codes of different lengths");
-  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  let tier = if simd::available().contains(&tier) {
+    tier
+  } else {
+    Tier::Scalar
+  };
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the tier is in `simd::available()`, so the CPU has AVX-512 F/BW/VL/VPOPCNTDQ.
@@ -330,12 +339,19 @@ pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
 /// Distances from `query` to each of `out.len()` consecutive codes in `codes`.
 pub fn scan_distances_with(tier: Tier, query: &[u8], codes: &[u8], out: &mut [u32]) {
   let cb = query.len();
-  assert!(codes.len() >= out.len() * cb, "scan: codes shorter than out.len() codes");
+  assert!(
+    codes.len() >= out.len() * cb,
+    "scan: codes shorter than out.len() codes"
+  );
   if cb == 0 {
     out.fill(0);
     return;
   }
-  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  let tier = if simd::available().contains(&tier) {
+    tier
+  } else {
+    Tier::Scalar
+  };
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the tier is available (AVX-512 F/BW/VPOPCNTDQ) and the length precondition was asserted.
@@ -368,7 +384,12 @@ pub fn topk_scan_with(tier: Tier, query: &[u8], codes: &[u8], k: usize) -> Vec<S
   let mut bound = u32::MAX;
   while start < n {
     let len = BLOCK.min(n - start);
-    scan_distances_with(tier, query, &codes[start * cb..(start + len) * cb], &mut dist[..len]);
+    scan_distances_with(
+      tier,
+      query,
+      &codes[start * cb..(start + len) * cb],
+      &mut dist[..len],
+    );
     for (c, chunk) in dist[..len].chunks(16).enumerate() {
       // Once the heap is full almost no code enters it; a branch-free test of 16 distances
       // (vectorised by the compiler) skips most chunks without per-element branches.
@@ -439,7 +460,9 @@ mod tests {
   #[test]
   fn scans_equal_pairwise_distances_on_every_tier() {
     let mut rng = Rng::new(7);
-    for cb in [1usize, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 96, 100, 128, 129, 255, 256, 257, 320] {
+    for cb in [
+      1usize, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 96, 100, 128, 129, 255, 256, 257, 320,
+    ] {
       let n = 37;
       let q = random_bytes(&mut rng, cb);
       let codes = random_bytes(&mut rng, n * cb);
@@ -472,12 +495,19 @@ mod tests {
     for &(cb, n) in &[(2usize, 3000usize), (16, 1500), (128, 700), (13, 64)] {
       let q = random_bytes(&mut rng, cb);
       let codes = random_bytes(&mut rng, n * cb);
-      let mut all: Vec<(u32, u32)> = codes.chunks_exact(cb).enumerate().map(|(i, c)| (naive(&q, c), i as u32)).collect();
+      let mut all: Vec<(u32, u32)> = codes
+        .chunks_exact(cb)
+        .enumerate()
+        .map(|(i, c)| (naive(&q, c), i as u32))
+        .collect();
       all.sort();
       for k in [1, 10, n, n + 5] {
         let want: Vec<(u32, u32)> = all.iter().take(k).copied().collect();
         for tier in simd::available() {
-          let got: Vec<(u32, u32)> = topk_scan_with(tier, &q, &codes, k).into_iter().map(|s| (s.score, s.id)).collect();
+          let got: Vec<(u32, u32)> = topk_scan_with(tier, &q, &codes, k)
+            .into_iter()
+            .map(|s| (s.score, s.id))
+            .collect();
           assert_eq!(got, want, "{tier:?} cb={cb} k={k}");
         }
       }

@@ -4,8 +4,8 @@
 use super::{hamming, pack};
 use crate::huge_bytes::HugeBytes;
 use crate::ids::{ExternalId, IdMap};
-use crate::progress::Progress;
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
+use crate::progress::Progress;
 use crate::topk::{sort_hits, Scored};
 use crate::{parallel, simd, validate, Error, Result};
 use rayon::prelude::*;
@@ -82,7 +82,10 @@ pub struct BinaryIndex {
 impl BinaryIndex {
   pub fn new(opts: BinaryIndexOptions) -> Result<Self> {
     if opts.dim == 0 || opts.dim > MAX_DIM {
-      return Err(Error::InvalidArg(format!("dim must be an integer in [1, {MAX_DIM}] (got {})", opts.dim)));
+      return Err(Error::InvalidArg(format!(
+        "dim must be an integer in [1, {MAX_DIM}] (got {})",
+        opts.dim
+      )));
     }
     Ok(BinaryIndex {
       code_bytes: pack::code_bytes(opts.dim),
@@ -134,7 +137,9 @@ impl BinaryIndex {
     if self.opts.metric == Metric::Cosine {
       for (i, row) in v.chunks_exact_mut(self.opts.dim).enumerate() {
         normalize(row).map_err(|_| {
-          Error::InvalidArg(format!("{what}: vector {i} has zero norm and cannot be used with metric 'cosine'"))
+          Error::InvalidArg(format!(
+            "{what}: vector {i} has zero norm and cannot be used with metric 'cosine'"
+          ))
         })?;
       }
     }
@@ -145,7 +150,9 @@ impl BinaryIndex {
   /// sample. Only allowed while the index is empty: codes already stored depend on them.
   pub fn fit(&mut self, sample: &[f32]) -> Result<()> {
     if !self.is_empty() {
-      return Err(Error::InvalidState("fit() must be called before the first add()".into()));
+      return Err(Error::InvalidState(
+        "fit() must be called before the first add()".into(),
+      ));
     }
     let (n, v) = self.prepare(sample, "sample")?;
     if n == 0 {
@@ -175,7 +182,12 @@ impl BinaryIndex {
       }
       // A dimension that is all zero in the sample gets the natural range of normalised
       // embeddings ([-1, 1]) so later non-zero values still quantise sensibly.
-      self.int8_scales = Some(absmax.into_iter().map(|m| if m > 0.0 { m / 127.0 } else { 1.0 / 127.0 }).collect());
+      self.int8_scales = Some(
+        absmax
+          .into_iter()
+          .map(|m| if m > 0.0 { m / 127.0 } else { 1.0 / 127.0 })
+          .collect(),
+      );
     }
   }
 
@@ -194,13 +206,23 @@ impl BinaryIndex {
 
   /// [`prepare_add`](Self::prepare_add) reporting packed vectors to `progress`, and stopping
   /// with `Error::Aborted` (index unchanged) when it is cancelled.
-  pub fn prepare_add_with(&self, ids: Vec<ExternalId>, vectors: &[f32], progress: &Progress) -> Result<PreparedAdd> {
+  pub fn prepare_add_with(
+    &self,
+    ids: Vec<ExternalId>,
+    vectors: &[f32],
+    progress: &Progress,
+  ) -> Result<PreparedAdd> {
     let (n, v) = self.prepare(vectors, "vectors")?;
     if ids.len() != n {
-      return Err(Error::InvalidArg(format!("ids has {} entries but vectors holds {n} vectors", ids.len())));
+      return Err(Error::InvalidArg(format!(
+        "ids has {} entries but vectors holds {n} vectors",
+        ids.len()
+      )));
     }
     if n == 0 {
-      return Err(Error::invalid("add() needs at least one vector (got an empty batch)"));
+      return Err(Error::invalid(
+        "add() needs at least one vector (got an empty batch)",
+      ));
     }
     self.ids.check_new(&ids)?;
     // Fit on a scratch copy when needed so `self` stays untouched until commit.
@@ -220,21 +242,35 @@ impl BinaryIndex {
     // Packed in slices of rows so progress and cancellation are seen while the batch runs.
     const SLICE_ROWS: usize = 1024;
     let packed = progress.counter(n as u64);
-    codes.par_chunks_mut(cb * SLICE_ROWS).zip(v.par_chunks(dim * SLICE_ROWS)).try_for_each(|(out, rows)| {
-      for (code, row) in out.chunks_exact_mut(cb).zip(rows.chunks_exact(dim)) {
-        pack::pack_signs_into(row, means, code);
-      }
-      packed.add((rows.len() / dim) as u64)
-    })?;
+    codes
+      .par_chunks_mut(cb * SLICE_ROWS)
+      .zip(v.par_chunks(dim * SLICE_ROWS))
+      .try_for_each(|(out, rows)| {
+        for (code, row) in out.chunks_exact_mut(cb).zip(rows.chunks_exact(dim)) {
+          pack::pack_signs_into(row, means, code);
+        }
+        packed.add((rows.len() / dim) as u64)
+      })?;
     let int8 = match (self.opts.rescore, fitted.int8_scales.as_deref()) {
-      (Rescore::Int8, Some(scales)) => {
-        v.chunks_exact(dim).flat_map(|row| row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s))).collect()
-      }
+      (Rescore::Int8, Some(scales)) => v
+        .chunks_exact(dim)
+        .flat_map(|row| row.iter().zip(scales).map(|(&x, &s)| quantize_i8(x, s)))
+        .collect(),
       _ => Vec::new(),
     };
     let fit = fitted_here.then(|| (fitted.means.clone(), fitted.int8_scales.clone()));
-    let floats = if self.opts.rescore == Rescore::Float32 { v } else { Vec::new() };
-    Ok(PreparedAdd { ids, codes, int8, floats, fit })
+    let floats = if self.opts.rescore == Rescore::Float32 {
+      v
+    } else {
+      Vec::new()
+    };
+    Ok(PreparedAdd {
+      ids,
+      codes,
+      int8,
+      floats,
+      fit,
+    })
   }
 
   /// Appends a prepared batch. Re-checks the ids (another add may have committed since the
@@ -253,7 +289,10 @@ impl BinaryIndex {
       }
       (None, _) => {}
     }
-    self.codes.extend_from_slice(&batch.codes).map_err(|e| Error::io("codes", e))?;
+    self
+      .codes
+      .extend_from_slice(&batch.codes)
+      .map_err(|e| Error::io("codes", e))?;
     self.int8.extend_from_slice(&batch.int8);
     self.floats.extend_from_slice(&batch.floats);
     self.ids.push_checked(batch.ids);
@@ -271,18 +310,29 @@ impl BinaryIndex {
     }
     let cb = self.code_bytes;
     if !codes.len().is_multiple_of(cb) {
-      return Err(Error::InvalidArg(format!("codes: length {} is not a multiple of {cb} bytes", codes.len())));
+      return Err(Error::InvalidArg(format!(
+        "codes: length {} is not a multiple of {cb} bytes",
+        codes.len()
+      )));
     }
     let n = codes.len() / cb;
     if ids.len() != n {
-      return Err(Error::InvalidArg(format!("ids has {} entries but codes holds {n} codes", ids.len())));
+      return Err(Error::InvalidArg(format!(
+        "ids has {} entries but codes holds {n} codes",
+        ids.len()
+      )));
     }
     if n == 0 {
-      return Err(Error::invalid("addCodes() needs at least one code (got an empty batch)"));
+      return Err(Error::invalid(
+        "addCodes() needs at least one code (got an empty batch)",
+      ));
     }
     check_padding(codes, cb, self.opts.dim)?;
     self.ids.check_new(&ids)?;
-    self.codes.extend_from_slice(codes).map_err(|e| Error::io("codes", e))?;
+    self
+      .codes
+      .extend_from_slice(codes)
+      .map_err(|e| Error::io("codes", e))?;
     self.ids.push_checked(ids);
     Ok(())
   }
@@ -291,14 +341,20 @@ impl BinaryIndex {
   pub fn search_code(&self, code: &[u8], k: usize) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     if code.len() != self.code_bytes {
-      return Err(Error::DimMismatch { expected: self.code_bytes * 8, got: code.len() * 8 });
+      return Err(Error::DimMismatch {
+        expected: self.code_bytes * 8,
+        got: code.len() * 8,
+      });
     }
     check_padding(code, self.code_bytes, self.opts.dim)?;
     let dim = self.opts.dim as f32;
     Ok(
       hamming::topk_scan(code, &self.codes, k)
         .into_iter()
-        .map(|s| Scored { id: s.id, score: dim - 2.0 * s.score as f32 })
+        .map(|s| Scored {
+          id: s.id,
+          score: dim - 2.0 * s.score as f32,
+        })
         .collect(),
     )
   }
@@ -320,7 +376,10 @@ impl BinaryIndex {
     if self.opts.rescore == Rescore::None {
       return hamming::topk_scan_with(tier, &qcode, &self.codes, k)
         .into_iter()
-        .map(|s| Scored { id: s.id, score: dim as f32 - 2.0 * s.score as f32 })
+        .map(|s| Scored {
+          id: s.id,
+          score: dim as f32 - 2.0 * s.score as f32,
+        })
         .collect();
     }
     let c = candidates.unwrap_or_else(|| k.saturating_mul(10)).max(k);
@@ -328,7 +387,10 @@ impl BinaryIndex {
     let table = (self.opts.rescore == Rescore::Asymmetric).then(|| NibbleTable::new(q));
     let mut hits: Vec<Scored<f32>> = cands
       .into_iter()
-      .map(|s| Scored { id: s.id, score: self.rescore(q, table.as_ref(), s.id as usize) })
+      .map(|s| Scored {
+        id: s.id,
+        score: self.rescore(q, table.as_ref(), s.id as usize),
+      })
       .collect();
     sort_hits(&mut hits, true);
     hits.truncate(k);
@@ -343,9 +405,16 @@ impl BinaryIndex {
         table.expect("built for asymmetric rescoring").score(code)
       }
       Rescore::Int8 => {
-        let scales = self.int8_scales.as_deref().expect("int8 index is fitted once it has vectors");
+        let scales = self
+          .int8_scales
+          .as_deref()
+          .expect("int8 index is fitted once it has vectors");
         let row = &self.int8[i * dim..(i + 1) * dim];
-        q.iter().zip(row).zip(scales).map(|((&x, &v), &s)| x * (v as f32 * s)).sum()
+        q.iter()
+          .zip(row)
+          .zip(scales)
+          .map(|((&x, &v), &s)| x * (v as f32 * s))
+          .sum()
       }
       // SIMD dot (runtime tier) shared with the dense indexes.
       Rescore::Float32 => crate::dense::dot::dot_f32(q, &self.floats[i * dim..(i + 1) * dim]),
@@ -365,7 +434,9 @@ impl BinaryIndex {
     let (_, q) = self.prepare(queries, "queries")?;
     let dim = self.opts.dim;
     Ok(parallel::with_threads(threads, || {
-      q.par_chunks(dim).map(|row| self.search_prepared(row, k, candidates)).collect()
+      q.par_chunks(dim)
+        .map(|row| self.search_prepared(row, k, candidates))
+        .collect()
     }))
   }
 
@@ -374,7 +445,10 @@ impl BinaryIndex {
     vec![
       ("codes", self.codes.capacity()),
       ("ids", self.ids.memory_bytes()),
-      ("int8", self.int8.capacity() + self.int8_scales.as_ref().map_or(0, |s| s.len() * 4)),
+      (
+        "int8",
+        self.int8.capacity() + self.int8_scales.as_ref().map_or(0, |s| s.len() * 4),
+      ),
       ("float32", self.floats.capacity() * 4),
       ("means", self.means.as_ref().map_or(0, |m| m.len() * 4)),
     ]
@@ -441,12 +515,19 @@ impl BinaryIndex {
     };
     let n = usize::try_from(p.get::<u64>("count")?).map_err(|_| Error::corrupt("count overflows"))?;
     p.finish("parameters")?;
-    let mut idx = BinaryIndex::new(BinaryIndexOptions { dim, threshold, rescore, metric })
-      .map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
+    let mut idx = BinaryIndex::new(BinaryIndexOptions {
+      dim,
+      threshold,
+      rescore,
+      metric,
+    })
+    .map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
     let expect = |what: &str, got: usize, want: Option<usize>| -> Result<()> {
       match want {
         Some(w) if w == got => Ok(()),
-        _ => Err(Error::corrupt(format!("{what} has {got} bytes, expected {want:?} for {n} vectors of dim {dim}"))),
+        _ => Err(Error::corrupt(format!(
+          "{what} has {got} bytes, expected {want:?} for {n} vectors of dim {dim}"
+        ))),
       }
     };
     let codes = c.section(b"CODE")?;
@@ -478,10 +559,18 @@ impl BinaryIndex {
     }
     if rescore == Rescore::Float32 {
       let f = c.section(b"F32V")?;
-      expect("float32 vectors", f.len(), n.checked_mul(dim).and_then(|x| x.checked_mul(4)))?;
+      expect(
+        "float32 vectors",
+        f.len(),
+        n.checked_mul(dim).and_then(|x| x.checked_mul(4)),
+      )?;
       idx.floats = ByteReader::new(f).get_raw::<f32>(n * dim, "float32 vectors")?;
     }
-    for (what, v) in [("means", idx.means.as_deref()), ("int8 scales", idx.int8_scales.as_deref()), ("float32 vectors", Some(&idx.floats[..]))] {
+    for (what, v) in [
+      ("means", idx.means.as_deref()),
+      ("int8 scales", idx.int8_scales.as_deref()),
+      ("float32 vectors", Some(&idx.floats[..])),
+    ] {
       if let Some(v) = v {
         if v.iter().any(|x| !x.is_finite()) {
           return Err(Error::corrupt(format!("{what} contain non-finite values")));
@@ -501,7 +590,9 @@ fn check_padding(codes: &[u8], cb: usize, dim: usize) -> Result<()> {
   }
   let mask = (1u8 << pad) - 1;
   if let Some(i) = codes.chunks_exact(cb).position(|c| c[cb - 1] & mask != 0) {
-    return Err(Error::InvalidArg(format!("code {i} has bits set beyond dim {dim} (padding bits must be zero)")));
+    return Err(Error::InvalidArg(format!(
+      "code {i} has bits set beyond dim {dim} (padding bits must be zero)"
+    )));
   }
   Ok(())
 }
@@ -600,7 +691,12 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let mut rng = Rng::new(3);
     let v = clustered(&mut rng, 5000, 64, 4);
-    let opts = BinaryIndexOptions { dim: 64, threshold: Threshold::Zero, rescore: Rescore::None, metric: Metric::InnerProduct };
+    let opts = BinaryIndexOptions {
+      dim: 64,
+      threshold: Threshold::Zero,
+      rescore: Rescore::None,
+      metric: Metric::InnerProduct,
+    };
     let idx = BinaryIndex::new(opts).unwrap();
     let ids = |n: usize| (0..n as i64).map(ExternalId::Int).collect::<Vec<_>>();
     let last = AtomicU64::new(0);
@@ -608,7 +704,9 @@ mod tests {
       assert_eq!(t, 5000);
       last.fetch_max(d, Ordering::Relaxed);
     };
-    let batch = idx.prepare_add_with(ids(5000), &v, &Progress::new(Some(&report), None)).unwrap();
+    let batch = idx
+      .prepare_add_with(ids(5000), &v, &Progress::new(Some(&report), None))
+      .unwrap();
     assert_eq!(last.load(Ordering::Relaxed), 5000);
     let cancelled = AtomicBool::new(true);
     let err = idx.prepare_add_with(ids(5000), &v, &Progress::new(None, Some(&cancelled)));
@@ -632,8 +730,14 @@ mod tests {
   }
 
   fn exact_topk(data: &[f32], q: &[f32], dim: usize, k: usize) -> Vec<u32> {
-    let mut all: Vec<Scored<f32>> =
-      data.chunks_exact(dim).enumerate().map(|(i, v)| Scored { id: i as u32, score: dot(q, v) }).collect();
+    let mut all: Vec<Scored<f32>> = data
+      .chunks_exact(dim)
+      .enumerate()
+      .map(|(i, v)| Scored {
+        id: i as u32,
+        score: dot(q, v),
+      })
+      .collect();
     sort_hits(&mut all, true);
     all.into_iter().take(k).map(|s| s.id).collect()
   }
@@ -657,7 +761,12 @@ mod tests {
     idx.add(ids(n), &data).unwrap();
     for qi in 0..20 {
       let q = &data[qi * dim..(qi + 1) * dim];
-      let got: Vec<u32> = idx.search(q, 10, Some(n)).unwrap().into_iter().map(|s| s.id).collect();
+      let got: Vec<u32> = idx
+        .search(q, 10, Some(n))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
       assert_eq!(got, exact_topk(&data, q, dim, 10));
     }
   }
@@ -665,12 +774,21 @@ mod tests {
   #[test]
   fn persistence_round_trip_is_bit_identical() {
     let mut rng = Rng::new(4);
-    for rescore in [Rescore::None, Rescore::Asymmetric, Rescore::Int8, Rescore::Float32] {
+    for rescore in [
+      Rescore::None,
+      Rescore::Asymmetric,
+      Rescore::Int8,
+      Rescore::Float32,
+    ] {
       let (n, dim) = (50, 37);
       let data = clustered(&mut rng, n, dim, 3);
-      let mut idx =
-        BinaryIndex::new(BinaryIndexOptions { dim, threshold: Threshold::Mean, rescore, metric: Metric::Cosine })
-          .unwrap();
+      let mut idx = BinaryIndex::new(BinaryIndexOptions {
+        dim,
+        threshold: Threshold::Mean,
+        rescore,
+        metric: Metric::Cosine,
+      })
+      .unwrap();
       idx.add(ids(n), &data).unwrap();
       let bytes = idx.to_bytes();
       let back = BinaryIndex::from_bytes(&bytes).unwrap();
@@ -691,11 +809,20 @@ mod tests {
       metric: Metric::InnerProduct,
     })
     .unwrap();
-    idx.add(ids(2), &[1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0]).unwrap();
+    idx
+      .add(ids(2), &[1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0])
+      .unwrap();
     let before = idx.to_bytes();
-    assert!(idx.add(vec![ExternalId::Int(5)], &[1.0, f32::NAN, 0.0, 0.0]).is_err());
+    assert!(idx
+      .add(vec![ExternalId::Int(5)], &[1.0, f32::NAN, 0.0, 0.0])
+      .is_err());
     assert!(idx.add(vec![ExternalId::Int(1)], &[1.0, 1.0, 0.0, 0.0]).is_err());
-    assert!(idx.add(vec![ExternalId::Int(7), ExternalId::Int(8)], &[1.0, 1.0, 0.0, 0.0]).is_err());
+    assert!(idx
+      .add(
+        vec![ExternalId::Int(7), ExternalId::Int(8)],
+        &[1.0, 1.0, 0.0, 0.0]
+      )
+      .is_err());
     assert!(idx.add(vec![], &[]).is_err());
     assert_eq!(idx.to_bytes(), before);
   }

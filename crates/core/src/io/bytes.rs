@@ -98,9 +98,16 @@ impl<'a> ByteReader<'a> {
   }
 
   fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-    let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
-      Error::corrupt(format!("truncated while reading {what} ({n} bytes at offset {})", self.pos))
-    })?;
+    let end = self
+      .pos
+      .checked_add(n)
+      .filter(|&e| e <= self.buf.len())
+      .ok_or_else(|| {
+        Error::corrupt(format!(
+          "truncated while reading {what} ({n} bytes at offset {})",
+          self.pos
+        ))
+      })?;
     let s = &self.buf[self.pos..end];
     self.pos = end;
     Ok(s)
@@ -120,8 +127,13 @@ impl<'a> ByteReader<'a> {
   pub fn get_len(&mut self, elem_size: usize, what: &str) -> Result<usize> {
     let n = self.get::<u64>(what)?;
     let remaining = (self.buf.len() - self.pos) as u64;
-    if n.checked_mul(elem_size as u64).is_none_or(|bytes| bytes > remaining) {
-      return Err(Error::corrupt(format!("{what}: length {n} exceeds the remaining {remaining} bytes")));
+    if n
+      .checked_mul(elem_size as u64)
+      .is_none_or(|bytes| bytes > remaining)
+    {
+      return Err(Error::corrupt(format!(
+        "{what}: length {n} exceeds the remaining {remaining} bytes"
+      )));
     }
     Ok(n as usize)
   }
@@ -151,7 +163,10 @@ impl<'a> ByteReader<'a> {
   /// Fails unless everything was consumed: trailing bytes mean a format mismatch.
   pub fn finish(&self, what: &str) -> Result<()> {
     if self.remaining() != 0 {
-      return Err(Error::corrupt(format!("{what}: {} unexpected trailing bytes", self.remaining())));
+      return Err(Error::corrupt(format!(
+        "{what}: {} unexpected trailing bytes",
+        self.remaining()
+      )));
     }
     Ok(())
   }
@@ -164,7 +179,11 @@ mod tests {
   #[test]
   fn round_trip_and_truncation() {
     let mut w = ByteWriter::new();
-    w.put(7u32).put(-1.5f32).put_str("héllo").put_slice(&[1u64, 2, 3]).put_bool(true);
+    w.put(7u32)
+      .put(-1.5f32)
+      .put_str("héllo")
+      .put_slice(&[1u64, 2, 3])
+      .put_bool(true);
     let bytes = w.into_bytes();
     let mut r = ByteReader::new(&bytes);
     assert_eq!(r.get::<u32>("a").unwrap(), 7);

@@ -74,12 +74,19 @@ pub struct ContainerWriter {
 
 impl ContainerWriter {
   pub fn new(kind: Kind, params: Vec<u8>) -> Self {
-    ContainerWriter { kind, params, sections: Vec::new() }
+    ContainerWriter {
+      kind,
+      params,
+      sections: Vec::new(),
+    }
   }
 
   /// Adds a section; tags must be unique within a container.
   pub fn section(&mut self, tag: &[u8; 4], payload: Vec<u8>) -> &mut Self {
-    debug_assert!(self.sections.iter().all(|(t, _)| t != tag), "duplicate section tag");
+    debug_assert!(
+      self.sections.iter().all(|(t, _)| t != tag),
+      "duplicate section tag"
+    );
     self.sections.push((*tag, payload));
     self
   }
@@ -158,7 +165,10 @@ impl<'a> Container<'a> {
   /// Validates `bytes` as a container of any kind (used by `info`-style tools).
   pub fn parse_any(bytes: &'a [u8]) -> Result<Container<'a>> {
     if bytes.len() < HEADER_LEN {
-      return Err(Error::corrupt(format!("{} bytes is too short for a slimdex header", bytes.len())));
+      return Err(Error::corrupt(format!(
+        "{} bytes is too short for a slimdex header",
+        bytes.len()
+      )));
     }
     if &bytes[0..6] != MAGIC {
       return Err(Error::corrupt("not a slimdex file (bad magic)"));
@@ -173,7 +183,8 @@ impl<'a> Container<'a> {
       return Err(Error::corrupt("format version 0 is invalid"));
     }
     let kind_raw = u16_at(bytes, 8);
-    let kind = Kind::from_u16(kind_raw).ok_or_else(|| Error::corrupt(format!("unknown index kind {kind_raw}")))?;
+    let kind =
+      Kind::from_u16(kind_raw).ok_or_else(|| Error::corrupt(format!("unknown index kind {kind_raw}")))?;
     let count = u32_at(bytes, 12);
     if count > MAX_SECTIONS {
       return Err(Error::corrupt(format!("section count {count} is implausible")));
@@ -201,22 +212,39 @@ impl<'a> Container<'a> {
       let tag: [u8; 4] = bytes[e..e + 4].try_into().expect("4 bytes");
       let off = u64_at(bytes, e + 8);
       let len = u64_at(bytes, e + 16);
-      let end = off.checked_add(len).filter(|&end| end <= bytes.len() as u64).ok_or_else(|| {
-        Error::corrupt(format!("truncated: section {} runs past the end of the data", tag_str(&tag)))
-      })?;
+      let end = off
+        .checked_add(len)
+        .filter(|&end| end <= bytes.len() as u64)
+        .ok_or_else(|| {
+          Error::corrupt(format!(
+            "truncated: section {} runs past the end of the data",
+            tag_str(&tag)
+          ))
+        })?;
       if off < params_end as u64 {
-        return Err(Error::corrupt(format!("section {} overlaps the header", tag_str(&tag))));
+        return Err(Error::corrupt(format!(
+          "section {} overlaps the header",
+          tag_str(&tag)
+        )));
       }
       let payload = &bytes[off as usize..end as usize];
       if crc32c::crc32c(payload) != u32_at(bytes, e + 24) {
-        return Err(Error::corrupt(format!("checksum mismatch in section {}", tag_str(&tag))));
+        return Err(Error::corrupt(format!(
+          "checksum mismatch in section {}",
+          tag_str(&tag)
+        )));
       }
       if sections.iter().any(|(t, _)| *t == tag) {
         return Err(Error::corrupt(format!("duplicate section {}", tag_str(&tag))));
       }
       sections.push((tag, payload));
     }
-    Ok(Container { kind, version, params, sections })
+    Ok(Container {
+      kind,
+      version,
+      params,
+      sections,
+    })
   }
 
   pub fn params(&self) -> &'a [u8] {
@@ -250,7 +278,9 @@ mod tests {
 
   fn sample() -> Vec<u8> {
     let mut w = ContainerWriter::new(Kind::BinaryIndex, vec![1, 2, 3, 4, 5]);
-    w.section(b"CODE", (0..200u8).collect()).section(b"IDS_", vec![9; 13]).section(b"EMPT", vec![]);
+    w.section(b"CODE", (0..200u8).collect())
+      .section(b"IDS_", vec![9; 13])
+      .section(b"EMPT", vec![]);
     w.to_bytes()
   }
 
@@ -259,7 +289,10 @@ mod tests {
     let bytes = sample();
     let c = Container::parse(&bytes, Kind::BinaryIndex).unwrap();
     assert_eq!(c.params(), &[1, 2, 3, 4, 5]);
-    assert_eq!(c.section(b"CODE").unwrap(), (0..200u8).collect::<Vec<_>>().as_slice());
+    assert_eq!(
+      c.section(b"CODE").unwrap(),
+      (0..200u8).collect::<Vec<_>>().as_slice()
+    );
     assert_eq!(c.section(b"IDS_").unwrap(), &[9; 13]);
     assert_eq!(c.section(b"EMPT").unwrap(), &[] as &[u8]);
     assert!(c.section(b"NOPE").is_err());
@@ -269,7 +302,10 @@ mod tests {
   fn every_truncation_and_every_bit_flip_is_rejected() {
     let bytes = sample();
     for cut in 0..bytes.len() {
-      assert!(Container::parse(&bytes[..cut], Kind::BinaryIndex).is_err(), "cut at {cut}");
+      assert!(
+        Container::parse(&bytes[..cut], Kind::BinaryIndex).is_err(),
+        "cut at {cut}"
+      );
     }
     for i in 0..bytes.len() {
       for bit in [0u8, 3, 7] {
@@ -313,6 +349,9 @@ mod tests {
     assert!(err.to_string().contains("newer"), "{err}");
     let mut magic = bytes.clone();
     magic[0] = b'X';
-    assert!(Container::parse(&magic, Kind::BinaryIndex).unwrap_err().to_string().contains("magic"));
+    assert!(Container::parse(&magic, Kind::BinaryIndex)
+      .unwrap_err()
+      .to_string()
+      .contains("magic"));
   }
 }

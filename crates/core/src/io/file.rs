@@ -22,7 +22,11 @@ pub fn save_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ".{}.tmp-{}-{}",
     file_name.to_string_lossy(),
     std::process::id(),
-    crate::rng::mix64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64))
+    crate::rng::mix64(
+      std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+    )
   ));
   let write = || -> std::io::Result<()> {
     let mut f = File::create(&tmp)?;

@@ -15,7 +15,11 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Distinct 64-bit shingle hashes of each text (unsorted order irrelevant).
-pub fn shingle_sets<S: AsRef<str> + Sync>(texts: &[S], opts: &ShingleOptions, threads: Option<usize>) -> Vec<Vec<u64>> {
+pub fn shingle_sets<S: AsRef<str> + Sync>(
+  texts: &[S],
+  opts: &ShingleOptions,
+  threads: Option<usize>,
+) -> Vec<Vec<u64>> {
   parallel::with_threads(threads, || {
     texts
       .par_iter()
@@ -54,7 +58,11 @@ pub fn exact_jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
 
 /// Every pair (i < j) of non-empty sets with exact Jaccard ≥ `threshold`, sorted, with J.
 /// Sets must be sorted and distinct (as returned by [`shingle_sets`]).
-pub fn exact_pairs(sets: &[Vec<u64>], threshold: f64, threads: Option<usize>) -> Result<Vec<(u32, u32, f64)>> {
+pub fn exact_pairs(
+  sets: &[Vec<u64>],
+  threshold: f64,
+  threads: Option<usize>,
+) -> Result<Vec<(u32, u32, f64)>> {
   check_threshold(threshold, "threshold")?;
   crate::validate::to_u32(sets.len(), "number of sets")?;
   // Global order: rarest token first (ties by value), as dense ranks.
@@ -66,7 +74,11 @@ pub fn exact_pairs(sets: &[Vec<u64>], threshold: f64, threads: Option<usize>) ->
   }
   let mut order: Vec<(u32, u64)> = freq.iter().map(|(&t, &f)| (f, t)).collect();
   order.sort_unstable();
-  let rank: HashMap<u64, u32> = order.iter().enumerate().map(|(r, &(_, t))| (t, r as u32)).collect();
+  let rank: HashMap<u64, u32> = order
+    .iter()
+    .enumerate()
+    .map(|(r, &(_, t))| (t, r as u32))
+    .collect();
   let ranked: Vec<Vec<u32>> = sets
     .iter()
     .map(|s| {

@@ -13,8 +13,8 @@ mod sketch;
 
 pub use bloom::{blocked_fpr, size_filter, BloomOptions, LshBloom};
 pub use cluster::{DedupMode, DedupOptions, DedupResult, Deduper};
-pub use exact::{exact_jaccard_sorted, exact_pairs, shingle_sets};
 pub use estimate::{bbit_bytes, bbit_compact, bbit_jaccard, jaccard, jaccard_unchecked};
+pub use exact::{exact_jaccard_sorted, exact_pairs, shingle_sets};
 pub use lsh::{
   band_keys, band_keys_into, check_bands, check_threshold, collision_probability, fp_fn_areas,
   optimal_params, LshHit, LshOptions, MinHashLsh,

@@ -31,7 +31,10 @@ pub enum DocTokens<'a> {
   /// IEEE binary16 bit patterns.
   F16(&'a [u16]),
   /// Symmetric int8 codes with one scale per token: value = code · scale.
-  I8 { codes: &'a [i8], scales: &'a [f32] },
+  I8 {
+    codes: &'a [i8],
+    scales: &'a [f32],
+  },
 }
 
 impl DocTokens<'_> {
@@ -67,7 +70,11 @@ fn lanes(tier: Tier) -> usize {
 /// The tier the Chamfer kernels use: the active tier, lowered to one with a kernel here
 /// (AVX2 additionally needs F16C).
 fn kernel_tier(tier: Tier) -> Tier {
-  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  let tier = if simd::available().contains(&tier) {
+    tier
+  } else {
+    Tier::Scalar
+  };
   match tier {
     #[cfg(target_arch = "x86_64")]
     Tier::Avx512 => Tier::Avx512,
@@ -104,7 +111,13 @@ impl PreparedQuery {
         }
       }
     }
-    PreparedQuery { tier, dim, nq, rows: query.to_vec(), packed }
+    PreparedQuery {
+      tier,
+      dim,
+      nq,
+      rows: query.to_vec(),
+      packed,
+    }
   }
 
   pub fn tokens(&self) -> usize {
@@ -197,7 +210,15 @@ fn widen_scalar(doc: DocTokens<'_>, t: usize, dim: usize, out: &mut [f32]) -> Op
 }
 
 /// Scalar twin: per-query-token running max, same arithmetic as the SIMD lanes.
-fn max_scalar(q: &[f32], dim: usize, nq: usize, doc: DocTokens<'_>, n: usize, best: &mut [f32], conv: &mut [f32]) {
+fn max_scalar(
+  q: &[f32],
+  dim: usize,
+  nq: usize,
+  doc: DocTokens<'_>,
+  n: usize,
+  best: &mut [f32],
+  conv: &mut [f32],
+) {
   let x = &mut conv[..dim];
   for t in 0..n {
     let scale = widen_scalar(doc, t, dim, x);
@@ -264,7 +285,10 @@ mod x86 {
           let mut i = 0;
           while i < full {
             let c = _mm_loadu_si128(src.as_ptr().add(i) as *const __m128i);
-            _mm512_storeu_ps(dst.as_mut_ptr().add(i), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c)));
+            _mm512_storeu_ps(
+              dst.as_mut_ptr().add(i),
+              _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c)),
+            );
             i += 16;
           }
           for j in full..dim {
@@ -415,7 +439,10 @@ mod x86 {
           let mut i = 0;
           while i < full {
             let c = _mm_loadl_epi64(src.as_ptr().add(i) as *const __m128i);
-            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c)));
+            _mm256_storeu_ps(
+              dst.as_mut_ptr().add(i),
+              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c)),
+            );
             i += 8;
           }
           for j in full..dim {
@@ -531,7 +558,9 @@ pub fn chamfer_with(tier: Tier, query: &[f32], doc: &[f32], dim: usize, clamp_ne
   let nd = validate::vector_count(doc.len(), dim, "doc tokens")?;
   validate::finite(doc, dim, "doc tokens")?;
   if nd == 0 && pq.nq > 0 {
-    return Err(Error::invalid("doc tokens: the document has no tokens (Chamfer needs at least one)"));
+    return Err(Error::invalid(
+      "doc tokens: the document has no tokens (Chamfer needs at least one)",
+    ));
   }
   Ok(pq.score(DocTokens::F32(doc), clamp_negative, &mut Vec::new()))
 }
@@ -563,7 +592,11 @@ pub fn chamfer_rerank(
     (0..n)
       .into_par_iter()
       .map_init(Vec::new, |scratch, i| {
-        pq.score(DocTokens::F32(&docs[offsets[i] * dim..offsets[i + 1] * dim]), clamp_negative, scratch)
+        pq.score(
+          DocTokens::F32(&docs[offsets[i] * dim..offsets[i + 1] * dim]),
+          clamp_negative,
+          scratch,
+        )
       })
       .collect()
   }))
@@ -605,7 +638,13 @@ mod tests {
       let m = t.iter().fold(0f32, |a, x| a.max(x.abs()));
       let s = if m > 0.0 { m / 127.0 } else { 0.0 };
       scales.push(s);
-      codes.extend(t.iter().map(|&x| if s > 0.0 { (x / s).round().clamp(-127.0, 127.0) as i8 } else { 0 }));
+      codes.extend(t.iter().map(|&x| {
+        if s > 0.0 {
+          (x / s).round().clamp(-127.0, 127.0) as i8
+        } else {
+          0
+        }
+      }));
     }
     (codes, scales)
   }
@@ -636,19 +675,40 @@ mod tests {
         let want = [
           s.score(DocTokens::F32(&d), clamp, &mut Vec::new()),
           s.score(DocTokens::F16(&h), clamp, &mut Vec::new()),
-          s.score(DocTokens::I8 { codes: &codes, scales: &scales }, clamp, &mut Vec::new()),
+          s.score(
+            DocTokens::I8 {
+              codes: &codes,
+              scales: &scales,
+            },
+            clamp,
+            &mut Vec::new(),
+          ),
         ];
         let exact = naive(&q, &d, dim, clamp);
-        assert!((want[0] as f64 - exact).abs() <= 1e-4 * (1.0 + exact.abs()) * nq as f64, "{want:?} vs {exact}");
+        assert!(
+          (want[0] as f64 - exact).abs() <= 1e-4 * (1.0 + exact.abs()) * nq as f64,
+          "{want:?} vs {exact}"
+        );
         for tier in simd::available() {
           let p = PreparedQuery::with_tier(tier, &q, dim).unwrap();
           let mut scratch = vec![7.0; 3];
           let got = [
             p.score(DocTokens::F32(&d), clamp, &mut scratch),
             p.score(DocTokens::F16(&h), clamp, &mut scratch),
-            p.score(DocTokens::I8 { codes: &codes, scales: &scales }, clamp, &mut scratch),
+            p.score(
+              DocTokens::I8 {
+                codes: &codes,
+                scales: &scales,
+              },
+              clamp,
+              &mut scratch,
+            ),
           ];
-          assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "{tier:?} nq={nq} nd={nd} dim={dim} clamp={clamp}");
+          assert_eq!(
+            got.map(f32::to_bits),
+            want.map(f32::to_bits),
+            "{tier:?} nq={nq} nd={nd} dim={dim} clamp={clamp}"
+          );
         }
       }
     }
@@ -664,7 +724,14 @@ mod tests {
     let exact = pq.score(DocTokens::F32(&d), false, &mut Vec::new());
     let h = pq.score(DocTokens::F16(&to_f16(&d)), false, &mut Vec::new());
     let (c, s) = to_i8(&d, dim);
-    let i = pq.score(DocTokens::I8 { codes: &c, scales: &s }, false, &mut Vec::new());
+    let i = pq.score(
+      DocTokens::I8 {
+        codes: &c,
+        scales: &s,
+      },
+      false,
+      &mut Vec::new(),
+    );
     assert!((h - exact).abs() < 0.01 * exact.abs(), "{h} vs {exact}");
     assert!((i - exact).abs() < 0.03 * exact.abs(), "{i} vs {exact}");
   }
@@ -704,14 +771,29 @@ mod tests {
 
   #[test]
   fn bad_inputs_are_rejected() {
-    assert!(matches!(chamfer(&[1.0, 2.0], &[], 2, false), Err(Error::InvalidArg(_))), "empty doc");
-    assert!(chamfer(&[1.0, 2.0, 3.0], &[1.0, 2.0], 2, false).is_err(), "ragged query");
+    assert!(
+      matches!(chamfer(&[1.0, 2.0], &[], 2, false), Err(Error::InvalidArg(_))),
+      "empty doc"
+    );
+    assert!(
+      chamfer(&[1.0, 2.0, 3.0], &[1.0, 2.0], 2, false).is_err(),
+      "ragged query"
+    );
     assert!(chamfer(&[1.0, 2.0], &[1.0, f32::INFINITY], 2, false).is_err());
     assert!(chamfer(&[1.0], &[1.0], 0, false).is_err());
     let q = [1.0f32, 0.0];
     let docs = [1.0f32, 0.0, 0.0, 1.0];
-    assert!(chamfer_rerank(&q, 2, &docs, &[0, 2, 1], false, None).is_err(), "non-monotone");
-    assert!(chamfer_rerank(&q, 2, &docs, &[0, 0, 2], false, None).is_err(), "empty candidate");
-    assert!(chamfer_rerank(&q, 2, &docs, &[0, 1], false, None).is_err(), "last offset");
+    assert!(
+      chamfer_rerank(&q, 2, &docs, &[0, 2, 1], false, None).is_err(),
+      "non-monotone"
+    );
+    assert!(
+      chamfer_rerank(&q, 2, &docs, &[0, 0, 2], false, None).is_err(),
+      "empty candidate"
+    );
+    assert!(
+      chamfer_rerank(&q, 2, &docs, &[0, 1], false, None).is_err(),
+      "last offset"
+    );
   }
 }

@@ -71,7 +71,9 @@ impl Projection {
     }
   }
   fn from_code(c: u8) -> Option<Projection> {
-    [Projection::Identity, Projection::CountSketch, Projection::Dense].into_iter().find(|p| p.code() == c)
+    [Projection::Identity, Projection::CountSketch, Projection::Dense]
+      .into_iter()
+      .find(|p| p.code() == c)
   }
 }
 
@@ -191,7 +193,11 @@ fn token_matrix_product(x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [
 fn token_matrix_product_with(tier: Tier, x: &[f32], d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
   let n = x.len() / d;
   assert!(cols.is_multiple_of(TILE_COLS) && m.len() == d * cols && out.len() >= n * cols && x.len() == n * d);
-  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  let tier = if simd::available().contains(&tier) {
+    tier
+  } else {
+    Tier::Scalar
+  };
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the tier is available (AVX-512F); the slice sizes were asserted above.
@@ -230,8 +236,19 @@ mod gemm_x86 {
   /// As [`product_avx512`], with tokens t0 .. t0 + T < n.
   #[target_feature(enable = "avx512f")]
   #[inline]
-  unsafe fn tile_avx512<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
-    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+  unsafe fn tile_avx512<const T: usize>(
+    x: &[f32],
+    t0: usize,
+    d: usize,
+    m: &[f32],
+    cols: usize,
+    out: &mut [f32],
+  ) {
+    let (xp, mp, op) = (
+      x.as_ptr().add(t0 * d),
+      m.as_ptr(),
+      out.as_mut_ptr().add(t0 * cols),
+    );
     for c0 in (0..cols).step_by(TILE_COLS) {
       let mut acc = [[_mm512_setzero_ps(); 2]; T];
       for i in 0..d {
@@ -271,8 +288,19 @@ mod gemm_x86 {
   /// token) so T = 4 tokens fit the 16 registers.
   #[target_feature(enable = "avx2")]
   #[inline]
-  unsafe fn tile_avx2<const T: usize>(x: &[f32], t0: usize, d: usize, m: &[f32], cols: usize, out: &mut [f32]) {
-    let (xp, mp, op) = (x.as_ptr().add(t0 * d), m.as_ptr(), out.as_mut_ptr().add(t0 * cols));
+  unsafe fn tile_avx2<const T: usize>(
+    x: &[f32],
+    t0: usize,
+    d: usize,
+    m: &[f32],
+    cols: usize,
+    out: &mut [f32],
+  ) {
+    let (xp, mp, op) = (
+      x.as_ptr().add(t0 * d),
+      m.as_ptr(),
+      out.as_mut_ptr().add(t0 * cols),
+    );
     for c0 in (0..cols).step_by(16) {
       let mut acc = [[_mm256_setzero_ps(); 2]; T];
       for i in 0..d {
@@ -376,7 +404,17 @@ impl FdeEncoder {
         final_sign.push(sign_bit(&mut rng));
       }
     }
-    Ok(Self::assemble(opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign))
+    Ok(Self::assemble(
+      opts,
+      p,
+      b,
+      simhash,
+      cs_index,
+      cs_sign,
+      dense,
+      final_index,
+      final_sign,
+    ))
   }
 
   /// Builds the encoder and its derived packed matrix from checked parts.
@@ -393,7 +431,11 @@ impl FdeEncoder {
     final_sign: Vec<f32>,
   ) -> Self {
     let (d, rk) = (opts.dim, opts.repetitions * opts.simhash_bits);
-    let rp = if opts.projection == Projection::Dense { opts.repetitions * p } else { 0 };
+    let rp = if opts.projection == Projection::Dense {
+      opts.repetitions * p
+    } else {
+      0
+    };
     let gemm_cols = (rk + rp).div_ceil(TILE_COLS) * TILE_COLS;
     let mut gemm = vec![0f32; d * gemm_cols];
     for i in 0..d {
@@ -401,7 +443,19 @@ impl FdeEncoder {
       row[..rk].copy_from_slice(&simhash[i * rk..(i + 1) * rk]);
       row[rk..rk + rp].copy_from_slice(&dense[i * rp..(i + 1) * rp]);
     }
-    FdeEncoder { opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign, gemm, gemm_cols }
+    FdeEncoder {
+      opts,
+      p,
+      b,
+      simhash,
+      cs_index,
+      cs_sign,
+      dense,
+      final_index,
+      final_sign,
+      gemm,
+      gemm_cols,
+    }
   }
 
   /// Checks the options; returns (p, B).
@@ -433,7 +487,11 @@ impl FdeEncoder {
       }
     };
     let b = 1usize << o.simhash_bits;
-    let inner = o.repetitions.checked_mul(b).and_then(|x| x.checked_mul(p)).filter(|&x| x <= MAX_FDE_DIM);
+    let inner = o
+      .repetitions
+      .checked_mul(b)
+      .and_then(|x| x.checked_mul(p))
+      .filter(|&x| x <= MAX_FDE_DIM);
     let Some(inner) = inner else {
       return Err(Error::InvalidArg(format!(
         "the encoding would have repetitions · 2^simhashBits · p = {} · 2^{} · {p} dimensions, more than the limit {MAX_FDE_DIM}; \
@@ -443,12 +501,18 @@ impl FdeEncoder {
     };
     if let Some(fd) = o.final_dim {
       if fd == 0 || fd > MAX_FDE_DIM {
-        return Err(Error::InvalidArg(format!("finalDim must be an integer in [1, {MAX_FDE_DIM}] (got {fd})")));
+        return Err(Error::InvalidArg(format!(
+          "finalDim must be an integer in [1, {MAX_FDE_DIM}] (got {fd})"
+        )));
       }
     }
     // Dense matrices cost d·R·p floats: keep them under the same cap.
-    if o.projection == Projection::Dense && o.dim.saturating_mul(o.repetitions).saturating_mul(p) > MAX_FDE_DIM * 4 {
-      return Err(Error::invalid("the dense projection matrix (dim · repetitions · projectionDim) is too large"));
+    if o.projection == Projection::Dense
+      && o.dim.saturating_mul(o.repetitions).saturating_mul(p) > MAX_FDE_DIM * 4
+    {
+      return Err(Error::invalid(
+        "the dense projection matrix (dim · repetitions · projectionDim) is too large",
+      ));
     }
     debug_assert!(inner >= 1);
     Ok((p, b))
@@ -561,7 +625,11 @@ impl FdeEncoder {
   /// so each output float sees the same operations in the same order on every tier and the
   /// encodings are bit-identical (tested against the scalar twin).
   fn encode_into_with(&self, tier: Tier, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+    let tier = if simd::available().contains(&tier) {
+      tier
+    } else {
+      Tier::Scalar
+    };
     match tier {
       #[cfg(target_arch = "x86_64")]
       // SAFETY: the Avx512 tier is only in `simd::available()` when the CPU has AVX-512F;
@@ -595,7 +663,13 @@ impl FdeEncoder {
   /// packed matrix; Count-Sketch scatters per token; identity reads the tokens themselves.
   #[inline(always)]
   fn encode_body(&self, tier: Tier, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
+    let (d, r_n, k, p, b) = (
+      self.opts.dim,
+      self.opts.repetitions,
+      self.opts.simhash_bits,
+      self.p,
+      self.b,
+    );
     let n = tokens.len() / d;
     let (rk, rp, cols) = (r_n * k, r_n * p, self.gemm_cols);
     let inner_len = r_n * b * p;
@@ -673,7 +747,8 @@ impl FdeEncoder {
         s.occupied.clear();
         for part in 0..b {
           if s.counts[r * b + part] > 0 {
-            s.occupied.push((partition_pattern(part as u32), s.first[r * b + part]));
+            s.occupied
+              .push((partition_pattern(part as u32), s.first[r * b + part]));
           }
         }
         for part in 0..b {
@@ -708,7 +783,13 @@ impl FdeEncoder {
   /// accumulation): the reference semantics the blocked encoder is tested against bit for bit.
   #[cfg(test)]
   fn encode_reference(&self, tokens: &[f32], document: bool, out: &mut [f32], s: &mut Scratch) {
-    let (d, r_n, k, p, b) = (self.opts.dim, self.opts.repetitions, self.opts.simhash_bits, self.p, self.b);
+    let (d, r_n, k, p, b) = (
+      self.opts.dim,
+      self.opts.repetitions,
+      self.opts.simhash_bits,
+      self.p,
+      self.b,
+    );
     let n = tokens.len() / d;
     let rp = r_n * p;
     let inner_len = r_n * b * p;
@@ -801,7 +882,9 @@ impl FdeEncoder {
   ) -> Result<Vec<f32>> {
     let n = check_csr(tokens, self.opts.dim, offsets, "tokens")?;
     let od = self.output_dim();
-    let total = n.checked_mul(od).ok_or_else(|| Error::invalid("the batch output size overflows"))?;
+    let total = n
+      .checked_mul(od)
+      .ok_or_else(|| Error::invalid("the batch output size overflows"))?;
     let mut out = vec![0f32; total];
     self.encode_batch_into(tokens, offsets, document, threads, &mut out);
     Ok(out)
@@ -818,20 +901,33 @@ impl FdeEncoder {
   ) {
     let (d, od) = (self.opts.dim, self.output_dim());
     parallel::with_threads(threads, || {
-      out.par_chunks_mut(od.max(1)).enumerate().for_each_init(Scratch::default, |s, (i, o)| {
-        let pc = &tokens[offsets[i] * d..offsets[i + 1] * d];
-        self.encode_into(pc, document, o, s);
-      })
+      out
+        .par_chunks_mut(od.max(1))
+        .enumerate()
+        .for_each_init(Scratch::default, |s, (i, o)| {
+          let pc = &tokens[offsets[i] * d..offsets[i + 1] * d];
+          self.encode_into(pc, document, o, s);
+        })
     });
   }
 
   /// Query encodings of a CSR batch, flat `n × output_dim`.
-  pub fn encode_queries(&self, tokens: &[f32], offsets: &[usize], threads: Option<usize>) -> Result<Vec<f32>> {
+  pub fn encode_queries(
+    &self,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+  ) -> Result<Vec<f32>> {
     self.encode_batch(tokens, offsets, false, threads)
   }
 
   /// Document encodings of a CSR batch, flat `n × output_dim`.
-  pub fn encode_documents(&self, tokens: &[f32], offsets: &[usize], threads: Option<usize>) -> Result<Vec<f32>> {
+  pub fn encode_documents(
+    &self,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+  ) -> Result<Vec<f32>> {
     self.encode_batch(tokens, offsets, true, threads)
   }
 
@@ -875,7 +971,10 @@ impl FdeEncoder {
     }
     if o.final_dim.is_some() {
       w.section(b"FPIX", u32s(&self.final_index));
-      w.section(b"FPSG", self.final_sign.iter().map(|&s| (s < 0.0) as u8).collect());
+      w.section(
+        b"FPSG",
+        self.final_sign.iter().map(|&s| (s < 0.0) as u8).collect(),
+      );
     }
     w.to_bytes()
   }
@@ -885,7 +984,9 @@ impl FdeEncoder {
     let mut r = ByteReader::new(c.params());
     let version = r.get::<u32>("fde spec version")?;
     if version == 0 || version > FDE_SPEC_VERSION {
-      return Err(Error::corrupt(format!("FDE spec version {version} is not supported (this build reads ≤ {FDE_SPEC_VERSION})")));
+      return Err(Error::corrupt(format!(
+        "FDE spec version {version} is not supported (this build reads ≤ {FDE_SPEC_VERSION})"
+      )));
     }
     let usz = |r: &mut ByteReader, what: &str| -> Result<usize> {
       usize::try_from(r.get::<u64>(what)?).map_err(|_| Error::corrupt(format!("{what} overflows")))
@@ -893,8 +994,8 @@ impl FdeEncoder {
     let dim = usz(&mut r, "dim")?;
     let repetitions = usz(&mut r, "repetitions")?;
     let simhash_bits = usz(&mut r, "simhash bits")?;
-    let projection =
-      Projection::from_code(r.get::<u8>("projection")?).ok_or_else(|| Error::corrupt("unknown projection"))?;
+    let projection = Projection::from_code(r.get::<u8>("projection")?)
+      .ok_or_else(|| Error::corrupt("unknown projection"))?;
     let projection_dim = usz(&mut r, "projection dim")?;
     let final_dim = match usz(&mut r, "final dim")? {
       0 => None,
@@ -903,12 +1004,24 @@ impl FdeEncoder {
     let fill_empty = r.get_bool("fill empty")?;
     let seed = r.get::<u64>("seed")?;
     r.finish("FdeEncoder parameters")?;
-    let opts = FdeOptions { dim, repetitions, simhash_bits, projection, projection_dim, final_dim, fill_empty, seed };
+    let opts = FdeOptions {
+      dim,
+      repetitions,
+      simhash_bits,
+      projection,
+      projection_dim,
+      final_dim,
+      fill_empty,
+      seed,
+    };
     let (p, b) = Self::check(&opts).map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
     let read_f32 = |tag: &[u8; 4], count: usize, what: &str| -> Result<Vec<f32>> {
       let s = c.section(tag)?;
       if Some(s.len()) != count.checked_mul(4) {
-        return Err(Error::corrupt(format!("{what} has {} bytes, expected {count} floats", s.len())));
+        return Err(Error::corrupt(format!(
+          "{what} has {} bytes, expected {count} floats",
+          s.len()
+        )));
       }
       let v = ByteReader::new(s).get_raw::<f32>(count, what)?;
       if v.iter().any(|x| !x.is_finite()) {
@@ -919,7 +1032,10 @@ impl FdeEncoder {
     let read_idx = |tag: &[u8; 4], count: usize, bound: usize, what: &str| -> Result<Vec<u32>> {
       let s = c.section(tag)?;
       if Some(s.len()) != count.checked_mul(4) {
-        return Err(Error::corrupt(format!("{what} has {} bytes, expected {count} indices", s.len())));
+        return Err(Error::corrupt(format!(
+          "{what} has {} bytes, expected {count} indices",
+          s.len()
+        )));
       }
       let v = ByteReader::new(s).get_raw::<u32>(count, what)?;
       if v.iter().any(|&x| x as usize >= bound) {
@@ -930,7 +1046,10 @@ impl FdeEncoder {
     let read_sign = |tag: &[u8; 4], count: usize, what: &str| -> Result<Vec<f32>> {
       let s = c.section(tag)?;
       if s.len() != count {
-        return Err(Error::corrupt(format!("{what} has {} bytes, expected {count}", s.len())));
+        return Err(Error::corrupt(format!(
+          "{what} has {} bytes, expected {count}",
+          s.len()
+        )));
       }
       s.iter()
         .map(|&x| match x {
@@ -958,7 +1077,17 @@ impl FdeEncoder {
       final_index = read_idx(b"FPIX", inner, fd, "final projection indices")?;
       final_sign = read_sign(b"FPSG", inner, "final projection signs")?;
     }
-    Ok(Self::assemble(opts, p, b, simhash, cs_index, cs_sign, dense, final_index, final_sign))
+    Ok(Self::assemble(
+      opts,
+      p,
+      b,
+      simhash,
+      cs_index,
+      cs_sign,
+      dense,
+      final_index,
+      final_sign,
+    ))
   }
 }
 
@@ -1062,7 +1191,10 @@ mod tests {
       let fd = enc.encode_document(&d).unwrap();
       let lhs = dot64(&fq, &fd);
       let rhs = chamfer_naive(&q, &d, dim);
-      assert!(lhs <= rhs + 1e-4 * (1.0 + rhs.abs()), "trial {trial}: FDE {lhs} > Chamfer {rhs}");
+      assert!(
+        lhs <= rhs + 1e-4 * (1.0 + rhs.abs()),
+        "trial {trial}: FDE {lhs} > Chamfer {rhs}"
+      );
     }
   }
 
@@ -1070,8 +1202,14 @@ mod tests {
   fn one_token_document_fills_every_block_with_that_token() {
     let mut rng = Rng::new(3);
     for proj in [Projection::Identity, Projection::CountSketch, Projection::Dense] {
-      let enc = FdeEncoder::new(FdeOptions { repetitions: 4, simhash_bits: 3, projection: proj, projection_dim: 6, ..FdeOptions::new(10) })
-        .unwrap();
+      let enc = FdeEncoder::new(FdeOptions {
+        repetitions: 4,
+        simhash_bits: 3,
+        projection: proj,
+        projection_dim: 6,
+        ..FdeOptions::new(10)
+      })
+      .unwrap();
       let x = gaussian(&mut rng, 10);
       let f = enc.encode_document(&x).unwrap();
       let p = enc.block_dim();
@@ -1079,7 +1217,10 @@ mod tests {
       let fq = enc.encode_query(&x).unwrap();
       for r in 0..4 {
         let rep = &fq[r * 8 * p..(r + 1) * 8 * p];
-        let nz: Vec<&[f32]> = rep.chunks_exact(p).filter(|b| b.iter().any(|v| *v != 0.0)).collect();
+        let nz: Vec<&[f32]> = rep
+          .chunks_exact(p)
+          .filter(|b| b.iter().any(|v| *v != 0.0))
+          .collect();
         assert_eq!(nz.len(), 1, "{proj:?}");
         for blk in f[r * 8 * p..(r + 1) * 8 * p].chunks_exact(p) {
           assert_eq!(blk, nz[0], "{proj:?} rep {r}");
@@ -1107,14 +1248,19 @@ mod tests {
     let n = 5;
     let toks = gaussian(&mut rng, n * dim);
     let f = enc.encode_document(&toks).unwrap();
-    let pats: Vec<Vec<u32>> = toks.chunks_exact(dim).map(|t| enc.sign_patterns(t).unwrap()).collect();
+    let pats: Vec<Vec<u32>> = toks
+      .chunks_exact(dim)
+      .map(|t| enc.sign_patterns(t).unwrap())
+      .collect();
     for r in 0..2 {
       for part in 0..8u32 {
         let blk = &f[(r * 8 + part as usize) * dim..(r * 8 + part as usize + 1) * dim];
         let members: Vec<usize> = (0..n).filter(|&t| partition_index(pats[t][r]) == part).collect();
         let want: Vec<f32> = if members.is_empty() {
           let pat = partition_pattern(part);
-          let best = (0..n).min_by_key(|&t| ((pats[t][r] ^ pat).count_ones(), t)).unwrap();
+          let best = (0..n)
+            .min_by_key(|&t| ((pats[t][r] ^ pat).count_ones(), t))
+            .unwrap();
           toks[best * dim..(best + 1) * dim].to_vec()
         } else {
           (0..dim)
@@ -1128,9 +1274,16 @@ mod tests {
       }
     }
     // With fill off, empty blocks stay zero.
-    let enc_nf = FdeEncoder::new(FdeOptions { fill_empty: false, ..enc.options().clone() }).unwrap();
+    let enc_nf = FdeEncoder::new(FdeOptions {
+      fill_empty: false,
+      ..enc.options().clone()
+    })
+    .unwrap();
     let f2 = enc_nf.encode_document(&toks).unwrap();
-    let zero_blocks = f2.chunks_exact(dim).filter(|b| b.iter().all(|v| *v == 0.0)).count();
+    let zero_blocks = f2
+      .chunks_exact(dim)
+      .filter(|b| b.iter().all(|v| *v == 0.0))
+      .count();
     assert!(zero_blocks >= 16 - 2 * n, "{zero_blocks}");
   }
 
@@ -1139,17 +1292,32 @@ mod tests {
     let mut rng = Rng::new(2);
     let (toks, offs) = clustered_docs(&mut rng, 20, 16, 3, 9, 4);
     for proj in [Projection::Identity, Projection::CountSketch, Projection::Dense] {
-      let opts = FdeOptions { repetitions: 5, simhash_bits: 3, projection: proj, projection_dim: 4, final_dim: Some(50), seed: 9, ..FdeOptions::new(16) };
+      let opts = FdeOptions {
+        repetitions: 5,
+        simhash_bits: 3,
+        projection: proj,
+        projection_dim: 4,
+        final_dim: Some(50),
+        seed: 9,
+        ..FdeOptions::new(16)
+      };
       let a = FdeEncoder::new(opts.clone()).unwrap();
       let b = FdeEncoder::new(opts.clone()).unwrap();
-      let c = FdeEncoder::new(FdeOptions { seed: 10, ..opts.clone() }).unwrap();
+      let c = FdeEncoder::new(FdeOptions {
+        seed: 10,
+        ..opts.clone()
+      })
+      .unwrap();
       let ea = a.encode_documents(&toks, &offs, None).unwrap();
       assert_eq!(ea, b.encode_documents(&toks, &offs, None).unwrap());
       assert_ne!(ea, c.encode_documents(&toks, &offs, None).unwrap());
       let back = FdeEncoder::from_bytes(&a.to_bytes()).unwrap();
       assert_eq!(back.to_bytes(), a.to_bytes());
       assert_eq!(ea, back.encode_documents(&toks, &offs, Some(1)).unwrap());
-      assert_eq!(a.encode_queries(&toks, &offs, None).unwrap(), back.encode_queries(&toks, &offs, None).unwrap());
+      assert_eq!(
+        a.encode_queries(&toks, &offs, None).unwrap(),
+        back.encode_queries(&toks, &offs, None).unwrap()
+      );
       // Batch == one at a time.
       for i in 0..20 {
         let one = a.encode_document(&toks[offs[i] * 16..offs[i + 1] * 16]).unwrap();
@@ -1167,7 +1335,15 @@ mod tests {
       (19, Projection::Identity, 4, 1, Some(101)),
       (5, Projection::Dense, 0, 3, None),
     ] {
-      let enc = FdeEncoder::new(FdeOptions { repetitions: 6, simhash_bits: k, projection: proj, projection_dim: pd, final_dim: fd, ..FdeOptions::new(dim) }).unwrap();
+      let enc = FdeEncoder::new(FdeOptions {
+        repetitions: 6,
+        simhash_bits: k,
+        projection: proj,
+        projection_dim: pd,
+        final_dim: fd,
+        ..FdeOptions::new(dim)
+      })
+      .unwrap();
       for n in [0usize, 1, 3, 17] {
         let toks = gaussian(&mut rng, n * dim);
         for document in [false, true] {
@@ -1177,7 +1353,11 @@ mod tests {
             let mut got = vec![1f32; enc.output_dim()];
             enc.encode_into_with(tier, &toks, document, &mut got, &mut Scratch::default());
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "{tier:?} dim {dim} {proj:?} n {n} doc {document}");
+            assert_eq!(
+              bits(&got),
+              bits(&want),
+              "{tier:?} dim {dim} {proj:?} n {n} doc {document}"
+            );
           }
         }
       }
@@ -1195,7 +1375,14 @@ mod tests {
       (7, Projection::Dense, 2, 0, 3, None),
       (1, Projection::Identity, 1, 10, 1, None),
     ] {
-      let enc = FdeEncoder::new(FdeOptions { repetitions: r, simhash_bits: k, projection: proj, projection_dim: pd, final_dim: fd, ..FdeOptions::new(dim) });
+      let enc = FdeEncoder::new(FdeOptions {
+        repetitions: r,
+        simhash_bits: k,
+        projection: proj,
+        projection_dim: pd,
+        final_dim: fd,
+        ..FdeOptions::new(dim)
+      });
       let Ok(enc) = enc else { continue };
       for n in [0usize, 1, 3, 4, 5, 9, 17] {
         let mut toks = gaussian(&mut rng, n * dim);
@@ -1211,7 +1398,11 @@ mod tests {
             let mut got = vec![1f32; enc.output_dim()];
             enc.encode_into_with(tier, &toks, document, &mut got, &mut Scratch::default());
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "{tier:?} dim {dim} {proj:?} n {n} doc {document}");
+            assert_eq!(
+              bits(&got),
+              bits(&want),
+              "{tier:?} dim {dim} {proj:?} n {n} doc {document}"
+            );
           }
         }
       }
@@ -1221,7 +1412,13 @@ mod tests {
   #[test]
   fn token_matrix_product_equals_per_token_dot_loops() {
     let mut rng = Rng::new(79);
-    for (n, d, cols) in [(0usize, 3usize, 32usize), (1, 1, 32), (5, 17, 64), (8, 128, 96), (11, 40, 32)] {
+    for (n, d, cols) in [
+      (0usize, 3usize, 32usize),
+      (1, 1, 32),
+      (5, 17, 64),
+      (8, 128, 96),
+      (11, 40, 32),
+    ] {
       let x = gaussian(&mut rng, n * d);
       let m = gaussian(&mut rng, d * cols);
       let mut got = vec![f32::NAN; n * cols];
@@ -1238,7 +1435,11 @@ mod tests {
           for i in 0..d {
             want += x[t * d + i] * m[i * cols + c];
           }
-          assert_eq!(got[t * cols + c].to_bits(), want.to_bits(), "n {n} d {d} t {t} c {c}");
+          assert_eq!(
+            got[t * cols + c].to_bits(),
+            want.to_bits(),
+            "n {n} d {d} t {t} c {c}"
+          );
         }
       }
     }
@@ -1246,11 +1447,24 @@ mod tests {
 
   #[test]
   fn statistics_of_the_random_matrices() {
-    let enc = FdeEncoder::new(FdeOptions { repetitions: 50, simhash_bits: 8, ..FdeOptions::new(128) }).unwrap();
+    let enc = FdeEncoder::new(FdeOptions {
+      repetitions: 50,
+      simhash_bits: 8,
+      ..FdeOptions::new(128)
+    })
+    .unwrap();
     let n = enc.simhash.len() as f64;
     let mean = enc.simhash.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let var = enc.simhash.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
-    assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.03, "mean {mean} var {var}");
+    let var = enc
+      .simhash
+      .iter()
+      .map(|&x| (x as f64 - mean).powi(2))
+      .sum::<f64>()
+      / n;
+    assert!(
+      mean.abs() < 0.02 && (var - 1.0).abs() < 0.03,
+      "mean {mean} var {var}"
+    );
     let mut counts = [0usize; 16];
     enc.cs_index.iter().for_each(|&i| counts[i as usize] += 1);
     let per = enc.cs_index.len() / 16;
@@ -1261,54 +1475,111 @@ mod tests {
 
   #[test]
   fn edge_cases_are_defined() {
-    let enc = FdeEncoder::new(FdeOptions { simhash_bits: 0, ..FdeOptions::new(4) }).unwrap();
+    let enc = FdeEncoder::new(FdeOptions {
+      simhash_bits: 0,
+      ..FdeOptions::new(4)
+    })
+    .unwrap();
     // Empty point clouds → zeros (never NaN), for k = 0 and k > 0, fill on.
     assert!(enc.encode_document(&[]).unwrap().iter().all(|v| *v == 0.0));
     let enc5 = FdeEncoder::new(FdeOptions::new(4)).unwrap();
     assert!(enc5.encode_document(&[]).unwrap().iter().all(|v| *v == 0.0));
-    let batch = enc5.encode_documents(&[1.0, 2.0, 3.0, 4.0], &[0, 0, 1, 1], None).unwrap();
+    let batch = enc5
+      .encode_documents(&[1.0, 2.0, 3.0, 4.0], &[0, 0, 1, 1], None)
+      .unwrap();
     assert!(batch.iter().all(|v| v.is_finite()));
     assert!(batch[..enc5.output_dim()].iter().all(|v| *v == 0.0));
     // Zero vectors all land in partition 0 (strict sign test) and give zero encodings.
     assert!(enc5.sign_patterns(&[0.0; 4]).unwrap().iter().all(|&b| b == 0));
     assert!(enc5.encode_document(&[0.0; 8]).unwrap().iter().all(|v| *v == 0.0));
     // k = 0: one partition; the document encoding is the centroid per repetition.
-    let idn = FdeEncoder::new(FdeOptions { simhash_bits: 0, repetitions: 2, projection: Projection::Identity, ..FdeOptions::new(2) }).unwrap();
-    assert_eq!(idn.encode_document(&[1.0, 2.0, 3.0, 6.0]).unwrap(), vec![2.0, 4.0, 2.0, 4.0]);
-    assert_eq!(idn.encode_query(&[1.0, 2.0, 3.0, 6.0]).unwrap(), vec![4.0, 8.0, 4.0, 8.0]);
+    let idn = FdeEncoder::new(FdeOptions {
+      simhash_bits: 0,
+      repetitions: 2,
+      projection: Projection::Identity,
+      ..FdeOptions::new(2)
+    })
+    .unwrap();
+    assert_eq!(
+      idn.encode_document(&[1.0, 2.0, 3.0, 6.0]).unwrap(),
+      vec![2.0, 4.0, 2.0, 4.0]
+    );
+    assert_eq!(
+      idn.encode_query(&[1.0, 2.0, 3.0, 6.0]).unwrap(),
+      vec![4.0, 8.0, 4.0, 8.0]
+    );
   }
 
   #[test]
   fn bad_options_and_inputs_are_rejected() {
     let bad = |o: FdeOptions| assert!(matches!(FdeEncoder::new(o), Err(Error::InvalidArg(_))));
     bad(FdeOptions::new(0));
-    bad(FdeOptions { simhash_bits: 31, ..FdeOptions::new(8) });
-    bad(FdeOptions { repetitions: 0, ..FdeOptions::new(8) });
-    bad(FdeOptions { projection_dim: 0, ..FdeOptions::new(8) });
-    bad(FdeOptions { final_dim: Some(0), ..FdeOptions::new(8) });
+    bad(FdeOptions {
+      simhash_bits: 31,
+      ..FdeOptions::new(8)
+    });
+    bad(FdeOptions {
+      repetitions: 0,
+      ..FdeOptions::new(8)
+    });
+    bad(FdeOptions {
+      projection_dim: 0,
+      ..FdeOptions::new(8)
+    });
+    bad(FdeOptions {
+      final_dim: Some(0),
+      ..FdeOptions::new(8)
+    });
     // 20 · 2^30 · 16 is absurd: refused before allocating.
-    bad(FdeOptions { simhash_bits: 30, ..FdeOptions::new(8) });
+    bad(FdeOptions {
+      simhash_bits: 30,
+      ..FdeOptions::new(8)
+    });
     let enc = FdeEncoder::new(FdeOptions::new(4)).unwrap();
-    assert!(enc.encode_query(&[1.0, 2.0, 3.0]).is_err(), "not a multiple of dim");
+    assert!(
+      enc.encode_query(&[1.0, 2.0, 3.0]).is_err(),
+      "not a multiple of dim"
+    );
     assert!(enc.encode_query(&[1.0, f32::NAN, 3.0, 4.0]).is_err());
     let t = [0.5f32; 12];
-    assert!(enc.encode_documents(&t, &[0, 2, 1, 3], None).is_err(), "non-monotone");
-    assert!(enc.encode_documents(&t, &[1, 3], None).is_err(), "offsets[0] != 0");
-    assert!(enc.encode_documents(&t, &[0, 2], None).is_err(), "last != n_tokens");
+    assert!(
+      enc.encode_documents(&t, &[0, 2, 1, 3], None).is_err(),
+      "non-monotone"
+    );
+    assert!(
+      enc.encode_documents(&t, &[1, 3], None).is_err(),
+      "offsets[0] != 0"
+    );
+    assert!(
+      enc.encode_documents(&t, &[0, 2], None).is_err(),
+      "last != n_tokens"
+    );
     assert!(enc.encode_documents(&t, &[], None).is_err());
     assert!(enc.sign_patterns(&[1.0; 5]).is_err(), "dim mismatch");
   }
 
   #[test]
   fn corrupted_bytes_are_rejected() {
-    let enc = FdeEncoder::new(FdeOptions { repetitions: 2, simhash_bits: 2, final_dim: Some(10), ..FdeOptions::new(5) }).unwrap();
+    let enc = FdeEncoder::new(FdeOptions {
+      repetitions: 2,
+      simhash_bits: 2,
+      final_dim: Some(10),
+      ..FdeOptions::new(5)
+    })
+    .unwrap();
     let bytes = enc.to_bytes();
     for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
-      assert!(matches!(FdeEncoder::from_bytes(&bytes[..cut]), Err(Error::CorruptFile(_))));
+      assert!(matches!(
+        FdeEncoder::from_bytes(&bytes[..cut]),
+        Err(Error::CorruptFile(_))
+      ));
     }
     let mut flipped = bytes.clone();
     let last = flipped.len() - 3;
     flipped[last] ^= 0x40;
-    assert!(matches!(FdeEncoder::from_bytes(&flipped), Err(Error::CorruptFile(_))));
+    assert!(matches!(
+      FdeEncoder::from_bytes(&flipped),
+      Err(Error::CorruptFile(_))
+    ));
   }
 }

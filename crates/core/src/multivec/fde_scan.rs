@@ -129,7 +129,9 @@ mod x86 {
         let dv = if c < full_chunks {
           match rows {
             FdeRows::F32(v) => _mm512_loadu_ps(v.as_ptr().add(start + c * CHUNK)),
-            FdeRows::F16(v) => _mm512_cvtph_ps(_mm256_loadu_si256(v.as_ptr().add(start + c * CHUNK) as *const __m256i)),
+            FdeRows::F16(v) => _mm512_cvtph_ps(_mm256_loadu_si256(
+              v.as_ptr().add(start + c * CHUNK) as *const __m256i
+            )),
           }
         } else {
           load_chunk(rows, start, dim, c, &mut tmp);
@@ -176,7 +178,10 @@ mod x86 {
           }
         } else {
           load_chunk(rows, start, dim, c, &mut tmp);
-          (_mm256_loadu_ps(tmp.as_ptr()), _mm256_loadu_ps(tmp.as_ptr().add(8)))
+          (
+            _mm256_loadu_ps(tmp.as_ptr()),
+            _mm256_loadu_ps(tmp.as_ptr().add(8)),
+          )
         };
         let b = pos % BANKS;
         lo[b] = _mm256_fmadd_ps(_mm256_loadu_ps(qp), dl, lo[b]);
@@ -198,15 +203,24 @@ pub fn fde_scores_with(tier: Tier, q: &PreparedFde, rows: FdeRows<'_>, first: us
     FdeRows::F32(v) => v.len(),
     FdeRows::F16(v) => v.len(),
   };
-  assert!((first + out.len()) * q.dim <= len, "fde_scores: rows out of range");
-  let tier = if simd::available().contains(&tier) { tier } else { Tier::Scalar };
+  assert!(
+    (first + out.len()) * q.dim <= len,
+    "fde_scores: rows out of range"
+  );
+  let tier = if simd::available().contains(&tier) {
+    tier
+  } else {
+    Tier::Scalar
+  };
   match tier {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the tier is available (AVX-512F) and the row range was asserted above.
     Tier::Avx512 => unsafe { x86::scores_avx512(q, rows, first, out) },
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX2+FMA come with the tier; F16C is checked here; the range was asserted.
-    Tier::Avx2 if std::arch::is_x86_feature_detected!("f16c") => unsafe { x86::scores_avx2(q, rows, first, out) },
+    Tier::Avx2 if std::arch::is_x86_feature_detected!("f16c") => unsafe {
+      x86::scores_avx2(q, rows, first, out)
+    },
     _ => scores_scalar(q, rows, first, out),
   }
 }
@@ -237,14 +251,25 @@ mod tests {
         for tier in simd::available() {
           let mut got = vec![0f32; n - 2];
           fde_scores_with(tier, &pq, rows_any, 2, &mut got);
-          assert_eq!(got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{tier:?} dim {dim}");
+          assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            "{tier:?} dim {dim}"
+          );
         }
       }
       let mut want = vec![0f32; n];
       fde_scores_with(simd::tier(), &pq, FdeRows::F32(&rows), 0, &mut want);
       for (i, w) in want.iter().enumerate() {
-        let exact: f64 = q.iter().zip(&rows[i * dim..(i + 1) * dim]).map(|(a, b)| *a as f64 * *b as f64).sum();
-        assert!((*w as f64 - exact).abs() < 1e-4 * (1.0 + exact.abs()) * (dim as f64).sqrt(), "{w} vs {exact}");
+        let exact: f64 = q
+          .iter()
+          .zip(&rows[i * dim..(i + 1) * dim])
+          .map(|(a, b)| *a as f64 * *b as f64)
+          .sum();
+        assert!(
+          (*w as f64 - exact).abs() < 1e-4 * (1.0 + exact.abs()) * (dim as f64).sqrt(),
+          "{w} vs {exact}"
+        );
       }
     }
   }

@@ -64,7 +64,13 @@ pub struct FdePqOptions {
 
 impl Default for FdePqOptions {
   fn default() -> Self {
-    FdePqOptions { m: None, nbits: 8, training_size: 8192, iterations: 10, seed: 42 }
+    FdePqOptions {
+      m: None,
+      nbits: 8,
+      training_size: 8192,
+      iterations: 10,
+      seed: 42,
+    }
   }
 }
 
@@ -90,7 +96,10 @@ impl FdePqOptions {
       )));
     }
     if self.iterations == 0 || self.iterations > 1000 {
-      return Err(Error::InvalidArg(format!("pq.iterations must be an integer in [1, 1000] (got {})", self.iterations)));
+      return Err(Error::InvalidArg(format!(
+        "pq.iterations must be an integer in [1, 1000] (got {})",
+        self.iterations
+      )));
     }
     crate::dense::pq::check_params(dim, self.resolve_m(dim), self.nbits)
       .map_err(|e| Error::InvalidArg(format!("pq: {e} (the FDE has {dim} dimensions)")))
@@ -113,7 +122,11 @@ struct FdePq {
 
 impl FdePq {
   fn new(quantizer: ProductQuantizer) -> Self {
-    let codes = if quantizer.nbits() == 8 { PqCodes::Eight(Vec::new()) } else { PqCodes::Four(FastScanCodes::new(quantizer.m())) };
+    let codes = if quantizer.nbits() == 8 {
+      PqCodes::Eight(Vec::new())
+    } else {
+      PqCodes::Four(FastScanCodes::new(quantizer.m()))
+    };
     FdePq { quantizer, codes }
   }
 
@@ -145,7 +158,9 @@ impl TokenStorage {
     self as u8
   }
   fn from_code(c: u8) -> Option<Self> {
-    [TokenStorage::F32, TokenStorage::F16, TokenStorage::Int8].into_iter().find(|s| s.code() == c)
+    [TokenStorage::F32, TokenStorage::F16, TokenStorage::Int8]
+      .into_iter()
+      .find(|s| s.code() == c)
   }
 }
 
@@ -161,7 +176,9 @@ impl FdeStorage {
     self as u8
   }
   fn from_code(c: u8) -> Option<Self> {
-    [FdeStorage::F32, FdeStorage::F16, FdeStorage::Pq].into_iter().find(|s| s.code() == c)
+    [FdeStorage::F32, FdeStorage::F16, FdeStorage::Pq]
+      .into_iter()
+      .find(|s| s.code() == c)
   }
 }
 
@@ -179,7 +196,12 @@ pub struct MultiVectorOptions {
 
 impl MultiVectorOptions {
   pub fn new(dim: usize) -> Self {
-    MultiVectorOptions { fde: FdeOptions::new(dim), storage: TokenStorage::F16, fde_storage: FdeStorage::F16, pq: FdePqOptions::default() }
+    MultiVectorOptions {
+      fde: FdeOptions::new(dim),
+      storage: TokenStorage::F16,
+      fde_storage: FdeStorage::F16,
+      pq: FdePqOptions::default(),
+    }
   }
 }
 
@@ -200,7 +222,12 @@ pub struct SearchOptions {
 
 impl SearchOptions {
   pub fn new(k: usize) -> Self {
-    SearchOptions { k, candidates: None, merge_threshold: None, clamp_negative: false }
+    SearchOptions {
+      k,
+      candidates: None,
+      merge_threshold: None,
+      clamp_negative: false,
+    }
   }
 }
 
@@ -349,7 +376,10 @@ impl MultiVectorIndex {
   }
 
   fn doc(&self, i: usize) -> DocTokens<'_> {
-    let (a, b) = (self.offsets[i] as usize * self.dim, self.offsets[i + 1] as usize * self.dim);
+    let (a, b) = (
+      self.offsets[i] as usize * self.dim,
+      self.offsets[i + 1] as usize * self.dim,
+    );
     match self.storage {
       TokenStorage::F32 => DocTokens::F32(&self.tok_f32[a..b]),
       TokenStorage::F16 => DocTokens::F16(&self.tok_f16[a..b]),
@@ -368,7 +398,12 @@ impl MultiVectorIndex {
   }
 
   /// Trains the FDE quantizer on a sample of the batch's documents.
-  fn train_quantizer(&self, tokens: &[f32], offsets: &[usize], threads: Option<usize>) -> Result<ProductQuantizer> {
+  fn train_quantizer(
+    &self,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+  ) -> Result<ProductQuantizer> {
     let (n, dim, od) = (offsets.len() - 1, self.dim, self.encoder.output_dim());
     let o = &self.pq_options;
     let ksub = 1usize << o.nbits;
@@ -386,14 +421,28 @@ impl MultiVectorIndex {
       sample_offsets.push(sample_offsets.last().copied().unwrap_or(0) + offsets[r + 1] - offsets[r]);
     }
     let mut fdes = vec![0f32; rows.len() * od];
-    self.encoder.encode_batch_into(&sample_tokens, &sample_offsets, true, threads, &mut fdes);
-    let params = PqParams { dim: od, m: o.resolve_m(od), nbits: o.nbits, iters: o.iterations, seed: o.seed };
+    self
+      .encoder
+      .encode_batch_into(&sample_tokens, &sample_offsets, true, threads, &mut fdes);
+    let params = PqParams {
+      dim: od,
+      m: o.resolve_m(od),
+      nbits: o.nbits,
+      iters: o.iterations,
+      seed: o.seed,
+    };
     parallel::with_threads(threads, || ProductQuantizer::train(&fdes, &params))
   }
 
   /// Adds documents (CSR: `tokens` of `offsets[n]·dim` floats) with their ids, encoding their
   /// FDEs on at most `threads` threads. All-or-nothing: on error the index is unchanged.
-  pub fn add(&mut self, ids: Vec<ExternalId>, tokens: &[f32], offsets: &[usize], threads: Option<usize>) -> Result<()> {
+  pub fn add(
+    &mut self,
+    ids: Vec<ExternalId>,
+    tokens: &[f32],
+    offsets: &[usize],
+    threads: Option<usize>,
+  ) -> Result<()> {
     let batch = self.prepare_add(ids, tokens, offsets, threads)?;
     self.commit_add(batch)
   }
@@ -422,15 +471,24 @@ impl MultiVectorIndex {
   ) -> Result<PreparedAdd> {
     let n = check_csr(tokens, self.dim, offsets, "tokens")?;
     if n == 0 {
-      return Err(Error::invalid("add() needs at least one document (got an empty batch)"));
+      return Err(Error::invalid(
+        "add() needs at least one document (got an empty batch)",
+      ));
     }
     reject_empty(offsets, "tokens")?;
     if ids.len() != n {
-      return Err(Error::InvalidArg(format!("ids has {} entries but offsets describe {n} documents", ids.len())));
+      return Err(Error::InvalidArg(format!(
+        "ids has {} entries but offsets describe {n} documents",
+        ids.len()
+      )));
     }
     self.ids.check_new(&ids)?;
     let dim = self.dim;
-    let mut b = PreparedAdd { ids, ends: offsets[1..].iter().map(|&o| o as u64).collect(), ..Default::default() };
+    let mut b = PreparedAdd {
+      ids,
+      ends: offsets[1..].iter().map(|&o| o as u64).collect(),
+      ..Default::default()
+    };
     match self.storage {
       TokenStorage::F32 => b.tok_f32 = tokens.to_vec(),
       TokenStorage::F16 => b.tok_f16 = tokens.iter().map(|&x| to_f16_bits(x)).collect(),
@@ -440,7 +498,13 @@ impl MultiVectorIndex {
           let m = t.iter().fold(0f32, |a, x| a.max(x.abs()));
           let s = if m > 0.0 { m / 127.0 } else { 0.0 };
           b.tok_scales.push(s);
-          b.tok_i8.extend(t.iter().map(|&x| if s > 0.0 { (x / s).round().clamp(-127.0, 127.0) as i8 } else { 0 }));
+          b.tok_i8.extend(t.iter().map(|&x| {
+            if s > 0.0 {
+              (x / s).round().clamp(-127.0, 127.0) as i8
+            } else {
+              0
+            }
+          }));
         }
       }
     }
@@ -461,7 +525,9 @@ impl MultiVectorIndex {
       let toks = &tokens[offsets[start] * dim..offsets[end] * dim];
       buf.clear();
       buf.resize((end - start) * od, 0.0);
-      self.encoder.encode_batch_into(toks, &local, true, threads, &mut buf);
+      self
+        .encoder
+        .encode_batch_into(toks, &local, true, threads, &mut buf);
       match self.fde_storage {
         FdeStorage::F32 => b.fde_f32.extend_from_slice(&buf),
         FdeStorage::F16 => b.fde_f16.extend(buf.iter().map(|&x| to_f16_bits(x))),
@@ -483,15 +549,17 @@ impl MultiVectorIndex {
     self.ids.check_new(&b.ids)?;
     if self.fde_storage == FdeStorage::Pq {
       match (b.trained, &mut self.fde_pq) {
-        (Some(_), Some(_)) => {
-          return Err(Error::invalid(
-            "another add() trained the FDE quantizer while this batch was being encoded; add this batch again",
-          ))
-        }
+        (Some(_), Some(_)) => return Err(Error::invalid(
+          "another add() trained the FDE quantizer while this batch was being encoded; add this batch again",
+        )),
         (Some(q), None) => self.fde_pq = Some(FdePq::new(q)),
         (None, _) => {}
       }
-      self.fde_pq.as_mut().expect("trained by the first add").push(&b.fde_codes);
+      self
+        .fde_pq
+        .as_mut()
+        .expect("trained by the first add")
+        .push(&b.fde_codes);
     }
     let base = self.token_count() as u64;
     self.offsets.extend(b.ends.iter().map(|&e| base + e));
@@ -609,12 +677,24 @@ impl MultiVectorIndex {
   /// Exact (or merged-query) Chamfer scores of the given internal ids, best first, top `k`.
   /// Many candidates are scored in parallel chunks on the rayon pool (as the scan and brute
   /// force are); scores do not depend on the split.
-  fn rerank(&self, pq: &PreparedQuery, ids: impl Iterator<Item = u32>, k: usize, clamp: bool) -> Vec<Scored<f32>> {
+  fn rerank(
+    &self,
+    pq: &PreparedQuery,
+    ids: impl Iterator<Item = u32>,
+    k: usize,
+    clamp: bool,
+  ) -> Vec<Scored<f32>> {
     const PAR_CHUNK: usize = 32;
     let ids: Vec<u32> = ids.collect();
     let score = |chunk: &[u32]| -> Vec<Scored<f32>> {
       let mut scratch = Vec::new();
-      chunk.iter().map(|&id| Scored { id, score: pq.score(self.doc(id as usize), clamp, &mut scratch) }).collect()
+      chunk
+        .iter()
+        .map(|&id| Scored {
+          id,
+          score: pq.score(self.doc(id as usize), clamp, &mut scratch),
+        })
+        .collect()
     };
     let mut hits: Vec<Scored<f32>> = if ids.len() >= 2 * PAR_CHUNK {
       ids.par_chunks(PAR_CHUNK).flat_map_iter(score).collect()
@@ -647,7 +727,9 @@ impl MultiVectorIndex {
     validate::k(o.k)?;
     if let Some(t) = o.merge_threshold {
       if !t.is_finite() {
-        return Err(Error::invalid("mergeThreshold must be a finite number (the paper uses 0.7)"));
+        return Err(Error::invalid(
+          "mergeThreshold must be a finite number (the paper uses 0.7)",
+        ));
       }
     }
     Ok(())
@@ -685,7 +767,12 @@ impl MultiVectorIndex {
   }
 
   /// Baseline: exact Chamfer against every document (parallel over documents).
-  pub fn search_brute_force(&self, query: &[f32], k: usize, clamp_negative: bool) -> Result<Vec<Scored<f32>>> {
+  pub fn search_brute_force(
+    &self,
+    query: &[f32],
+    k: usize,
+    clamp_negative: bool,
+  ) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     self.check_query(query)?;
     let pq = PreparedQuery::active(query, self.dim);
@@ -763,10 +850,24 @@ impl MultiVectorIndex {
   /// Bytes held, by component.
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
     vec![
-      ("tokens", self.tok_f32.capacity() * 4 + self.tok_f16.capacity() * 2 + self.tok_i8.capacity() + self.tok_scales.capacity() * 4),
+      (
+        "tokens",
+        self.tok_f32.capacity() * 4
+          + self.tok_f16.capacity() * 2
+          + self.tok_i8.capacity()
+          + self.tok_scales.capacity() * 4,
+      ),
       ("offsets", self.offsets.capacity() * 8),
-      ("fde", self.fde_f32.capacity() * 4 + self.fde_f16.capacity() * 2 + self.fde_pq.as_ref().map_or(0, |p| p.memory_bytes())),
-      ("fdeCodebooks", self.fde_pq.as_ref().map_or(0, |p| p.quantizer.memory_bytes())),
+      (
+        "fde",
+        self.fde_f32.capacity() * 4
+          + self.fde_f16.capacity() * 2
+          + self.fde_pq.as_ref().map_or(0, |p| p.memory_bytes()),
+      ),
+      (
+        "fdeCodebooks",
+        self.fde_pq.as_ref().map_or(0, |p| p.quantizer.memory_bytes()),
+      ),
       ("encoder", self.encoder.memory_bytes()),
       ("ids", self.ids.memory_bytes()),
     ]
@@ -812,35 +913,60 @@ impl MultiVectorIndex {
       f(&mut b);
       b.into_bytes()
     };
-    w.section(b"OFFS", raw(&|b| {
-      b.put_raw(&self.offsets);
-    }));
+    w.section(
+      b"OFFS",
+      raw(&|b| {
+        b.put_raw(&self.offsets);
+      }),
+    );
     match self.storage {
-      TokenStorage::F32 => w.section(b"TOKS", raw(&|b| {
-        b.put_raw(&self.tok_f32);
-      })),
-      TokenStorage::F16 => w.section(b"TOKS", raw(&|b| {
-        b.put_raw(&self.tok_f16);
-      })),
+      TokenStorage::F32 => w.section(
+        b"TOKS",
+        raw(&|b| {
+          b.put_raw(&self.tok_f32);
+        }),
+      ),
+      TokenStorage::F16 => w.section(
+        b"TOKS",
+        raw(&|b| {
+          b.put_raw(&self.tok_f16);
+        }),
+      ),
       TokenStorage::Int8 => {
         w.section(b"TOKS", self.tok_i8.iter().map(|&x| x as u8).collect());
-        w.section(b"TSCL", raw(&|b| {
-          b.put_raw(&self.tok_scales);
-        }))
+        w.section(
+          b"TSCL",
+          raw(&|b| {
+            b.put_raw(&self.tok_scales);
+          }),
+        )
       }
     };
     match self.fde_storage {
-      FdeStorage::F32 => w.section(b"FDEV", raw(&|b| {
-        b.put_raw(&self.fde_f32);
-      })),
-      FdeStorage::F16 => w.section(b"FDEV", raw(&|b| {
-        b.put_raw(&self.fde_f16);
-      })),
+      FdeStorage::F32 => w.section(
+        b"FDEV",
+        raw(&|b| {
+          b.put_raw(&self.fde_f32);
+        }),
+      ),
+      FdeStorage::F16 => w.section(
+        b"FDEV",
+        raw(&|b| {
+          b.put_raw(&self.fde_f16);
+        }),
+      ),
       FdeStorage::Pq => {
         let o = &self.pq_options;
-        w.section(b"FDPO", raw(&|b| {
-          b.put(o.m.unwrap_or(0) as u64).put(o.nbits).put(o.training_size as u64).put(o.iterations as u64).put(o.seed);
-        }));
+        w.section(
+          b"FDPO",
+          raw(&|b| {
+            b.put(o.m.unwrap_or(0) as u64)
+              .put(o.nbits)
+              .put(o.training_size as u64)
+              .put(o.iterations as u64)
+              .put(o.seed);
+          }),
+        );
         if let Some(p) = &self.fde_pq {
           w.section(b"FDPQ", p.quantizer.to_bytes());
           match &p.codes {
@@ -862,17 +988,26 @@ impl MultiVectorIndex {
       usize::try_from(r.get::<u64>(what)?).map_err(|_| Error::corrupt(format!("{what} overflows")))
     };
     let dim = usz(&mut p, "dim")?;
-    let storage = TokenStorage::from_code(p.get::<u8>("storage")?).ok_or_else(|| Error::corrupt("unknown token storage"))?;
-    let fde_storage = FdeStorage::from_code(p.get::<u8>("fde storage")?).ok_or_else(|| Error::corrupt("unknown FDE storage"))?;
+    let storage = TokenStorage::from_code(p.get::<u8>("storage")?)
+      .ok_or_else(|| Error::corrupt("unknown token storage"))?;
+    let fde_storage = FdeStorage::from_code(p.get::<u8>("fde storage")?)
+      .ok_or_else(|| Error::corrupt("unknown FDE storage"))?;
     let n = usz(&mut p, "document count")?;
     let total = usz(&mut p, "token count")?;
     p.finish("MultiVectorIndex parameters")?;
     let encoder = FdeEncoder::from_bytes(c.section(b"FDEE")?)?;
     if encoder.dim() != dim {
-      return Err(Error::corrupt(format!("encoder dim {} differs from index dim {dim}", encoder.dim())));
+      return Err(Error::corrupt(format!(
+        "encoder dim {} differs from index dim {dim}",
+        encoder.dim()
+      )));
     }
     let mut idx = Self::with_encoder(encoder, storage, fde_storage);
-    let size_err = |what: &str, got: usize| Error::corrupt(format!("{what} has {got} bytes, which does not match {n} documents / {total} tokens of dim {dim}"));
+    let size_err = |what: &str, got: usize| {
+      Error::corrupt(format!(
+        "{what} has {got} bytes, which does not match {n} documents / {total} tokens of dim {dim}"
+      ))
+    };
     let need = |what: &str, s: &[u8], count: Option<usize>, elem: usize| -> Result<usize> {
       match count.and_then(|c| c.checked_mul(elem)) {
         Some(b) if b == s.len() => Ok(count.unwrap_or(0)),
@@ -883,7 +1018,9 @@ impl MultiVectorIndex {
     need("offsets", offs, n.checked_add(1), 8)?;
     idx.offsets = ByteReader::new(offs).get_raw::<u64>(n + 1, "offsets")?;
     if idx.offsets[0] != 0 || idx.offsets.windows(2).any(|w| w[1] <= w[0]) || idx.offsets[n] != total as u64 {
-      return Err(Error::corrupt("token offsets must start at 0, increase strictly and end at the token count"));
+      return Err(Error::corrupt(
+        "token offsets must start at 0, increase strictly and end at the token count",
+      ));
     }
     let floats = total.checked_mul(dim);
     let toks = c.section(b"TOKS")?;
@@ -925,8 +1062,17 @@ impl MultiVectorIndex {
       let iterations = usz(&mut r, "pq iterations")?;
       let seed = r.get::<u64>("pq seed")?;
       r.finish("PQ options")?;
-      idx.pq_options = FdePqOptions { m, nbits, training_size, iterations, seed };
-      idx.pq_options.check(od).map_err(|e| Error::corrupt(format!("invalid PQ options: {e}")))?;
+      idx.pq_options = FdePqOptions {
+        m,
+        nbits,
+        training_size,
+        iterations,
+        seed,
+      };
+      idx
+        .pq_options
+        .check(od)
+        .map_err(|e| Error::corrupt(format!("invalid PQ options: {e}")))?;
       match c.optional_section(b"FDPQ") {
         None if n == 0 => {}
         None => return Err(Error::corrupt("a non-empty PQ index has no FDE codebooks")),
@@ -946,14 +1092,19 @@ impl MultiVectorIndex {
             PqCodes::Eight(fv.to_vec())
           } else {
             PqCodes::Four(
-              FastScanCodes::from_parts(q.m(), n, fv.to_vec()).ok_or_else(|| Error::corrupt("FDE fast-scan codes are malformed"))?,
+              FastScanCodes::from_parts(q.m(), n, fv.to_vec())
+                .ok_or_else(|| Error::corrupt("FDE fast-scan codes are malformed"))?,
             )
           };
           idx.fde_pq = Some(FdePq { quantizer: q, codes });
         }
       }
     }
-    let fv = if fde_storage == FdeStorage::Pq { &[][..] } else { c.section(b"FDEV")? };
+    let fv = if fde_storage == FdeStorage::Pq {
+      &[][..]
+    } else {
+      c.section(b"FDEV")?
+    };
     let fcount = n.checked_mul(od);
     match fde_storage {
       FdeStorage::Pq => {}
@@ -995,7 +1146,12 @@ mod tests {
 
   fn small_opts(dim: usize, storage: TokenStorage, fde_storage: FdeStorage) -> MultiVectorOptions {
     MultiVectorOptions {
-      fde: FdeOptions { repetitions: 10, simhash_bits: 4, projection_dim: 8, ..FdeOptions::new(dim) },
+      fde: FdeOptions {
+        repetitions: 10,
+        simhash_bits: 4,
+        projection_dim: 8,
+        ..FdeOptions::new(dim)
+      },
       storage,
       fde_storage,
       pq: FdePqOptions::default(),
@@ -1004,7 +1160,11 @@ mod tests {
 
   fn pq_opts(dim: usize, nbits: u32) -> MultiVectorOptions {
     MultiVectorOptions {
-      pq: FdePqOptions { nbits, iterations: 8, ..FdePqOptions::default() },
+      pq: FdePqOptions {
+        nbits,
+        iterations: 8,
+        ..FdePqOptions::default()
+      },
       ..small_opts(dim, TokenStorage::F16, FdeStorage::Pq)
     }
   }
@@ -1026,20 +1186,48 @@ mod tests {
       let mut idx = MultiVectorIndex::new(pq_opts(dim, nbits)).unwrap();
       // The first batch trains the codebooks, the second is encoded with them.
       let first = 400;
-      idx.add(ids(first), &toks[..offs[first] * dim], &offs[..=first], None).unwrap();
+      idx
+        .add(ids(first), &toks[..offs[first] * dim], &offs[..=first], None)
+        .unwrap();
       let rest: Vec<usize> = offs[first..].iter().map(|o| o - offs[first]).collect();
-      idx.add((first..n).map(|i| ExternalId::Int(i as i64)).collect(), &toks[offs[first] * dim..], &rest, None).unwrap();
+      idx
+        .add(
+          (first..n).map(|i| ExternalId::Int(i as i64)).collect(),
+          &toks[offs[first] * dim..],
+          &rest,
+          None,
+        )
+        .unwrap();
       let q8 = idx.fde_quantizer().unwrap();
-      assert_eq!((q8.nbits(), q8.m()), (nbits, if nbits == 8 { 1280 / 8 } else { 1280 / 4 }));
+      assert_eq!(
+        (q8.nbits(), q8.m()),
+        (nbits, if nbits == 8 { 1280 / 8 } else { 1280 / 4 })
+      );
       let (mut rec_pq, mut rec_f32) = (0.0, 0.0);
       for qi in 0..20 {
         let q = &qt[qo[qi] * dim..qo[qi + 1] * dim];
         let want = brute(&idx, q, 10);
         // Every document a candidate: exactly brute force.
-        let all = idx.search(q, &SearchOptions { candidates: Some(n), ..SearchOptions::new(10) }).unwrap();
+        let all = idx
+          .search(
+            q,
+            &SearchOptions {
+              candidates: Some(n),
+              ..SearchOptions::new(10)
+            },
+          )
+          .unwrap();
         assert_eq!(all, want, "nbits {nbits} query {qi}");
         // n − 1 candidates go through the PQ scan: at most the one dropped document differs.
-        let most = idx.search(q, &SearchOptions { candidates: Some(n - 1), ..SearchOptions::new(10) }).unwrap();
+        let most = idx
+          .search(
+            q,
+            &SearchOptions {
+              candidates: Some(n - 1),
+              ..SearchOptions::new(10)
+            },
+          )
+          .unwrap();
         assert!(most.iter().filter(|h| want.contains(h)).count() >= 9);
         let truth: Vec<u32> = want.iter().map(|h| h.id).collect();
         let hit = |c: Vec<Scored<f32>>| c.iter().filter(|h| truth.contains(&h.id)).count() as f64 / 10.0;
@@ -1048,7 +1236,10 @@ mod tests {
       }
       println!("nbits {nbits}: FDE top-50 recall of the Chamfer top-10: PQ {rec_pq:.3}, f32 {rec_f32:.3}");
       // Close to the unquantized FDE, and far above chance (50 of 700 ≈ 0.07).
-      assert!(rec_pq >= rec_f32 - 0.1 && rec_pq > 0.25, "PQ {rec_pq} vs f32 {rec_f32}");
+      assert!(
+        rec_pq >= rec_f32 - 0.1 && rec_pq > 0.25,
+        "PQ {rec_pq} vs f32 {rec_f32}"
+      );
     }
   }
 
@@ -1063,15 +1254,24 @@ mod tests {
     let q = &qt[qo[0] * dim..qo[1] * dim];
     let fq = idx.encoder().encode_query(q).unwrap();
     let p = idx.fde_pq.as_ref().unwrap();
-    let PqCodes::Eight(codes) = &p.codes else { panic!("8-bit codes") };
+    let PqCodes::Eight(codes) = &p.codes else {
+      panic!("8-bit codes")
+    };
     let m = p.quantizer.m();
     let decoded = p.quantizer.decode(codes).unwrap();
     let od = idx.encoder().output_dim();
-    let mut want: Vec<(f64, u32)> = (0..300).map(|i| (dot64(&fq, &decoded[i * od..(i + 1) * od]), i as u32)).collect();
+    let mut want: Vec<(f64, u32)> = (0..300)
+      .map(|i| (dot64(&fq, &decoded[i * od..(i + 1) * od]), i as u32))
+      .collect();
     want.sort_by(|a, b| b.0.total_cmp(&a.0));
     let got = idx.fde_candidates(q, 20).unwrap();
     for (g, w) in got.iter().zip(&want) {
-      assert!((g.score as f64 - w.0).abs() < 1e-3 * (1.0 + w.0.abs()), "{} vs {}", g.score, w.0);
+      assert!(
+        (g.score as f64 - w.0).abs() < 1e-3 * (1.0 + w.0.abs()),
+        "{} vs {}",
+        g.score,
+        w.0
+      );
     }
     assert_eq!(codes.len(), 300 * m);
   }
@@ -1088,8 +1288,13 @@ mod tests {
     assert!(back.is_empty() && back.fde_quantizer().is_none());
     // A first batch smaller than 2^nbits documents cannot train 8-bit codebooks.
     let mut small = MultiVectorIndex::new(pq_opts(dim, 8)).unwrap();
-    let err = small.add(ids(100), &toks[..offs[100] * dim], &offs[..=100], None).unwrap_err();
-    assert!(err.to_string().contains("at least 2^nbits = 256 documents"), "{err}");
+    let err = small
+      .add(ids(100), &toks[..offs[100] * dim], &offs[..=100], None)
+      .unwrap_err();
+    assert!(
+      err.to_string().contains("at least 2^nbits = 256 documents"),
+      "{err}"
+    );
     assert!(small.is_empty() && small.fde_quantizer().is_none());
     for nbits in [8u32, 4] {
       let mut idx = MultiVectorIndex::new(pq_opts(dim, nbits)).unwrap();
@@ -1100,9 +1305,15 @@ mod tests {
       assert_eq!(back.pq_options(), idx.pq_options());
       for qi in 0..4 {
         let q = &qt[qo[qi] * dim..qo[qi + 1] * dim];
-        let o = SearchOptions { candidates: Some(40), ..SearchOptions::new(5) };
+        let o = SearchOptions {
+          candidates: Some(40),
+          ..SearchOptions::new(5)
+        };
         assert_eq!(back.search(q, &o).unwrap(), idx.search(q, &o).unwrap());
-        assert_eq!(back.fde_candidates(q, 40).unwrap(), idx.fde_candidates(q, 40).unwrap());
+        assert_eq!(
+          back.fde_candidates(q, 40).unwrap(),
+          idx.fde_candidates(q, 40).unwrap()
+        );
       }
       for pos in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 9] {
         let mut bad = bytes.clone();
@@ -1115,14 +1326,30 @@ mod tests {
       idx2.shrink_to_fit();
       let mem: std::collections::HashMap<_, _> = idx2.memory_usage().into_iter().collect();
       let q = idx2.fde_quantizer().unwrap();
-      let code_bytes = if nbits == 8 { 300 * q.m() } else { 300usize.div_ceil(32) * 16 * q.m().div_ceil(2) * 2 };
+      let code_bytes = if nbits == 8 {
+        300 * q.m()
+      } else {
+        300usize.div_ceil(32) * 16 * q.m().div_ceil(2) * 2
+      };
       assert_eq!(mem["fde"], code_bytes);
       assert_eq!(mem["fdeCodebooks"], q.dim() * q.ksub() * 4);
     }
     // PQ options are checked up front.
-    let bad = MultiVectorOptions { pq: FdePqOptions { m: Some(7), ..FdePqOptions::default() }, ..pq_opts(dim, 8) };
+    let bad = MultiVectorOptions {
+      pq: FdePqOptions {
+        m: Some(7),
+        ..FdePqOptions::default()
+      },
+      ..pq_opts(dim, 8)
+    };
     assert!(MultiVectorIndex::new(bad).is_err());
-    let bad = MultiVectorOptions { pq: FdePqOptions { nbits: 5, ..FdePqOptions::default() }, ..pq_opts(dim, 8) };
+    let bad = MultiVectorOptions {
+      pq: FdePqOptions {
+        nbits: 5,
+        ..FdePqOptions::default()
+      },
+      ..pq_opts(dim, 8)
+    };
     assert!(MultiVectorIndex::new(bad).is_err());
   }
 
@@ -1145,9 +1372,11 @@ mod tests {
         let doc: Vec<f32> = match idx.doc(i) {
           DocTokens::F32(v) => v.to_vec(),
           DocTokens::F16(v) => v.iter().map(|&h| f16::from_bits(h).to_f32()).collect(),
-          DocTokens::I8 { codes, scales } => {
-            codes.iter().enumerate().map(|(j, &c)| c as f32 * scales[j / idx.dim]).collect()
-          }
+          DocTokens::I8 { codes, scales } => codes
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| c as f32 * scales[j / idx.dim])
+            .collect(),
         };
         let s = if idx.storage == TokenStorage::Int8 {
           // Int8 applies the scale after the dot product; recompute the same way.
@@ -1156,7 +1385,10 @@ mod tests {
         } else {
           super::super::chamfer(q, &doc, idx.dim, false).unwrap()
         };
-        Scored { id: i as u32, score: s }
+        Scored {
+          id: i as u32,
+          score: s,
+        }
       })
       .collect();
     sort_hits(&mut all, true);
@@ -1173,18 +1405,43 @@ mod tests {
     for storage in [TokenStorage::F32, TokenStorage::F16, TokenStorage::Int8] {
       let mut idx = MultiVectorIndex::new(small_opts(dim, storage, FdeStorage::F32)).unwrap();
       // Two batches, to exercise offset rebasing.
-      idx.add(ids(150), &toks[..offs[150] * dim], &offs[..=150], None).unwrap();
+      idx
+        .add(ids(150), &toks[..offs[150] * dim], &offs[..=150], None)
+        .unwrap();
       let rest: Vec<usize> = offs[150..].iter().map(|o| o - offs[150]).collect();
-      idx.add((150..300).map(ExternalId::Int).collect(), &toks[offs[150] * dim..], &rest, None).unwrap();
+      idx
+        .add(
+          (150..300).map(ExternalId::Int).collect(),
+          &toks[offs[150] * dim..],
+          &rest,
+          None,
+        )
+        .unwrap();
       for qi in 0..8 {
         let q = &qt[qo[qi] * dim..qo[qi + 1] * dim];
         let want = brute(&idx, q, 10);
-        let got = idx.search(q, &SearchOptions { candidates: Some(300), ..SearchOptions::new(10) }).unwrap();
+        let got = idx
+          .search(
+            q,
+            &SearchOptions {
+              candidates: Some(300),
+              ..SearchOptions::new(10)
+            },
+          )
+          .unwrap();
         assert_eq!(got, want, "{storage:?} query {qi}");
         assert_eq!(idx.search_brute_force(q, 10, false).unwrap(), want);
         // The FDE path with every candidate (c = n − 1 forces the scan) ranks the same top 10
         // unless one of them is the dropped document.
-        let got2 = idx.search(q, &SearchOptions { candidates: Some(299), ..SearchOptions::new(10) }).unwrap();
+        let got2 = idx
+          .search(
+            q,
+            &SearchOptions {
+              candidates: Some(299),
+              ..SearchOptions::new(10)
+            },
+          )
+          .unwrap();
         let common = got2.iter().filter(|h| want.contains(h)).count();
         assert!(common >= 9, "{common}");
       }
@@ -1203,8 +1460,24 @@ mod tests {
     let mut total = 0;
     for qi in 0..20 {
       let q = &qt[qo[qi] * dim..qo[qi + 1] * dim];
-      let truth: Vec<u32> = idx.search_brute_force(q, 10, false).unwrap().iter().map(|s| s.id).collect();
-      let got: Vec<u32> = idx.search(q, &SearchOptions { candidates: Some(100), ..SearchOptions::new(10) }).unwrap().iter().map(|s| s.id).collect();
+      let truth: Vec<u32> = idx
+        .search_brute_force(q, 10, false)
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+      let got: Vec<u32> = idx
+        .search(
+          q,
+          &SearchOptions {
+            candidates: Some(100),
+            ..SearchOptions::new(10)
+          },
+        )
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
       hits += got.iter().filter(|i| truth.contains(i)).count();
       total += 10;
     }
@@ -1228,16 +1501,50 @@ mod tests {
     assert_eq!(d.len(), 30, "distinct");
     // A document's own tokens: it is the best match of each of its tokens, so it comes first.
     assert_eq!(c[0], 7);
-    let all = idx.search_single_vector(q, &SearchOptions { candidates: Some(200), ..SearchOptions::new(5) }).unwrap();
+    let all = idx
+      .search_single_vector(
+        q,
+        &SearchOptions {
+          candidates: Some(200),
+          ..SearchOptions::new(5)
+        },
+      )
+      .unwrap();
     assert_eq!(all, idx.search_brute_force(q, 5, false).unwrap());
     // Ball carving: merged scores never exceed the exact ones, and τ above any dot is a no-op.
-    let exact = idx.search(q, &SearchOptions { candidates: Some(200), ..SearchOptions::new(200) }).unwrap();
-    let merged = idx.search(q, &SearchOptions { candidates: Some(200), merge_threshold: Some(0.7), ..SearchOptions::new(200) }).unwrap();
+    let exact = idx
+      .search(
+        q,
+        &SearchOptions {
+          candidates: Some(200),
+          ..SearchOptions::new(200)
+        },
+      )
+      .unwrap();
+    let merged = idx
+      .search(
+        q,
+        &SearchOptions {
+          candidates: Some(200),
+          merge_threshold: Some(0.7),
+          ..SearchOptions::new(200)
+        },
+      )
+      .unwrap();
     for m in &merged {
       let e = exact.iter().find(|e| e.id == m.id).unwrap();
       assert!(m.score <= e.score + 1e-3, "{} > {}", m.score, e.score);
     }
-    let none = idx.search(q, &SearchOptions { candidates: Some(200), merge_threshold: Some(1e9), ..SearchOptions::new(200) }).unwrap();
+    let none = idx
+      .search(
+        q,
+        &SearchOptions {
+          candidates: Some(200),
+          merge_threshold: Some(1e9),
+          ..SearchOptions::new(200)
+        },
+      )
+      .unwrap();
     assert_eq!(none, exact);
     let carved = carve(q, dim, 0.7);
     assert!(carved.len() <= q.len());
@@ -1254,10 +1561,16 @@ mod tests {
     let mut idx = MultiVectorIndex::new(small_opts(dim, TokenStorage::F16, FdeStorage::F16)).unwrap();
     idx.add(ids(100), &toks, &offs, Some(2)).unwrap();
     let (qt, qo) = clustered_docs(&mut rng, 6, dim, 1, 5, 6);
-    let o = SearchOptions { candidates: Some(20), ..SearchOptions::new(4) };
+    let o = SearchOptions {
+      candidates: Some(20),
+      ..SearchOptions::new(4)
+    };
     let batch = idx.search_batch(&qt, &qo, &o, Some(2)).unwrap();
     for i in 0..6 {
-      assert_eq!(batch[i], idx.search(&qt[qo[i] * dim..qo[i + 1] * dim], &o).unwrap());
+      assert_eq!(
+        batch[i],
+        idx.search(&qt[qo[i] * dim..qo[i + 1] * dim], &o).unwrap()
+      );
     }
   }
 
@@ -1266,7 +1579,11 @@ mod tests {
     let mut rng = Rng::new(35);
     let dim = 12;
     let (toks, offs) = clustered_docs(&mut rng, 40, dim, 1, 7, 5);
-    for (storage, fs) in [(TokenStorage::F32, FdeStorage::F32), (TokenStorage::F16, FdeStorage::F16), (TokenStorage::Int8, FdeStorage::F32)] {
+    for (storage, fs) in [
+      (TokenStorage::F32, FdeStorage::F32),
+      (TokenStorage::F16, FdeStorage::F16),
+      (TokenStorage::Int8, FdeStorage::F32),
+    ] {
       let mut o = small_opts(dim, storage, fs);
       o.fde.projection = Projection::Dense;
       o.fde.final_dim = Some(100);
@@ -1277,17 +1594,29 @@ mod tests {
       let back = MultiVectorIndex::from_bytes(&bytes).unwrap();
       assert_eq!(back.to_bytes(), bytes);
       let q = &toks[..3 * dim];
-      let so = SearchOptions { candidates: Some(10), ..SearchOptions::new(5) };
+      let so = SearchOptions {
+        candidates: Some(10),
+        ..SearchOptions::new(5)
+      };
       assert_eq!(idx.search(q, &so).unwrap(), back.search(q, &so).unwrap());
       assert_eq!(back.ids().get(3), ExternalId::Str("doc-3".into()));
       for cut in [0, 31, bytes.len() / 3, bytes.len() - 1] {
-        assert!(matches!(MultiVectorIndex::from_bytes(&bytes[..cut]), Err(Error::CorruptFile(_))));
+        assert!(matches!(
+          MultiVectorIndex::from_bytes(&bytes[..cut]),
+          Err(Error::CorruptFile(_))
+        ));
       }
       let mut bad = bytes.clone();
       let at = bad.len() - 5;
       bad[at] ^= 1;
-      assert!(matches!(MultiVectorIndex::from_bytes(&bad), Err(Error::CorruptFile(_))));
-      assert!(matches!(FdeEncoder::from_bytes(&bytes), Err(Error::CorruptFile(_))), "wrong kind");
+      assert!(matches!(
+        MultiVectorIndex::from_bytes(&bad),
+        Err(Error::CorruptFile(_))
+      ));
+      assert!(
+        matches!(FdeEncoder::from_bytes(&bytes), Err(Error::CorruptFile(_))),
+        "wrong kind"
+      );
     }
   }
 
@@ -1305,12 +1634,26 @@ mod tests {
     inv(idx.add(vec![ExternalId::Int(5)], &t, &[0, 2], None)); // last offset
     inv(idx.add(vec![ExternalId::Int(5)], &t, &[0, 1, 3], None)); // ids count
     inv(idx.add(vec![], &[], &[0], None)); // empty batch
-    assert!(matches!(idx.add(vec![ExternalId::Int(1)], &t[..4], &[0, 1], None), Err(Error::DuplicateId(_))));
+    assert!(matches!(
+      idx.add(vec![ExternalId::Int(1)], &t[..4], &[0, 1], None),
+      Err(Error::DuplicateId(_))
+    ));
     assert_eq!(idx.to_bytes(), before);
     assert!(idx.search(&[], &SearchOptions::new(1)).is_err(), "empty query");
-    assert!(idx.search(&[1.0; 5], &SearchOptions::new(1)).is_err(), "ragged query");
+    assert!(
+      idx.search(&[1.0; 5], &SearchOptions::new(1)).is_err(),
+      "ragged query"
+    );
     assert!(idx.search(&[1.0; 4], &SearchOptions::new(0)).is_err(), "k = 0");
-    assert!(idx.search(&[1.0; 4], &SearchOptions { merge_threshold: Some(f32::NAN), ..SearchOptions::new(1) }).is_err());
+    assert!(idx
+      .search(
+        &[1.0; 4],
+        &SearchOptions {
+          merge_threshold: Some(f32::NAN),
+          ..SearchOptions::new(1)
+        }
+      )
+      .is_err());
     // k larger than the index returns everything.
     assert_eq!(idx.search(&[1.0; 4], &SearchOptions::new(10)).unwrap().len(), 2);
     assert!(MultiVectorIndex::new(MultiVectorOptions::new(0)).is_err());
@@ -1330,11 +1673,22 @@ mod tests {
       calls.fetch_add(1, Ordering::Relaxed);
       last.fetch_max(d, Ordering::Relaxed);
     };
-    let batch = idx.prepare_add_with(ids(1200), &toks, &offs, None, &Progress::new(Some(&report), None)).unwrap();
+    let batch = idx
+      .prepare_add_with(ids(1200), &toks, &offs, None, &Progress::new(Some(&report), None))
+      .unwrap();
     // 1200 documents in steps of 512: 512, 1024, 1200.
-    assert_eq!((calls.load(Ordering::Relaxed), last.load(Ordering::Relaxed)), (3, 1200));
+    assert_eq!(
+      (calls.load(Ordering::Relaxed), last.load(Ordering::Relaxed)),
+      (3, 1200)
+    );
     let cancelled = AtomicBool::new(true);
-    let err = idx.prepare_add_with(ids(1200), &toks, &offs, None, &Progress::new(None, Some(&cancelled)));
+    let err = idx.prepare_add_with(
+      ids(1200),
+      &toks,
+      &offs,
+      None,
+      &Progress::new(None, Some(&cancelled)),
+    );
     assert!(matches!(err, Err(Error::Aborted)));
     assert_eq!(idx.len(), 0);
     idx.commit_add(batch).unwrap();

@@ -10,15 +10,15 @@ mod fde;
 mod fde_scan;
 mod index;
 
-pub use chamfer::{
-  chamfer, chamfer_rerank, chamfer_scalar, chamfer_with, DocTokens, PreparedQuery,
-};
+pub use chamfer::{chamfer, chamfer_rerank, chamfer_scalar, chamfer_with, DocTokens, PreparedQuery};
 pub use fde::{
   partition_index, partition_pattern, FdeEncoder, FdeOptions, Projection, FDE_SPEC_VERSION, MAX_FDE_DIM,
   MAX_SIMHASH_BITS,
 };
 pub use fde_scan::{fde_scores_with, FdeRows, PreparedFde};
-pub use index::{FdePqOptions, FdeStorage, MultiVectorIndex, PreparedAdd, MultiVectorOptions, SearchOptions, TokenStorage};
+pub use index::{
+  FdePqOptions, FdeStorage, MultiVectorIndex, MultiVectorOptions, PreparedAdd, SearchOptions, TokenStorage,
+};
 
 use crate::{validate, Error, Result};
 
@@ -28,7 +28,9 @@ pub const MAX_TOKEN_DIM: usize = 1 << 16;
 /// Checks a token dimension.
 pub(crate) fn check_dim(dim: usize) -> Result<()> {
   if dim == 0 || dim > MAX_TOKEN_DIM {
-    return Err(Error::InvalidArg(format!("dim must be an integer in [1, {MAX_TOKEN_DIM}] (got {dim})")));
+    return Err(Error::InvalidArg(format!(
+      "dim must be an integer in [1, {MAX_TOKEN_DIM}] (got {dim})"
+    )));
   }
   Ok(())
 }
@@ -45,7 +47,10 @@ pub(crate) fn check_csr(tokens: &[f32], dim: usize, offsets: &[usize], what: &st
     )));
   }
   if offsets[0] != 0 {
-    return Err(Error::InvalidArg(format!("{what}: offsets[0] must be 0 (got {})", offsets[0])));
+    return Err(Error::InvalidArg(format!(
+      "{what}: offsets[0] must be 0 (got {})",
+      offsets[0]
+    )));
   }
   for (i, w) in offsets.windows(2).enumerate() {
     if w[1] < w[0] {
@@ -70,7 +75,9 @@ pub(crate) fn check_csr(tokens: &[f32], dim: usize, offsets: &[usize], what: &st
 /// Rejects point clouds without tokens (Chamfer against an empty set is undefined).
 pub(crate) fn reject_empty(offsets: &[usize], what: &str) -> Result<()> {
   if let Some(i) = offsets.windows(2).position(|w| w[0] == w[1]) {
-    return Err(Error::InvalidArg(format!("{what}: point cloud {i} has no tokens (each needs at least one)")));
+    return Err(Error::InvalidArg(format!(
+      "{what}: point cloud {i} has no tokens (each needs at least one)"
+    )));
   }
   Ok(())
 }
@@ -97,7 +104,9 @@ pub(crate) mod testdata {
       let doc_topics: Vec<usize> = (0..3).map(|_| rng.below(topics as u64) as usize).collect();
       for _ in 0..n {
         let c = doc_topics[rng.below(3) as usize];
-        let mut v: Vec<f32> = (0..dim).map(|j| centres[c * dim + j] + 0.6 * rng.normal() as f32).collect();
+        let mut v: Vec<f32> = (0..dim)
+          .map(|j| centres[c * dim + j] + 0.6 * rng.normal() as f32)
+          .collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         v.iter_mut().for_each(|x| *x /= norm);
         tokens.extend_from_slice(&v);

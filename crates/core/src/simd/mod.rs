@@ -100,7 +100,11 @@ fn clamp(requested: Tier) -> Tier {
   } else {
     // A request above the CPU (or for the other arch) falls back to the best available tier
     // that is not higher than the request.
-    available().into_iter().filter(|t| *t <= requested).max().unwrap_or(Tier::Scalar)
+    available()
+      .into_iter()
+      .filter(|t| *t <= requested)
+      .max()
+      .unwrap_or(Tier::Scalar)
   }
 }
 
@@ -155,7 +159,9 @@ pub fn stream_sum(bytes: &[u8]) -> u64 {
     }
   }
   let tail = bytes.len() / 64 * 64;
-  let rest = bytes[tail..].chunks_exact(8).fold(0u64, |s, w| s.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes"))));
+  let rest = bytes[tail..].chunks_exact(8).fold(0u64, |s, w| {
+    s.wrapping_add(u64::from_le_bytes(w.try_into().expect("8 bytes")))
+  });
   acc.iter().fold(rest, |s, &a| s.wrapping_add(a))
 }
 
@@ -180,10 +186,14 @@ mod tests {
 
   #[test]
   fn stream_sum_adds_little_endian_words_and_ignores_a_partial_word() {
-    let words: Vec<u64> = (0..37u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+    let words: Vec<u64> = (0..37u64)
+      .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+      .collect();
     let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     bytes.extend_from_slice(&[0xff; 5]);
-    assert_eq!(stream_sum(&bytes), words.iter().fold(0u64, |s, &w| s.wrapping_add(w)));
+    assert_eq!(
+      stream_sum(&bytes),
+      words.iter().fold(0u64, |s, &w| s.wrapping_add(w))
+    );
   }
 }
-

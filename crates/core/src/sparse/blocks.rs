@@ -19,7 +19,9 @@ use crate::topk::{Scored, TopMax};
 use crate::{Error, Result};
 
 /// A stored impact: u8 (learned sparse, quantised) or f32 (BM25, exact).
-pub trait Impact: Copy + Default + PartialOrd + Send + Sync + ToLeBytes + FromLeBytes + std::fmt::Debug {
+pub trait Impact:
+  Copy + Default + PartialOrd + Send + Sync + ToLeBytes + FromLeBytes + std::fmt::Debug
+{
   fn to_f32(self) -> f32;
   /// The scale that maps a byte to a real block-max bound for a list whose largest impact is `max`.
   fn bm_scale(max: f32) -> f32;
@@ -88,17 +90,27 @@ pub struct SearchParams {
 
 impl Default for SearchParams {
   fn default() -> Self {
-    SearchParams { alpha: 1.0, beta: 1.0, exhaustive: false }
+    SearchParams {
+      alpha: 1.0,
+      beta: 1.0,
+      exhaustive: false,
+    }
   }
 }
 
 impl SearchParams {
   pub fn validate(&self) -> Result<()> {
     if !(self.alpha > 0.0 && self.alpha <= 1.0) {
-      return Err(Error::InvalidArg(format!("alpha must be in (0, 1] (got {})", self.alpha)));
+      return Err(Error::InvalidArg(format!(
+        "alpha must be in (0, 1] (got {})",
+        self.alpha
+      )));
     }
     if !(self.beta > 0.0 && self.beta <= 1.0) {
-      return Err(Error::InvalidArg(format!("beta must be in (0, 1] (got {})", self.beta)));
+      return Err(Error::InvalidArg(format!(
+        "beta must be in (0, 1] (got {})",
+        self.beta
+      )));
     }
     Ok(())
   }
@@ -136,12 +148,19 @@ pub type DocPostings<'a, T> = (&'a [u32], &'a [T]);
 impl<T: Impact> BlockIndex<T> {
   /// Builds from documents in their final (possibly reordered) position order.
   /// `doc(i)` returns document i's postings sorted by unique term id, all terms < n_terms.
-  pub fn build<'a>(n_docs: usize, n_terms: usize, block_size: usize, doc: impl Fn(usize) -> DocPostings<'a, T>) -> Result<Self>
+  pub fn build<'a>(
+    n_docs: usize,
+    n_terms: usize,
+    block_size: usize,
+    doc: impl Fn(usize) -> DocPostings<'a, T>,
+  ) -> Result<Self>
   where
     T: 'a,
   {
     if !(1..=256).contains(&block_size) {
-      return Err(Error::InvalidArg(format!("blockSize must be in [1, 256] (got {block_size})")));
+      return Err(Error::InvalidArg(format!(
+        "blockSize must be in [1, 256] (got {block_size})"
+      )));
     }
     let n_docs_u32 = crate::validate::to_u32(n_docs, "document count")?;
     let n_terms_u32 = crate::validate::to_u32(n_terms, "vocabulary size")?;
@@ -271,7 +290,11 @@ impl<T: Impact> BlockIndex<T> {
     for b in 0..self.n_blocks() {
       for g in self.block_ptr[b] as usize..self.block_ptr[b + 1] as usize {
         for p in self.group_ptr[g] as usize..self.group_ptr[g + 1] as usize {
-          f(b * bs + self.post_off[p] as usize, self.group_term[g], self.post_imp[p]);
+          f(
+            b * bs + self.post_off[p] as usize,
+            self.group_term[g],
+            self.post_imp[p],
+          );
         }
       }
     }
@@ -289,7 +312,10 @@ impl<T: Impact> BlockIndex<T> {
           + self.post_imp.len() * std::mem::size_of::<T>(),
       ),
       ("blockMaxDense", self.bm_dense.len() + self.dense_slot.len() * 4),
-      ("blockMaxSparse", self.bm_ptr.len() * 4 + self.bm_block.len() * 4 + self.bm_val.len()),
+      (
+        "blockMaxSparse",
+        self.bm_ptr.len() * 4 + self.bm_block.len() * 4 + self.bm_val.len(),
+      ),
       ("kthImpacts", self.kth.len() * std::mem::size_of::<T>()),
     ]
   }
@@ -306,7 +332,11 @@ impl<T: Impact> BlockIndex<T> {
     allowed: Option<&[u64]>,
     ids: &[u32],
   ) -> Vec<Scored<f32>> {
-    let mut q: Vec<(u32, f32)> = query.iter().copied().filter(|&(t, w)| t < self.n_terms && w > 0.0).collect();
+    let mut q: Vec<(u32, f32)> = query
+      .iter()
+      .copied()
+      .filter(|&(t, w)| t < self.n_terms && w > 0.0)
+      .collect();
     if params.beta < 1.0 && !q.is_empty() {
       let keep = ((q.len() as f64 * params.beta as f64).ceil() as usize).clamp(1, q.len());
       q.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -337,7 +367,10 @@ impl<T: Impact> BlockIndex<T> {
         let row = &self.bm_dense[slot as usize * n_blocks..(slot as usize + 1) * n_blocks];
         ub::add_scaled_u8(&mut ubs, row, ws);
       } else {
-        let (lo, hi) = (self.bm_ptr[t as usize] as usize, self.bm_ptr[t as usize + 1] as usize);
+        let (lo, hi) = (
+          self.bm_ptr[t as usize] as usize,
+          self.bm_ptr[t as usize + 1] as usize,
+        );
         for (&b, &m) in self.bm_block[lo..hi].iter().zip(&self.bm_val[lo..hi]) {
           ubs[b as usize] += ws * m as f32;
         }
@@ -347,7 +380,15 @@ impl<T: Impact> BlockIndex<T> {
     //    behind the estimate may not be allowed).
     let mut theta = 0f32;
     if allowed.is_none() {
-      let col = if k <= 10 { Some(0) } else if k <= 100 { Some(1) } else if k <= 1000 { Some(2) } else { None };
+      let col = if k <= 10 {
+        Some(0)
+      } else if k <= 100 {
+        Some(1)
+      } else if k <= 1000 {
+        Some(2)
+      } else {
+        None
+      };
       if let Some(c) = col {
         for &(t, w) in &q {
           theta = theta.max(w * self.kth[t as usize * 3 + c].to_f32());
@@ -518,7 +559,11 @@ impl<T: Impact> BlockIndex<T> {
   pub fn write(&self, w: &mut ContainerWriter, prefix: u8) {
     let tag = |s: &[u8; 3]| [prefix, s[0], s[1], s[2]];
     let mut meta = ByteWriter::new();
-    meta.put(self.n_docs).put(self.n_terms).put(self.block_size).put(self.bm_scale);
+    meta
+      .put(self.n_docs)
+      .put(self.n_terms)
+      .put(self.block_size)
+      .put(self.bm_scale);
     w.section(&tag(b"MTA"), meta.into_bytes());
     fn raw<X: ToLeBytes>(xs: &[X]) -> Vec<u8> {
       let mut b = ByteWriter::new();
@@ -548,12 +593,18 @@ impl<T: Impact> BlockIndex<T> {
     let bm_scale: f32 = m.get("block-max scale")?;
     m.finish("block index metadata")?;
     if !((1..=256).contains(&block_size) && bm_scale.is_finite() && bm_scale > 0.0) {
-      return Err(Error::corrupt(format!("invalid block size {block_size} or scale {bm_scale}")));
+      return Err(Error::corrupt(format!(
+        "invalid block size {block_size} or scale {bm_scale}"
+      )));
     }
     fn arr<X: FromLeBytes>(c: &Container<'_>, t: [u8; 4], what: &str) -> Result<Vec<X>> {
       let b = c.section(&t)?;
       if b.len() % X::SIZE != 0 {
-        return Err(Error::corrupt(format!("{what}: {} bytes is not a multiple of {}", b.len(), X::SIZE)));
+        return Err(Error::corrupt(format!(
+          "{what}: {} bytes is not a multiple of {}",
+          b.len(),
+          X::SIZE
+        )));
       }
       ByteReader::new(b).get_raw(b.len() / X::SIZE, what)
     }
@@ -571,18 +622,28 @@ impl<T: Impact> BlockIndex<T> {
     let (nd, nt, bs) = (n_docs as usize, n_terms as usize, block_size as usize);
     let n_blocks = nd.div_ceil(bs);
     let bad = |m: String| Err(Error::corrupt(m));
-    if block_ptr.len() != n_blocks + 1 || block_ptr[0] != 0 || *block_ptr.last().unwrap_or(&0) as usize != group_term.len() {
+    if block_ptr.len() != n_blocks + 1
+      || block_ptr[0] != 0
+      || *block_ptr.last().unwrap_or(&0) as usize != group_term.len()
+    {
       return bad("block pointers do not match the block/group counts".into());
     }
     if block_ptr.windows(2).any(|w| w[0] > w[1]) {
       return bad("block pointers are not monotone".into());
     }
-    if group_ptr.len() != group_term.len() + 1 || group_ptr[0] != 0 || group_ptr.windows(2).any(|w| w[0] > w[1]) {
+    if group_ptr.len() != group_term.len() + 1
+      || group_ptr[0] != 0
+      || group_ptr.windows(2).any(|w| w[0] > w[1])
+    {
       return bad("group pointers are not monotone or do not match the group count".into());
     }
     let np = *group_ptr.last().unwrap_or(&0) as usize;
     if post_off.len() != np || post_imp.len() != np {
-      return bad(format!("posting arrays hold {}/{} entries, expected {np}", post_off.len(), post_imp.len()));
+      return bad(format!(
+        "posting arrays hold {}/{} entries, expected {np}",
+        post_off.len(),
+        post_imp.len()
+      ));
     }
     for b in 0..n_blocks {
       let terms = &group_term[block_ptr[b] as usize..block_ptr[b + 1] as usize];
@@ -607,7 +668,11 @@ impl<T: Impact> BlockIndex<T> {
     if bm_dense.len() != slots * n_blocks || dense_slot.iter().any(|&s| s != NO_SLOT && s as usize >= slots) {
       return bad("dense block-max rows do not match the slot count".into());
     }
-    if bm_ptr[0] != 0 || bm_ptr.windows(2).any(|w| w[0] > w[1]) || bm_ptr[nt] as usize != bm_block.len() || bm_val.len() != bm_block.len() {
+    if bm_ptr[0] != 0
+      || bm_ptr.windows(2).any(|w| w[0] > w[1])
+      || bm_ptr[nt] as usize != bm_block.len()
+      || bm_val.len() != bm_block.len()
+    {
       return bad("sparse block-max pointers are inconsistent".into());
     }
     if bm_block.iter().any(|&b| b as usize >= n_blocks) {
@@ -656,7 +721,9 @@ fn kth_impacts<T: Impact>(n_terms: usize, group_term: &[u32], group_ptr: &[u32],
     let list = &mut vals[counts[t] as usize..counts[t + 1] as usize];
     for (c, &kk) in [10usize, 100, 1000].iter().enumerate() {
       if list.len() >= kk {
-        let (_, v, _) = list.select_nth_unstable_by(kk - 1, |a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
+        let (_, v, _) = list.select_nth_unstable_by(kk - 1, |a, b| {
+          b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal)
+        });
         kth[t * 3 + c] = *v;
       }
     }

@@ -50,7 +50,11 @@ impl Bm25Method {
       "atire" => Bm25Method::Atire,
       "bm25l" => Bm25Method::Bm25l,
       "bm25+" | "bm25plus" => Bm25Method::Bm25Plus,
-      _ => return Err(Error::InvalidArg(format!("method must be one of lucene, robertson, atire, bm25l, bm25+ (got '{s}')"))),
+      _ => {
+        return Err(Error::InvalidArg(format!(
+          "method must be one of lucene, robertson, atire, bm25l, bm25+ (got '{s}')"
+        )))
+      }
     })
   }
   pub fn name(self) -> &'static str {
@@ -66,10 +70,16 @@ impl Bm25Method {
     self as u8
   }
   fn from_code(c: u8) -> Result<Self> {
-    [Bm25Method::Lucene, Bm25Method::Robertson, Bm25Method::Atire, Bm25Method::Bm25l, Bm25Method::Bm25Plus]
-      .get(c as usize)
-      .copied()
-      .ok_or_else(|| Error::corrupt(format!("unknown BM25 method {c}")))
+    [
+      Bm25Method::Lucene,
+      Bm25Method::Robertson,
+      Bm25Method::Atire,
+      Bm25Method::Bm25l,
+      Bm25Method::Bm25Plus,
+    ]
+    .get(c as usize)
+    .copied()
+    .ok_or_else(|| Error::corrupt(format!("unknown BM25 method {c}")))
   }
   fn shifted(self) -> bool {
     matches!(self, Bm25Method::Bm25l | Bm25Method::Bm25Plus)
@@ -93,23 +103,39 @@ pub struct Bm25Options {
 
 impl Default for Bm25Options {
   fn default() -> Self {
-    Bm25Options { method: Bm25Method::Lucene, k1: 1.5, b: 0.75, delta: 0.5, tokenizer: TokenizerOptions::default(), block_size: 32 }
+    Bm25Options {
+      method: Bm25Method::Lucene,
+      k1: 1.5,
+      b: 0.75,
+      delta: 0.5,
+      tokenizer: TokenizerOptions::default(),
+      block_size: 32,
+    }
   }
 }
 
 impl Bm25Options {
   fn validate(&self) -> Result<()> {
     if !(self.k1.is_finite() && self.k1 >= 0.0) {
-      return Err(Error::InvalidArg(format!("k1 must be a finite number ≥ 0 (got {})", self.k1)));
+      return Err(Error::InvalidArg(format!(
+        "k1 must be a finite number ≥ 0 (got {})",
+        self.k1
+      )));
     }
     if !(0.0..=1.0).contains(&self.b) {
       return Err(Error::InvalidArg(format!("b must be in [0, 1] (got {})", self.b)));
     }
     if !(self.delta.is_finite() && self.delta >= 0.0) {
-      return Err(Error::InvalidArg(format!("delta must be a finite number ≥ 0 (got {})", self.delta)));
+      return Err(Error::InvalidArg(format!(
+        "delta must be a finite number ≥ 0 (got {})",
+        self.delta
+      )));
     }
     if !(1..=256).contains(&self.block_size) {
-      return Err(Error::InvalidArg(format!("blockSize must be in [1, 256] (got {})", self.block_size)));
+      return Err(Error::InvalidArg(format!(
+        "blockSize must be in [1, 256] (got {})",
+        self.block_size
+      )));
     }
     Ok(())
   }
@@ -222,14 +248,35 @@ impl Bm25Index {
   }
 
   /// One segment over `rows` with fresh statistics.
-  fn from_rows(opts: Bm25Options, tokenizer: Tokenizer, vocab: Vocab, ids: IdMap, rows: Vec<Row>, lens: Vec<u32>) -> Result<Self> {
+  fn from_rows(
+    opts: Bm25Options,
+    tokenizer: Tokenizer,
+    vocab: Vocab,
+    ids: IdMap,
+    rows: Vec<Row>,
+    lens: Vec<u32>,
+  ) -> Result<Self> {
     let mut df = vec![0u32; vocab.len()];
     count_df(&mut df, &rows);
     let (seg, avgdl, tf) = make_segment(&opts, 0, vocab.len(), &rows, &lens)?;
     let mut segs = Segments::new();
     segs.push(seg);
-    let (seg_avgdl, seg_tf) = if segs.count() == 1 { (vec![avgdl], vec![Arc::new(tf)]) } else { (Vec::new(), Vec::new()) };
-    Ok(Bm25Index { opts, tokenizer, vocab, ids, df, doc_len: lens, segs, seg_avgdl, seg_tf })
+    let (seg_avgdl, seg_tf) = if segs.count() == 1 {
+      (vec![avgdl], vec![Arc::new(tf)])
+    } else {
+      (Vec::new(), Vec::new())
+    };
+    Ok(Bm25Index {
+      opts,
+      tokenizer,
+      vocab,
+      ids,
+      df,
+      doc_len: lens,
+      segs,
+      seg_avgdl,
+      seg_tf,
+    })
   }
 
   /// Adds documents as a new segment (its avgdl = their mean length; N and df grow, so every
@@ -307,8 +354,19 @@ impl Bm25Index {
     }
     let mut ids = IdMap::new();
     ids.push_batch(live_ids)?;
-    let vocab = canonicalize(self.vocab.len(), |t| self.vocab.term(t).unwrap_or(""), &mut live_rows)?;
-    *self = Self::from_rows(self.opts.clone(), self.tokenizer.clone(), vocab, ids, live_rows, lens)?;
+    let vocab = canonicalize(
+      self.vocab.len(),
+      |t| self.vocab.term(t).unwrap_or(""),
+      &mut live_rows,
+    )?;
+    *self = Self::from_rows(
+      self.opts.clone(),
+      self.tokenizer.clone(),
+      vocab,
+      ids,
+      live_rows,
+      lens,
+    )?;
     Ok(())
   }
 
@@ -374,7 +432,11 @@ impl Bm25Index {
       }
     }
     let o = &self.opts;
-    let s0 = if o.method.shifted() { tfc(o.method, 0.0, 1.0, 1.0, o.k1, o.b, o.delta) } else { 0.0 };
+    let s0 = if o.method.shifted() {
+      tfc(o.method, 0.0, 1.0, 1.0, o.k1, o.b, o.delta)
+    } else {
+      0.0
+    };
     let mut shift = 0f64;
     let q = counts
       .into_iter()
@@ -389,10 +451,18 @@ impl Bm25Index {
 
   /// Allowed-id filter (unknown and deleted ids are ignored).
   pub fn filter_bitset(&self, allowed: &[ExternalId]) -> Filter {
-    self.segs.filter(allowed.iter().filter_map(|id| self.ids.lookup(id)))
+    self
+      .segs
+      .filter(allowed.iter().filter_map(|id| self.ids.lookup(id)))
   }
 
-  fn run(&self, q: &(Vec<(u32, f32)>, f32), k: usize, params: &SearchParams, filter: Option<&Filter>) -> Vec<Scored<f32>> {
+  fn run(
+    &self,
+    q: &(Vec<(u32, f32)>, f32),
+    k: usize,
+    params: &SearchParams,
+    filter: Option<&Filter>,
+  ) -> Vec<Scored<f32>> {
     let mut hits = self.segs.search(&q.0, k, params, filter);
     if q.1 != 0.0 {
       for h in &mut hits {
@@ -402,7 +472,13 @@ impl Bm25Index {
     hits
   }
 
-  pub fn search(&self, text: &str, k: usize, params: &SearchParams, filter: Option<&Filter>) -> Result<Vec<Scored<f32>>> {
+  pub fn search(
+    &self,
+    text: &str,
+    k: usize,
+    params: &SearchParams,
+    filter: Option<&Filter>,
+  ) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     params.validate()?;
     Ok(self.run(&self.prepare_query(text), k, params, filter))
@@ -418,14 +494,22 @@ impl Bm25Index {
   ) -> Result<Vec<Vec<Scored<f32>>>> {
     validate::k(k)?;
     params.validate()?;
-    Ok(parallel::with_threads(threads, || texts.par_iter().map(|t| self.run(&self.prepare_query(t), k, params, filter)).collect()))
+    Ok(parallel::with_threads(threads, || {
+      texts
+        .par_iter()
+        .map(|t| self.run(&self.prepare_query(t), k, params, filter))
+        .collect()
+    }))
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
     let mut v = self.segs.memory_usage();
     v.retain(|e| e.0 != "reorder");
     v.push(("vocabulary", self.vocab.memory_bytes()));
-    v.push(("statistics", self.df.len() * 4 + self.doc_len.len() * 4 + self.seg_avgdl.len() * 8));
+    v.push((
+      "statistics",
+      self.df.len() * 4 + self.doc_len.len() * 4 + self.seg_avgdl.len() * 8,
+    ));
     v.push(("termFrequencies", self.seg_tf.iter().map(|t| t.bytes()).sum()));
     v.push(("ids", self.ids.memory_bytes()));
     v
@@ -434,7 +518,11 @@ impl Bm25Index {
   pub fn to_bytes(&self) -> Vec<u8> {
     let o = &self.opts;
     let mut p = ByteWriter::new();
-    p.put(o.method.code()).put(o.k1).put(o.b).put(o.delta).put(o.block_size as u32);
+    p.put(o.method.code())
+      .put(o.k1)
+      .put(o.b)
+      .put(o.delta)
+      .put(o.block_size as u32);
     self.tokenizer.write(&mut p);
     let mut w = ContainerWriter::new(Kind::Bm25Index, p.into_bytes());
     let mut v = ByteWriter::new();
@@ -444,7 +532,9 @@ impl Bm25Index {
     self.ids.write(&mut ids);
     w.section(b"IDS_", ids.into_bytes());
     let mut st = ByteWriter::new();
-    st.put_slice(&self.df).put_slice(&self.doc_len).put_slice(&self.seg_avgdl);
+    st.put_slice(&self.df)
+      .put_slice(&self.doc_len)
+      .put_slice(&self.seg_avgdl);
     w.section(b"STAT", st.into_bytes());
     let mut tf = ByteWriter::new();
     for t in &self.seg_tf {
@@ -471,8 +561,17 @@ impl Bm25Index {
     let block_size = p.get::<u32>("block size")? as usize;
     let tokenizer = Tokenizer::read(&mut p)?;
     p.finish("parameters")?;
-    let opts = Bm25Options { method, k1, b, delta, tokenizer: tokenizer.options().clone(), block_size };
-    opts.validate().map_err(|e| Error::corrupt(format!("parameters: {e}")))?;
+    let opts = Bm25Options {
+      method,
+      k1,
+      b,
+      delta,
+      tokenizer: tokenizer.options().clone(),
+      block_size,
+    };
+    opts
+      .validate()
+      .map_err(|e| Error::corrupt(format!("parameters: {e}")))?;
     let mut vr = ByteReader::new(c.section(b"VOCB")?);
     let vocab = Vocab::read(&mut vr)?;
     vr.finish("vocabulary")?;
@@ -488,11 +587,19 @@ impl Bm25Index {
     let mut tr = ByteReader::new(c.section(b"TFRQ")?);
     let mut seg_tf = Vec::with_capacity(segs.count());
     for s in segs.list() {
-      let t = TfColumn { small: tr.get_slice("term frequencies")?, big_at: tr.get_slice("large tf positions")?, big_tf: tr.get_slice("large tfs")? };
+      let t = TfColumn {
+        small: tr.get_slice("term frequencies")?,
+        big_at: tr.get_slice("large tf positions")?,
+        big_tf: tr.get_slice("large tfs")?,
+      };
       let np = s.blocks().n_postings();
       let big_ok = t.big_at.len() == t.big_tf.len()
         && t.big_at.windows(2).all(|w| w[0] < w[1])
-        && t.big_at.iter().zip(&t.big_tf).all(|(&a, &f)| (a as usize) < np && f >= 255 && t.small[a as usize] == 255)
+        && t
+          .big_at
+          .iter()
+          .zip(&t.big_tf)
+          .all(|(&a, &f)| (a as usize) < np && f >= 255 && t.small[a as usize] == 255)
         && t.small.iter().filter(|&&v| v == 255).count() == t.big_at.len();
       if t.small.len() != np || !big_ok || t.small.contains(&0) {
         return Err(Error::corrupt("term frequencies do not match the postings"));
@@ -502,17 +609,33 @@ impl Bm25Index {
     tr.finish("term frequencies")?;
     let (n, nt) = (ids.len(), vocab.len());
     if segs.n_docs() != n || doc_len.len() != n || df.len() != nt || seg_avgdl.len() != segs.count() {
-      return Err(Error::corrupt("segments, ids, vocabulary and statistics disagree in size"));
+      return Err(Error::corrupt(
+        "segments, ids, vocabulary and statistics disagree in size",
+      ));
     }
     if df.iter().any(|&d| d as usize > n) || seg_avgdl.iter().any(|a| !(a.is_finite() && *a >= 0.0)) {
-      return Err(Error::corrupt("document frequencies or average lengths out of range"));
+      return Err(Error::corrupt(
+        "document frequencies or average lengths out of range",
+      ));
     }
     for s in segs.list() {
       if s.blocks().n_terms() > nt || s.blocks().block_size() != block_size {
-        return Err(Error::corrupt("a segment's term count or block size disagrees with the index"));
+        return Err(Error::corrupt(
+          "a segment's term count or block size disagrees with the index",
+        ));
       }
     }
-    Ok(Bm25Index { opts, tokenizer, vocab, ids, df, doc_len, segs, seg_avgdl, seg_tf })
+    Ok(Bm25Index {
+      opts,
+      tokenizer,
+      vocab,
+      ids,
+      df,
+      doc_len,
+      segs,
+      seg_avgdl,
+      seg_tf,
+    })
   }
 }
 
@@ -525,7 +648,11 @@ fn count_df(df: &mut [u32], rows: &[Row]) {
 }
 
 /// Tokenizes texts (in parallel) into rows of term ids (new tokens numbered by `pending`) and lengths.
-fn tokenize_rows(tokenizer: &Tokenizer, texts: Vec<String>, pending: &mut PendingTerms<'_>) -> Result<(Vec<Row>, Vec<u32>)> {
+fn tokenize_rows(
+  tokenizer: &Tokenizer,
+  texts: Vec<String>,
+  pending: &mut PendingTerms<'_>,
+) -> Result<(Vec<Row>, Vec<u32>)> {
   let tokens: Vec<Vec<String>> = texts.par_iter().map(|t| tokenizer.tokenize(t)).collect();
   drop(texts);
   let mut rows: Vec<Row> = Vec::with_capacity(tokens.len());
@@ -550,7 +677,13 @@ fn tokenize_rows(tokenizer: &Tokenizer, texts: Vec<String>, pending: &mut Pendin
 
 /// A segment over `rows` (local ids 0..n): stored impact tfc(tf, L, avgdl) − tfc(0) with the
 /// segment's own avgdl; returns it with that avgdl and the term-frequency column.
-fn make_segment(opts: &Bm25Options, start: u32, n_terms: usize, rows: &[Row], lens: &[u32]) -> Result<(Segment<f32>, f64, TfColumn)> {
+fn make_segment(
+  opts: &Bm25Options,
+  start: u32,
+  n_terms: usize,
+  rows: &[Row],
+  lens: &[u32],
+) -> Result<(Segment<f32>, f64, TfColumn)> {
   let n = rows.len();
   let total: u64 = lens.iter().map(|&l| l as u64).sum();
   let avgdl = if n > 0 { total as f64 / n as f64 } else { 0.0 };
@@ -561,8 +694,15 @@ fn make_segment(opts: &Bm25Options, start: u32, n_terms: usize, rows: &[Row], le
     .map(|((t, tf), &len)| {
       let l = len as f64;
       // tfc(0) is the same for every length (BM25L: c = 0; BM25+: δ).
-      let s0 = if m.shifted() { tfc(m, 0.0, l, avgdl, k1, b, delta) } else { 0.0 };
-      tf.iter().take(t.len()).map(|&f| ((tfc(m, f as f64, l, avgdl, k1, b, delta) - s0) as f32).max(0.0)).collect()
+      let s0 = if m.shifted() {
+        tfc(m, 0.0, l, avgdl, k1, b, delta)
+      } else {
+        0.0
+      };
+      tf.iter()
+        .take(t.len())
+        .map(|&f| ((tfc(m, f as f64, l, avgdl, k1, b, delta) - s0) as f32).max(0.0))
+        .collect()
     })
     .collect();
   let blocks = BlockIndex::build(n, n_terms, opts.block_size, |i| (&rows[i].0, &imps[i]))?;

@@ -47,7 +47,10 @@ impl<'a> Reader<'a> {
   fn varint(&mut self, what: &str) -> Result<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
-      let b = *self.buf.get(self.pos).ok_or_else(|| Error::corrupt(format!("CIFF: truncated varint in {what}")))?;
+      let b = *self
+        .buf
+        .get(self.pos)
+        .ok_or_else(|| Error::corrupt(format!("CIFF: truncated varint in {what}")))?;
       self.pos += 1;
       v |= ((b & 0x7f) as u64) << shift;
       if b < 0x80 {
@@ -57,7 +60,10 @@ impl<'a> Reader<'a> {
     Err(Error::corrupt(format!("CIFF: varint too long in {what}")))
   }
   fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8]> {
-    let end = usize::try_from(n).ok().and_then(|n| self.pos.checked_add(n)).filter(|&e| e <= self.buf.len());
+    let end = usize::try_from(n)
+      .ok()
+      .and_then(|n| self.pos.checked_add(n))
+      .filter(|&e| e <= self.buf.len());
     let end = end.ok_or_else(|| Error::corrupt(format!("CIFF: {what} runs past the end of the data")))?;
     let s = &self.buf[self.pos..end];
     self.pos = end;
@@ -91,7 +97,11 @@ fn fields<'a>(msg: &'a [u8], what: &str, mut f: impl FnMut(u32, u64, &'a [u8]) -
       5 => {
         r.take(4, what)?;
       }
-      w => return Err(Error::corrupt(format!("CIFF: unsupported wire type {w} in {what}"))),
+      w => {
+        return Err(Error::corrupt(format!(
+          "CIFF: unsupported wire type {w} in {what}"
+        )))
+      }
     }
   }
   Ok(())
@@ -101,7 +111,9 @@ fn int32(v: u64, what: &str) -> Result<i64> {
   // int32 negatives are sign-extended to 64 bits on the wire.
   let x = v as i64;
   if x < i32::MIN as i64 || x > i32::MAX as i64 {
-    return Err(Error::corrupt(format!("CIFF: {what} = {x} is out of int32 range")));
+    return Err(Error::corrupt(format!(
+      "CIFF: {what} = {x} is out of int32 range"
+    )));
   }
   Ok(x)
 }
@@ -126,9 +138,16 @@ pub struct CiffHeader {
 /// Reads a CIFF file into a `SparseIndex` (impacts must be integers in 0..=255; a byte b scores
 /// b · `scale`, default 1). External ids are the DocRecords' `collection_docid`s. The CIFF
 /// docid order is kept unless `reorder` asks for BP.
-pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> Result<(SparseIndex, CiffHeader)> {
+pub fn import(
+  bytes: &[u8],
+  block_size: usize,
+  scale: f32,
+  reorder: Reorder,
+) -> Result<(SparseIndex, CiffHeader)> {
   if !(scale.is_finite() && scale > 0.0) {
-    return Err(Error::InvalidArg(format!("scale must be a positive finite number (got {scale})")));
+    return Err(Error::InvalidArg(format!(
+      "scale must be a positive finite number (got {scale})"
+    )));
   }
   let mut r = Reader { buf: bytes, pos: 0 };
   let mut h = CiffHeader::default();
@@ -147,7 +166,10 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
     Ok(())
   })?;
   if h.num_postings_lists < 0 || h.num_docs < 0 {
-    return Err(Error::corrupt(format!("CIFF: negative counts in header ({} lists, {} docs)", h.num_postings_lists, h.num_docs)));
+    return Err(Error::corrupt(format!(
+      "CIFF: negative counts in header ({} lists, {} docs)",
+      h.num_postings_lists, h.num_docs
+    )));
   }
   let n_docs = h.num_docs as usize;
   let mut vocab = Vocab::new();
@@ -176,14 +198,20 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
           })?;
           let gap = gap.unwrap_or(0);
           if gap < 0 || (gap == 0 && doc >= 0) {
-            return Err(Error::corrupt(format!("CIFF: list {li}: docid gap {gap} (docids must increase)")));
+            return Err(Error::corrupt(format!(
+              "CIFF: list {li}: docid gap {gap} (docids must increase)"
+            )));
           }
           doc += gap + if doc < 0 { 1 } else { 0 };
           if doc >= n_docs as i64 {
-            return Err(Error::corrupt(format!("CIFF: list {li}: docid {doc} ≥ num_docs {n_docs}")));
+            return Err(Error::corrupt(format!(
+              "CIFF: list {li}: docid {doc} ≥ num_docs {n_docs}"
+            )));
           }
           if !(0..=255).contains(&tf) {
-            return Err(Error::corrupt(format!("CIFF: list {li}: impact {tf} is outside 0..=255 (quantise to 8 bits first)")));
+            return Err(Error::corrupt(format!(
+              "CIFF: list {li}: impact {tf} is outside 0..=255 (quantise to 8 bits first)"
+            )));
           }
           count += 1;
           if tf > 0 {
@@ -196,10 +224,15 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
     })?;
     let term = term.ok_or_else(|| Error::corrupt(format!("CIFF: list {li} has no term")))?;
     if df.is_some_and(|d| d != count) {
-      return Err(Error::corrupt(format!("CIFF: list {li} ({term:?}): df {} but {count} postings", df.unwrap_or(0))));
+      return Err(Error::corrupt(format!(
+        "CIFF: list {li} ({term:?}): df {} but {count} postings",
+        df.unwrap_or(0)
+      )));
     }
     if vocab.get(&term).is_some() {
-      return Err(Error::corrupt(format!("CIFF: term {term:?} appears in two postings lists")));
+      return Err(Error::corrupt(format!(
+        "CIFF: term {term:?} appears in two postings lists"
+      )));
     }
     vocab.intern(&term)?;
   }
@@ -216,15 +249,22 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
       Ok(())
     })?;
     if docid != i as i64 {
-      return Err(Error::corrupt(format!("CIFF: doc record {i} has docid {docid} (records must come in docid order)")));
+      return Err(Error::corrupt(format!(
+        "CIFF: doc record {i} has docid {docid} (records must come in docid order)"
+      )));
     }
     ext.push(ExternalId::Str(name));
   }
   if !r.done() {
-    return Err(Error::corrupt(format!("CIFF: {} trailing bytes after the last doc record", bytes.len() - r.pos)));
+    return Err(Error::corrupt(format!(
+      "CIFF: {} trailing bytes after the last doc record",
+      bytes.len() - r.pos
+    )));
   }
   let mut ids = IdMap::new();
-  ids.push_batch(ext).map_err(|e| Error::corrupt(format!("CIFF: {e}")))?;
+  ids
+    .push_batch(ext)
+    .map_err(|e| Error::corrupt(format!("CIFF: {e}")))?;
   // Counting sort by document (stable: terms stay ascending within a document).
   let mut ptr = vec![0usize; n_docs + 1];
   for &(d, _, _) in &triples {
@@ -244,7 +284,16 @@ pub fn import(bytes: &[u8], block_size: usize, scale: f32, reorder: Reorder) -> 
   }
   drop(triples);
   let n_terms = vocab.len();
-  let idx = SparseIndex::from_csr(true, vocab, n_terms, scale, ids, Csr { ptr, terms, vals }, block_size, reorder)?;
+  let idx = SparseIndex::from_csr(
+    true,
+    vocab,
+    n_terms,
+    scale,
+    ids,
+    Csr { ptr, terms, vals },
+    block_size,
+    reorder,
+  )?;
   Ok((idx, h))
 }
 
@@ -280,7 +329,11 @@ pub fn export(idx: &SparseIndex, description: &str) -> Result<Vec<u8>> {
   put_int(&mut h, 5, n as i64);
   put_int(&mut h, 6, total as i64);
   put_key(&mut h, 7, 1);
-  h.extend_from_slice(&(if n > 0 { total as f64 / n as f64 } else { 0.0 }).to_bits().to_le_bytes());
+  h.extend_from_slice(
+    &(if n > 0 { total as f64 / n as f64 } else { 0.0 })
+      .to_bits()
+      .to_le_bytes(),
+  );
   if !description.is_empty() {
     put_bytes(&mut h, 8, description.as_bytes());
   }
@@ -338,15 +391,31 @@ mod tests {
     let mut rng = Rng::new(4);
     let docs = (0..500)
       .map(|i| {
-        let mut t: Vec<u32> = (0..1 + rng.below(15) as usize).map(|_| rng.below(200) as u32).collect();
+        let mut t: Vec<u32> = (0..1 + rng.below(15) as usize)
+          .map(|_| rng.below(200) as u32)
+          .collect();
         t.sort();
         t.dedup();
         let w: Vec<f32> = t.iter().map(|_| 1.0 + rng.below(200) as f32).collect();
-        (ExternalId::Str(format!("doc{i}")), SparseVector::Named(t.iter().map(|x| format!("w{x}")).zip(w).collect()))
+        (
+          ExternalId::Str(format!("doc{i}")),
+          SparseVector::Named(t.iter().map(|x| format!("w{x}")).zip(w).collect()),
+        )
       })
       .collect();
-    let q = crate::sparse::Quantization { scale: Some(1.0), clamp: false };
-    SparseIndex::build(docs, &SparseIndexOptions { block_size: 16, quantization: q, reorder: Reorder::Bp }).unwrap()
+    let q = crate::sparse::Quantization {
+      scale: Some(1.0),
+      clamp: false,
+    };
+    SparseIndex::build(
+      docs,
+      &SparseIndexOptions {
+        block_size: 16,
+        quantization: q,
+        reorder: Reorder::Bp,
+      },
+    )
+    .unwrap()
   }
 
   #[test]
@@ -361,11 +430,30 @@ mod tests {
     assert_eq!(export(&back, "test").unwrap(), bytes);
     let mut rng = Rng::new(5);
     for _ in 0..20 {
-      let q = SparseVector::Named((0..6).map(|_| (format!("w{}", rng.below(200)), 1.0 + rng.below(5) as f32)).collect::<std::collections::HashMap<_, _>>().into_iter().collect());
-      let a: Vec<_> = idx.search(&q, 10, &SearchParams::default(), None).unwrap().into_iter().map(|h| (idx.external_id(h.id), h.score)).collect();
-      let b: Vec<_> = back.search(&q, 10, &SearchParams::default(), None).unwrap().into_iter().map(|h| (back.external_id(h.id), h.score)).collect();
+      let q = SparseVector::Named(
+        (0..6)
+          .map(|_| (format!("w{}", rng.below(200)), 1.0 + rng.below(5) as f32))
+          .collect::<std::collections::HashMap<_, _>>()
+          .into_iter()
+          .collect(),
+      );
+      let a: Vec<_> = idx
+        .search(&q, 10, &SearchParams::default(), None)
+        .unwrap()
+        .into_iter()
+        .map(|h| (idx.external_id(h.id), h.score))
+        .collect();
+      let b: Vec<_> = back
+        .search(&q, 10, &SearchParams::default(), None)
+        .unwrap()
+        .into_iter()
+        .map(|h| (back.external_id(h.id), h.score))
+        .collect();
       // Ties may order differently (the tie-break is by internal id, i.e. file order).
-      assert_eq!(a.iter().map(|x| x.1).collect::<Vec<_>>(), b.iter().map(|x| x.1).collect::<Vec<_>>());
+      assert_eq!(
+        a.iter().map(|x| x.1).collect::<Vec<_>>(),
+        b.iter().map(|x| x.1).collect::<Vec<_>>()
+      );
     }
   }
 

@@ -49,7 +49,11 @@ pub struct SparseIndexOptions {
 
 impl Default for SparseIndexOptions {
   fn default() -> Self {
-    SparseIndexOptions { block_size: 32, quantization: Quantization::default(), reorder: Reorder::None }
+    SparseIndexOptions {
+      block_size: 32,
+      quantization: Quantization::default(),
+      reorder: Reorder::None,
+    }
   }
 }
 
@@ -90,14 +94,20 @@ fn check_weight(w: f32, what: &str) -> Result<()> {
 }
 
 /// Weighted rows (term ids possibly repeated, unsorted) of `vecs`; new named terms go to `pending`.
-fn to_rows(vecs: Vec<SparseVector>, named: bool, pending: &mut PendingTerms<'_>) -> Result<Vec<(Vec<u32>, Vec<f32>)>> {
+fn to_rows(
+  vecs: Vec<SparseVector>,
+  named: bool,
+  pending: &mut PendingTerms<'_>,
+) -> Result<Vec<(Vec<u32>, Vec<f32>)>> {
   let mut rows: Vec<(Vec<u32>, Vec<f32>)> = Vec::with_capacity(vecs.len());
   for (i, v) in vecs.into_iter().enumerate() {
     let what = format!("document {i}");
     match v {
       SparseVector::Named(pairs) => {
         if !named {
-          return Err(Error::InvalidArg(format!("{what}: uses `terms` but this index uses `indices`; use one form per index")));
+          return Err(Error::InvalidArg(format!(
+            "{what}: uses `terms` but this index uses `indices`; use one form per index"
+          )));
         }
         let mut t = Vec::with_capacity(pairs.len());
         let mut w = Vec::with_capacity(pairs.len());
@@ -110,10 +120,16 @@ fn to_rows(vecs: Vec<SparseVector>, named: bool, pending: &mut PendingTerms<'_>)
       }
       SparseVector::Indexed(t, w) => {
         if named {
-          return Err(Error::InvalidArg(format!("{what}: uses `indices` but this index uses `terms`; use one form per index")));
+          return Err(Error::InvalidArg(format!(
+            "{what}: uses `indices` but this index uses `terms`; use one form per index"
+          )));
         }
         if t.len() != w.len() {
-          return Err(Error::InvalidArg(format!("{what}: indices ({}) and values ({}) differ in length", t.len(), w.len())));
+          return Err(Error::InvalidArg(format!(
+            "{what}: indices ({}) and values ({}) differ in length",
+            t.len(),
+            w.len()
+          )));
         }
         for &x in &w {
           check_weight(x, &what)?;
@@ -126,18 +142,32 @@ fn to_rows(vecs: Vec<SparseVector>, named: bool, pending: &mut PendingTerms<'_>)
 }
 
 fn max_index(rows: &[(Vec<u32>, Vec<f32>)]) -> usize {
-  rows.iter().flat_map(|r| r.0.iter()).max().map_or(0, |&m| m as usize + 1)
+  rows
+    .iter()
+    .flat_map(|r| r.0.iter())
+    .max()
+    .map_or(0, |&m| m as usize + 1)
 }
 
 /// A segment over `csr` (local ids 0..n), BP-reordered when asked.
-fn make_segment(start: u32, n_terms: usize, csr: &Csr<u8>, block_size: usize, reorder: Reorder) -> Result<Segment<u8>> {
+fn make_segment(
+  start: u32,
+  n_terms: usize,
+  csr: &Csr<u8>,
+  block_size: usize,
+  reorder: Reorder,
+) -> Result<Segment<u8>> {
   let n = csr.ptr.len() - 1;
   let pos_to_id = match reorder {
     Reorder::None => Vec::new(),
     Reorder::Bp => reorder::bisect(n, n_terms, &csr.ptr, &csr.terms),
   };
   let blocks = BlockIndex::build(n, n_terms, block_size, |pos| {
-    let i = if pos_to_id.is_empty() { pos } else { pos_to_id[pos] as usize };
+    let i = if pos_to_id.is_empty() {
+      pos
+    } else {
+      pos_to_id[pos] as usize
+    };
     let (a, b) = (csr.ptr[i], csr.ptr[i + 1]);
     (&csr.terms[a..b], &csr.vals[a..b])
   })?;
@@ -149,7 +179,10 @@ impl SparseIndex {
   /// Named terms get ids in byte order of the term strings (see [`canonicalize`]).
   pub fn build(docs: Vec<(ExternalId, SparseVector)>, opts: &SparseIndexOptions) -> Result<Self> {
     if !(1..=256).contains(&opts.block_size) {
-      return Err(Error::InvalidArg(format!("blockSize must be in [1, 256] (got {})", opts.block_size)));
+      return Err(Error::InvalidArg(format!(
+        "blockSize must be in [1, 256] (got {})",
+        opts.block_size
+      )));
     }
     let named = docs.first().is_none_or(|d| matches!(d.1, SparseVector::Named(_)));
     let mut ids = IdMap::new();
@@ -169,7 +202,9 @@ impl SparseIndex {
     let max_w = rows.iter().flat_map(|r| r.1.iter()).fold(0f32, |a, &b| a.max(b));
     let scale = match opts.quantization.scale {
       Some(s) if !(s.is_finite() && s > 0.0) => {
-        return Err(Error::InvalidArg(format!("quantization.scale must be a positive finite number (got {s})")))
+        return Err(Error::InvalidArg(format!(
+          "quantization.scale must be a positive finite number (got {s})"
+        )))
       }
       Some(s) => s,
       None if max_w > 0.0 => max_w / 255.0,
@@ -177,7 +212,16 @@ impl SparseIndex {
     };
     let clamp = opts.quantization.clamp;
     let csr = quantize_rows(rows, scale, clamp)?;
-    let mut idx = Self::from_csr(named, vocab, n_terms, scale, ids, csr, opts.block_size, opts.reorder)?;
+    let mut idx = Self::from_csr(
+      named,
+      vocab,
+      n_terms,
+      scale,
+      ids,
+      csr,
+      opts.block_size,
+      opts.reorder,
+    )?;
     idx.clamp = clamp;
     Ok(idx)
   }
@@ -195,7 +239,16 @@ impl SparseIndex {
   ) -> Result<Self> {
     let mut segs = Segments::new();
     segs.push(make_segment(0, n_terms, &csr, block_size, reorder)?);
-    Ok(SparseIndex { named, vocab, scale, clamp: false, block_size, reorder, ids, segs })
+    Ok(SparseIndex {
+      named,
+      vocab,
+      scale,
+      clamp: false,
+      block_size,
+      reorder,
+      ids,
+      segs,
+    })
   }
 
   /// Adds documents as a new segment, quantised with this index's scale and clamp setting
@@ -210,10 +263,18 @@ impl SparseIndex {
     let (ext, vecs): (Vec<ExternalId>, Vec<SparseVector>) = docs.into_iter().unzip();
     self.ids.check_new(&ext)?;
     // An index that never held a document takes its form from the first batch.
-    let named = if self.ids.is_empty() { matches!(vecs[0], SparseVector::Named(_)) } else { self.named };
+    let named = if self.ids.is_empty() {
+      matches!(vecs[0], SparseVector::Named(_))
+    } else {
+      self.named
+    };
     let mut pending = PendingTerms::new(&self.vocab);
     let rows = to_rows(vecs, named, &mut pending)?;
-    let n_terms = if named { pending.len() } else { max_index(&rows).max(self.segs.n_terms()) };
+    let n_terms = if named {
+      pending.len()
+    } else {
+      max_index(&rows).max(self.segs.n_terms())
+    };
     let new_terms = pending.into_new_terms();
     let csr = quantize_rows(rows, self.scale, self.clamp)?;
     let start = crate::validate::to_u32(self.ids.len(), "document count")?;
@@ -268,20 +329,37 @@ impl SparseIndex {
     }
     ids.push_batch(live_ids)?;
     let (vocab, n_terms) = if self.named {
-      let v = canonicalize(self.vocab.len(), |t| self.vocab.term(t).unwrap_or(""), &mut live_rows)?;
+      let v = canonicalize(
+        self.vocab.len(),
+        |t| self.vocab.term(t).unwrap_or(""),
+        &mut live_rows,
+      )?;
       let n = v.len();
       (v, n)
     } else {
       // Rows come out sorted by term (blocks list groups in term order).
       (Vocab::new(), self.segs.n_terms())
     };
-    let mut csr = Csr { ptr: vec![0usize], terms: Vec::new(), vals: Vec::new() };
+    let mut csr = Csr {
+      ptr: vec![0usize],
+      terms: Vec::new(),
+      vals: Vec::new(),
+    };
     for (t, v) in live_rows {
       csr.terms.extend(t);
       csr.vals.extend(v);
       csr.ptr.push(csr.terms.len());
     }
-    let mut idx = Self::from_csr(self.named, vocab, n_terms, self.scale, ids, csr, self.block_size, self.reorder)?;
+    let mut idx = Self::from_csr(
+      self.named,
+      vocab,
+      n_terms,
+      self.scale,
+      ids,
+      csr,
+      self.block_size,
+      self.reorder,
+    )?;
     idx.clamp = self.clamp;
     *self = idx;
     Ok(())
@@ -338,7 +416,9 @@ impl SparseIndex {
     let mut out: Vec<(u32, f32)> = Vec::new();
     let mut push = |t: Option<u32>, w: f32| -> Result<()> {
       if !w.is_finite() || w < 0.0 {
-        return Err(Error::InvalidArg(format!("query weights must be finite and ≥ 0 (got {w})")));
+        return Err(Error::InvalidArg(format!(
+          "query weights must be finite and ≥ 0 (got {w})"
+        )));
       }
       if let Some(t) = t {
         if w > 0.0 {
@@ -351,7 +431,9 @@ impl SparseIndex {
     match q {
       SparseVector::Named(pairs) => {
         if !self.named && any {
-          return Err(Error::invalid("query: this index was built with `indices`; query with indices/values"));
+          return Err(Error::invalid(
+            "query: this index was built with `indices`; query with indices/values",
+          ));
         }
         for (s, w) in pairs {
           push(self.vocab.get(s), *w)?;
@@ -359,10 +441,16 @@ impl SparseIndex {
       }
       SparseVector::Indexed(t, w) => {
         if self.named && any {
-          return Err(Error::invalid("query: this index was built with `terms`; query with terms"));
+          return Err(Error::invalid(
+            "query: this index was built with `terms`; query with terms",
+          ));
         }
         if t.len() != w.len() {
-          return Err(Error::InvalidArg(format!("query: indices ({}) and values ({}) differ in length", t.len(), w.len())));
+          return Err(Error::InvalidArg(format!(
+            "query: indices ({}) and values ({}) differ in length",
+            t.len(),
+            w.len()
+          )));
         }
         for (&t, &w) in t.iter().zip(w) {
           push(Some(t), w)?;
@@ -381,10 +469,18 @@ impl SparseIndex {
 
   /// Allowed-id filter (unknown and deleted ids are ignored).
   pub fn filter_bitset(&self, allowed: &[ExternalId]) -> Filter {
-    self.segs.filter(allowed.iter().filter_map(|id| self.ids.lookup(id)))
+    self
+      .segs
+      .filter(allowed.iter().filter_map(|id| self.ids.lookup(id)))
   }
 
-  pub fn search(&self, q: &SparseVector, k: usize, params: &SearchParams, filter: Option<&Filter>) -> Result<Vec<Scored<f32>>> {
+  pub fn search(
+    &self,
+    q: &SparseVector,
+    k: usize,
+    params: &SearchParams,
+    filter: Option<&Filter>,
+  ) -> Result<Vec<Scored<f32>>> {
     validate::k(k)?;
     params.validate()?;
     let q = self.prepare_query(q)?;
@@ -401,8 +497,16 @@ impl SparseIndex {
   ) -> Result<Vec<Vec<Scored<f32>>>> {
     validate::k(k)?;
     params.validate()?;
-    let prepared: Vec<Vec<(u32, f32)>> = queries.iter().map(|q| self.prepare_query(q)).collect::<Result<_>>()?;
-    Ok(parallel::with_threads(threads, || prepared.par_iter().map(|q| self.segs.search(q, k, params, filter)).collect()))
+    let prepared: Vec<Vec<(u32, f32)>> = queries
+      .iter()
+      .map(|q| self.prepare_query(q))
+      .collect::<Result<_>>()?;
+    Ok(parallel::with_threads(threads, || {
+      prepared
+        .par_iter()
+        .map(|q| self.segs.search(q, k, params, filter))
+        .collect()
+    }))
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
@@ -414,7 +518,11 @@ impl SparseIndex {
 
   pub fn to_bytes(&self) -> Vec<u8> {
     let mut p = ByteWriter::new();
-    p.put_bool(self.named).put(self.scale).put(self.block_size as u32).put_bool(self.reorder == Reorder::Bp).put_bool(self.clamp);
+    p.put_bool(self.named)
+      .put(self.scale)
+      .put(self.block_size as u32)
+      .put_bool(self.reorder == Reorder::Bp)
+      .put_bool(self.clamp);
     let mut w = ContainerWriter::new(Kind::SparseIndex, p.into_bytes());
     let mut v = ByteWriter::new();
     self.vocab.write(&mut v);
@@ -450,21 +558,38 @@ impl SparseIndex {
     ir.finish("ids")?;
     let n = ids.len();
     if segs.n_docs() != n {
-      return Err(Error::corrupt(format!("segments hold {} docs, ids {n}", segs.n_docs())));
+      return Err(Error::corrupt(format!(
+        "segments hold {} docs, ids {n}",
+        segs.n_docs()
+      )));
     }
     for s in segs.list() {
       if s.blocks().block_size() != block_size {
-        return Err(Error::corrupt(format!("a segment has block size {}, the index {block_size}", s.blocks().block_size())));
+        return Err(Error::corrupt(format!(
+          "a segment has block size {}, the index {block_size}",
+          s.blocks().block_size()
+        )));
       }
       if named && s.blocks().n_terms() > vocab.len() {
         return Err(Error::corrupt("a segment's term count exceeds the vocabulary"));
       }
     }
     if !segmented && named && segs.n_docs() > 0 && segs.n_terms() != vocab.len() {
-      return Err(Error::corrupt("vocabulary size differs from the block index's term count"));
+      return Err(Error::corrupt(
+        "vocabulary size differs from the block index's term count",
+      ));
     }
     let reorder = if reordered { Reorder::Bp } else { Reorder::None };
-    Ok(SparseIndex { named, vocab, scale, clamp, block_size, reorder, ids, segs })
+    Ok(SparseIndex {
+      named,
+      vocab,
+      scale,
+      clamp,
+      block_size,
+      reorder,
+      ids,
+      segs,
+    })
   }
 }
 

@@ -21,8 +21,8 @@ pub mod vocab;
 
 pub use blocks::SearchParams;
 pub use bm25::{Bm25Index, Bm25Method, Bm25Options};
-pub use segments::{Filter, MAX_SEGMENTS};
 pub use index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+pub use segments::{Filter, MAX_SEGMENTS};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
 #[cfg(test)]

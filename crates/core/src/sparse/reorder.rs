@@ -43,7 +43,13 @@ fn recurse(docs: &mut [u32], n_terms: usize, ptr: &[usize], terms: &[u32], depth
   let mid = docs.len() / 2;
   SCRATCH.with(|cell| {
     let mut g = cell.borrow_mut();
-    let Scratch { dl, dr, gain_from_left, gain_from_right, ready } = &mut *g;
+    let Scratch {
+      dl,
+      dr,
+      gain_from_left,
+      gain_from_right,
+      ready,
+    } = &mut *g;
     if dl.len() < n_terms {
       dl.resize(n_terms, 0);
       dr.resize(n_terms, 0);
@@ -81,7 +87,10 @@ fn recurse(docs: &mut [u32], n_terms: usize, ptr: &[usize], terms: &[u32], depth
       let gain = |d: u32, per_term: &[f64]| -> f64 { post(d).iter().map(|&t| per_term[t as usize]).sum() };
       gains.clear();
       gains.extend(docs[..mid].iter().map(|&d| (gain(d, gain_from_left), d)));
-      let mut right: Vec<(f64, u32)> = docs[mid..].iter().map(|&d| (gain(d, gain_from_right), d)).collect();
+      let mut right: Vec<(f64, u32)> = docs[mid..]
+        .iter()
+        .map(|&d| (gain(d, gain_from_right), d))
+        .collect();
       gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
       right.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
       let mut swaps = 0;
@@ -113,7 +122,10 @@ fn recurse(docs: &mut [u32], n_terms: usize, ptr: &[usize], terms: &[u32], depth
   });
   let (l, r) = docs.split_at_mut(mid);
   if l.len() > 4096 {
-    rayon::join(|| recurse(l, n_terms, ptr, terms, depth + 1), || recurse(r, n_terms, ptr, terms, depth + 1));
+    rayon::join(
+      || recurse(l, n_terms, ptr, terms, depth + 1),
+      || recurse(r, n_terms, ptr, terms, depth + 1),
+    );
   } else {
     recurse(l, n_terms, ptr, terms, depth + 1);
     recurse(r, n_terms, ptr, terms, depth + 1);

@@ -218,8 +218,21 @@ fn too_many_segments_compact_automatically() {
   }
   assert_eq!(idx.len(), 410);
   // The largest segment count round-trips (every segment gets its own section tags).
-  let mut full = SparseIndex::build(random_docs(5, 50, 5, 3), &SparseIndexOptions { quantization: Quantization { scale: Some(0.05), clamp: true }, ..Default::default() }).unwrap();
-  for (i, d) in random_docs(super::MAX_SEGMENTS - 1, 50, 5, 4).into_iter().enumerate() {
+  let mut full = SparseIndex::build(
+    random_docs(5, 50, 5, 3),
+    &SparseIndexOptions {
+      quantization: Quantization {
+        scale: Some(0.05),
+        clamp: true,
+      },
+      ..Default::default()
+    },
+  )
+  .unwrap();
+  for (i, d) in random_docs(super::MAX_SEGMENTS - 1, 50, 5, 4)
+    .into_iter()
+    .enumerate()
+  {
     full.add(vec![(ExternalId::Int(5 + i as i64), d.1)]).unwrap();
   }
   assert_eq!(full.segments().count(), super::MAX_SEGMENTS);
@@ -228,7 +241,10 @@ fn too_many_segments_compact_automatically() {
   let mut rng = Rng::new(9);
   for _ in 0..5 {
     let q = random_query(&mut rng, 50, 4);
-    assert_eq!(back.search(&q, 30, &EXACT, None).unwrap(), full.search(&q, 30, &EXACT, None).unwrap());
+    assert_eq!(
+      back.search(&q, 30, &EXACT, None).unwrap(),
+      full.search(&q, 30, &EXACT, None).unwrap()
+    );
   }
 }
 
@@ -430,12 +446,21 @@ fn bm25_add_rejects_bad_input_and_old_files_fail_clearly() {
 fn single_segment_sparse_files_of_the_earlier_layout_still_load() {
   let docs = random_docs(300, 80, 6, 5);
   for reorder in [Reorder::None, Reorder::Bp] {
-    let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: 16, reorder, ..Default::default() }).unwrap();
+    let idx = SparseIndex::build(
+      docs.clone(),
+      &SparseIndexOptions {
+        block_size: 16,
+        reorder,
+        ..Default::default()
+      },
+    )
+    .unwrap();
     let bytes = idx.to_bytes();
     // The earlier layout: parameters without the clamp flag, no SEGS / DEAD sections.
     let c = crate::io::Container::parse(&bytes, crate::io::Kind::SparseIndex).unwrap();
     let params = c.params();
-    let mut w = crate::io::ContainerWriter::new(crate::io::Kind::SparseIndex, params[..params.len() - 1].to_vec());
+    let mut w =
+      crate::io::ContainerWriter::new(crate::io::Kind::SparseIndex, params[..params.len() - 1].to_vec());
     for (tag, _) in c.section_sizes() {
       let t: [u8; 4] = tag.as_bytes().try_into().unwrap();
       if &t != b"SEGS" && &t != b"DEAD" {
@@ -447,7 +472,10 @@ fn single_segment_sparse_files_of_the_earlier_layout_still_load() {
     let mut rng = Rng::new(6);
     for _ in 0..10 {
       let q = random_query(&mut rng, 80, 5);
-      assert_eq!(old.search(&q, 20, &EXACT, None).unwrap(), idx.search(&q, 20, &EXACT, None).unwrap());
+      assert_eq!(
+        old.search(&q, 20, &EXACT, None).unwrap(),
+        idx.search(&q, 20, &EXACT, None).unwrap()
+      );
     }
   }
 }

@@ -19,7 +19,8 @@ pub const MAX_SEGMENTS: usize = 64;
 
 /// Tag prefixes of segments 1.. (printable, so `info` shows readable tags); neither `B` nor
 /// `S`, the first segment's prefix of BM25 and sparse indexes.
-const SEGMENT_PREFIXES: &[u8; MAX_SEGMENTS] = b"0123456789abcdefghijklmnopqrstuvwxyzACDEFGHIJKLMNOPQRTUVWXYZ+-=~";
+const SEGMENT_PREFIXES: &[u8; MAX_SEGMENTS] =
+  b"0123456789abcdefghijklmnopqrstuvwxyzACDEFGHIJKLMNOPQRTUVWXYZ+-=~";
 
 /// The immutable part of a segment, shared (not copied) when an index is cloned, so a
 /// copy-on-write update costs the bookkeeping, not the postings.
@@ -50,7 +51,9 @@ impl<T: Impact> Segment<T> {
       Vec::new()
     } else {
       if pos_to_id.len() != n {
-        return Err(Error::corrupt("permutation length differs from the document count"));
+        return Err(Error::corrupt(
+          "permutation length differs from the document count",
+        ));
       }
       let mut inv = vec![u32::MAX; n];
       for (pos, &id) in pos_to_id.iter().enumerate() {
@@ -61,7 +64,16 @@ impl<T: Impact> Segment<T> {
       }
       inv
     };
-    Ok(Segment { start, data: Arc::new(SegmentData { blocks, pos_to_id, id_to_pos }), alive: None, dead: 0 })
+    Ok(Segment {
+      start,
+      data: Arc::new(SegmentData {
+        blocks,
+        pos_to_id,
+        id_to_pos,
+      }),
+      alive: None,
+      dead: 0,
+    })
   }
 
   pub fn start(&self) -> u32 {
@@ -145,7 +157,11 @@ impl<T: Impact> Segments<T> {
   }
   /// Appends a segment; it must start where the previous one ends. Empty segments are dropped.
   pub fn push(&mut self, s: Segment<T>) {
-    debug_assert_eq!(s.start as usize, self.n_docs(), "segments cover consecutive internal ids");
+    debug_assert_eq!(
+      s.start as usize,
+      self.n_docs(),
+      "segments cover consecutive internal ids"
+    );
     if !s.is_empty() {
       self.segs.push(s);
     }
@@ -169,18 +185,28 @@ impl<T: Impact> Segments<T> {
   }
   /// Largest term count over the segments (query terms at or above it match nothing).
   pub fn n_terms(&self) -> usize {
-    self.segs.iter().map(|s| s.data.blocks.n_terms()).max().unwrap_or(0)
+    self
+      .segs
+      .iter()
+      .map(|s| s.data.blocks.n_terms())
+      .max()
+      .unwrap_or(0)
   }
 
   /// (segment, local id) of an internal id.
   pub fn locate(&self, internal: u32) -> Option<(usize, u32)> {
-    let i = self.segs.partition_point(|s| s.start <= internal).checked_sub(1)?;
+    let i = self
+      .segs
+      .partition_point(|s| s.start <= internal)
+      .checked_sub(1)?;
     let s = &self.segs[i];
     ((internal - s.start) < s.len() as u32).then_some((i, internal - s.start))
   }
 
   pub fn is_alive(&self, internal: u32) -> bool {
-    self.locate(internal).is_some_and(|(i, l)| self.segs[i].is_alive(l))
+    self
+      .locate(internal)
+      .is_some_and(|(i, l)| self.segs[i].is_alive(l))
   }
 
   /// Tombstones `internal`; false if it was already deleted or does not exist.
@@ -208,7 +234,11 @@ impl<T: Impact> Segments<T> {
 
   /// The filter allowing exactly the live documents among `allowed` (internal ids).
   pub fn filter(&self, allowed: impl IntoIterator<Item = u32>) -> Filter {
-    let mut bits: Vec<Vec<u64>> = self.segs.iter().map(|s| vec![0u64; s.len().div_ceil(64)]).collect();
+    let mut bits: Vec<Vec<u64>> = self
+      .segs
+      .iter()
+      .map(|s| vec![0u64; s.len().div_ceil(64)])
+      .collect();
     for internal in allowed {
       if let Some((i, l)) = self.locate(internal) {
         let p = self.segs[i].position(l);
@@ -228,9 +258,19 @@ impl<T: Impact> Segments<T> {
   /// Merged top `k` over all segments for `query` (sorted unique terms, weights > 0), as
   /// internal ids. Same contract as [`BlockIndex::search`]; beta prunes the query once here,
   /// so every segment scores the same terms.
-  pub fn search(&self, query: &[(u32, f32)], k: usize, params: &SearchParams, filter: Option<&Filter>) -> Vec<Scored<f32>> {
+  pub fn search(
+    &self,
+    query: &[(u32, f32)],
+    k: usize,
+    params: &SearchParams,
+    filter: Option<&Filter>,
+  ) -> Vec<Scored<f32>> {
     let nt = self.n_terms() as u32;
-    let mut q: Vec<(u32, f32)> = query.iter().copied().filter(|&(t, w)| t < nt && w > 0.0).collect();
+    let mut q: Vec<(u32, f32)> = query
+      .iter()
+      .copied()
+      .filter(|&(t, w)| t < nt && w > 0.0)
+      .collect();
     if params.beta < 1.0 && !q.is_empty() {
       let keep = ((q.len() as f64 * params.beta as f64).ceil() as usize).clamp(1, q.len());
       q.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -240,7 +280,10 @@ impl<T: Impact> Segments<T> {
     let per_segment = SearchParams { beta: 1.0, ..*params };
     if let [s] = self.segs.as_slice() {
       let allowed = filter.map(|f| f.0[0].as_slice()).or(s.alive.as_deref());
-      let mut hits = s.data.blocks.search(&q, k, &per_segment, allowed, &s.data.pos_to_id);
+      let mut hits = s
+        .data
+        .blocks
+        .search(&q, k, &per_segment, allowed, &s.data.pos_to_id);
       for h in &mut hits {
         h.id += s.start;
       }
@@ -252,7 +295,11 @@ impl<T: Impact> Segments<T> {
       if allowed.is_some_and(|a| a.iter().all(|&w| w == 0)) {
         continue;
       }
-      for h in s.data.blocks.search(&q, k, &per_segment, allowed, &s.data.pos_to_id) {
+      for h in s
+        .data
+        .blocks
+        .search(&q, k, &per_segment, allowed, &s.data.pos_to_id)
+      {
         top.push(h.score, s.start + h.id);
       }
     }
@@ -272,11 +319,28 @@ impl<T: Impact> Segments<T> {
     }
     if v.is_empty() {
       // No segment (an empty index): the same component names, all zero.
-      v = ["forward", "blockMaxDense", "blockMaxSparse", "kthImpacts"].iter().map(|&n| (n, 0)).collect();
+      v = ["forward", "blockMaxDense", "blockMaxSparse", "kthImpacts"]
+        .iter()
+        .map(|&n| (n, 0))
+        .collect();
     }
-    v.push(("reorder", self.segs.iter().map(|s| (s.data.pos_to_id.len() + s.data.id_to_pos.len()) * 4).sum()));
+    v.push((
+      "reorder",
+      self
+        .segs
+        .iter()
+        .map(|s| (s.data.pos_to_id.len() + s.data.id_to_pos.len()) * 4)
+        .sum(),
+    ));
     v.push(("segments", self.segs.len() * std::mem::size_of::<Segment<T>>()));
-    v.push(("tombstones", self.segs.iter().map(|s| s.alive.as_ref().map_or(0, |a| a.len() * 8)).sum()));
+    v.push((
+      "tombstones",
+      self
+        .segs
+        .iter()
+        .map(|s| s.alive.as_ref().map_or(0, |a| a.len() * 8))
+        .sum(),
+    ));
     v
   }
 
@@ -323,9 +387,13 @@ impl<T: Impact> Segments<T> {
         let mut r = ByteReader::new(b);
         let count = r.get::<u32>("segment count")? as usize;
         if count > MAX_SEGMENTS {
-          return Err(Error::corrupt(format!("{count} segments is more than an index holds")));
+          return Err(Error::corrupt(format!(
+            "{count} segments is more than an index holds"
+          )));
         }
-        let sizes = (0..count).map(|_| r.get::<u32>("segment size").map(|n| n as usize)).collect::<Result<Vec<_>>>()?;
+        let sizes = (0..count)
+          .map(|_| r.get::<u32>("segment size").map(|n| n as usize))
+          .collect::<Result<Vec<_>>>()?;
         r.finish("segment table")?;
         sizes
       }
@@ -342,19 +410,25 @@ impl<T: Impact> Segments<T> {
       let blocks = BlockIndex::<T>::read(c, Self::prefix(base, i))?;
       let n = blocks.n_docs();
       if size != usize::MAX && size != n {
-        return Err(Error::corrupt(format!("segment {i} holds {n} documents, the segment table says {size}")));
+        return Err(Error::corrupt(format!(
+          "segment {i} holds {n} documents, the segment table says {size}"
+        )));
       }
       if n == 0 && sizes.len() > 1 {
         return Err(Error::corrupt(format!("segment {i} is empty")));
       }
       let p = if reordered {
-        let p = perm.get(at..at + n).ok_or_else(|| Error::corrupt("permutation shorter than the documents"))?.to_vec();
+        let p = perm
+          .get(at..at + n)
+          .ok_or_else(|| Error::corrupt("permutation shorter than the documents"))?
+          .to_vec();
         at += n;
         p
       } else {
         Vec::new()
       };
-      let start = crate::validate::to_u32(out.n_docs(), "document count").map_err(|e| Error::corrupt(e.to_string()))?;
+      let start =
+        crate::validate::to_u32(out.n_docs(), "document count").map_err(|e| Error::corrupt(e.to_string()))?;
       let seg = Segment::new(start, blocks, p)?;
       if seg.is_empty() {
         continue;
@@ -378,7 +452,9 @@ impl<T: Impact> Segments<T> {
       }
       for id in dead {
         if !out.delete(id) {
-          return Err(Error::corrupt(format!("deleted id {id} is beyond the document count")));
+          return Err(Error::corrupt(format!(
+            "deleted id {id} is beyond the document count"
+          )));
         }
       }
     }

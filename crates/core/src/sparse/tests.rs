@@ -44,15 +44,25 @@ pub(super) fn random_query(rng: &mut Rng, vocab: usize, len: usize) -> SparseVec
 
 /// Brute force over the documented semantics: byte = round(w / scale), score = Σ in term order
 /// of (q_t · scale) · byte in f32; only positive scores; ties by lower id.
-fn brute(docs: &[(ExternalId, SparseVector)], scale: f32, q: &SparseVector, k: usize, allowed: Option<&[bool]>) -> Vec<Scored<f32>> {
-  let SparseVector::Indexed(qt, qw) = q else { unreachable!() };
+fn brute(
+  docs: &[(ExternalId, SparseVector)],
+  scale: f32,
+  q: &SparseVector,
+  k: usize,
+  allowed: Option<&[bool]>,
+) -> Vec<Scored<f32>> {
+  let SparseVector::Indexed(qt, qw) = q else {
+    unreachable!()
+  };
   let qm: HashMap<u32, f32> = qt.iter().copied().zip(qw.iter().map(|w| w * scale)).collect();
   let mut hits = Vec::new();
   for (i, (_, d)) in docs.iter().enumerate() {
     if allowed.is_some_and(|a| !a[i]) {
       continue;
     }
-    let SparseVector::Indexed(t, w) = d else { unreachable!() };
+    let SparseVector::Indexed(t, w) = d else {
+      unreachable!()
+    };
     let mut pairs: Vec<(u32, f32)> = t.iter().copied().zip(w.iter().copied()).collect();
     pairs.sort_by_key(|p| p.0);
     let mut s = 0f32;
@@ -62,7 +72,10 @@ fn brute(docs: &[(ExternalId, SparseVector)], scale: f32, q: &SparseVector, k: u
       }
     }
     if s > 0.0 {
-      hits.push(Scored { id: i as u32, score: s });
+      hits.push(Scored {
+        id: i as u32,
+        score: s,
+      });
     }
   }
   sort_hits(&mut hits, true);
@@ -79,20 +92,41 @@ fn safe_bmp_equals_brute_force_on_random_data() {
   let queries: Vec<SparseVector> = (0..12).map(|_| random_query(&mut rng, vocab, 6)).collect();
   for &bs in &[8usize, 32, 128] {
     for reorder in [Reorder::None, Reorder::Bp] {
-      let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: bs, reorder, ..Default::default() }).unwrap();
+      let idx = SparseIndex::build(
+        docs.clone(),
+        &SparseIndexOptions {
+          block_size: bs,
+          reorder,
+          ..Default::default()
+        },
+      )
+      .unwrap();
       let scale = idx.scale();
       let mut allowed = vec![false; n];
       for (i, a) in allowed.iter_mut().enumerate() {
         *a = rng.below(3) == 0 || i == 5;
       }
-      let allowed_ids: Vec<ExternalId> = (0..n).filter(|&i| allowed[i]).map(|i| ExternalId::Int(i as i64)).collect();
+      let allowed_ids: Vec<ExternalId> = (0..n)
+        .filter(|&i| allowed[i])
+        .map(|i| ExternalId::Int(i as i64))
+        .collect();
       let bits = idx.filter_bitset(&allowed_ids);
       for q in &queries {
         for &k in &[1usize, 10, 100, 1000, n + 5] {
           let want = brute(&docs, scale, q, k, None);
           let safe = idx.search(q, k, &SearchParams::default(), None).unwrap();
           assert_eq!(safe, want, "bs {bs} {reorder:?} k {k}");
-          let ex = idx.search(q, k, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap();
+          let ex = idx
+            .search(
+              q,
+              k,
+              &SearchParams {
+                exhaustive: true,
+                ..Default::default()
+              },
+              None,
+            )
+            .unwrap();
           assert_eq!(ex, want);
           let wantf = brute(&docs, scale, q, k, Some(&allowed));
           let gotf = idx.search(q, k, &SearchParams::default(), Some(&bits)).unwrap();
@@ -116,19 +150,42 @@ fn binary_search_and_merge_scoring_both_equal_brute_force() {
   // A fresh build is one segment.
   assert_eq!(idx.segments().count(), 1);
   let blocks = idx.segments().list()[0].blocks();
-  let groups: Vec<usize> = (0..blocks.n_blocks()).map(|b| blocks.groups_in_block(b)).collect();
+  let groups: Vec<usize> = (0..blocks.n_blocks())
+    .map(|b| blocks.groups_in_block(b))
+    .collect();
   let (min_g, max_g) = (*groups.iter().min().unwrap(), *groups.iter().max().unwrap());
   for (len, by_search) in [(4usize, true), (300, false)] {
     let queries: Vec<SparseVector> = (0..10).map(|_| random_query(&mut rng, vocab, len)).collect();
     for q in &queries {
-      let SparseVector::Indexed(t, _) = q else { unreachable!() };
+      let SparseVector::Indexed(t, _) = q else {
+        unreachable!()
+      };
       let g = if by_search { min_g } else { max_g };
-      assert_eq!(BlockIndex::<u8>::scores_by_search(g, t.len()), by_search, "query of {} terms vs {g} groups", t.len());
+      assert_eq!(
+        BlockIndex::<u8>::scores_by_search(g, t.len()),
+        by_search,
+        "query of {} terms vs {g} groups",
+        t.len()
+      );
       for &k in &[1usize, 10, 100, n + 5] {
         let want = brute(&docs, idx.scale(), q, k, None);
-        assert_eq!(idx.search(q, k, &SearchParams::default(), None).unwrap(), want, "safe, {len}-term query, k {k}");
         assert_eq!(
-          idx.search(q, k, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap(),
+          idx.search(q, k, &SearchParams::default(), None).unwrap(),
+          want,
+          "safe, {len}-term query, k {k}"
+        );
+        assert_eq!(
+          idx
+            .search(
+              q,
+              k,
+              &SearchParams {
+                exhaustive: true,
+                ..Default::default()
+              },
+              None
+            )
+            .unwrap(),
           want,
           "exhaustive, {len}-term query, k {k}"
         );
@@ -147,8 +204,29 @@ fn approximate_settings_report_recall() {
   for (alpha, beta) in [(1.0, 1.0), (0.9, 1.0), (0.7, 1.0), (1.0, 0.5), (0.8, 0.6)] {
     let (mut hit, mut tot) = (0usize, 0usize);
     for q in &queries {
-      let exact = idx.search(q, 10, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap();
-      let got = idx.search(q, 10, &SearchParams { alpha, beta, exhaustive: false }, None).unwrap();
+      let exact = idx
+        .search(
+          q,
+          10,
+          &SearchParams {
+            exhaustive: true,
+            ..Default::default()
+          },
+          None,
+        )
+        .unwrap();
+      let got = idx
+        .search(
+          q,
+          10,
+          &SearchParams {
+            alpha,
+            beta,
+            exhaustive: false,
+          },
+          None,
+        )
+        .unwrap();
       tot += exact.len();
       hit += got.iter().filter(|h| exact.iter().any(|e| e.id == h.id)).count();
     }
@@ -167,37 +245,97 @@ fn edge_cases_never_panic() {
   let idx = SparseIndex::build(one, &SparseIndexOptions::default()).unwrap();
   let p = SearchParams::default();
   // A single surviving block must be scored (the reference's bug).
-  let h = idx.search(&SparseVector::Indexed(vec![3], vec![2.0]), 5, &p, None).unwrap();
+  let h = idx
+    .search(&SparseVector::Indexed(vec![3], vec![2.0]), 5, &p, None)
+    .unwrap();
   assert_eq!(h.len(), 1);
   assert!((h[0].score - 2.0).abs() < 1e-6);
-  assert!(idx.search(&SparseVector::Indexed(vec![], vec![]), 5, &p, None).unwrap().is_empty());
-  assert!(idx.search(&SparseVector::Indexed(vec![99], vec![1.0]), 5, &p, None).unwrap().is_empty());
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 0, &p, None).is_err());
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![-1.0]), 1, &p, None).is_err());
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &SearchParams { alpha: 0.0, ..p }, None).is_err());
+  assert!(idx
+    .search(&SparseVector::Indexed(vec![], vec![]), 5, &p, None)
+    .unwrap()
+    .is_empty());
+  assert!(idx
+    .search(&SparseVector::Indexed(vec![99], vec![1.0]), 5, &p, None)
+    .unwrap()
+    .is_empty());
+  assert!(idx
+    .search(&SparseVector::Indexed(vec![3], vec![1.0]), 0, &p, None)
+    .is_err());
+  assert!(idx
+    .search(&SparseVector::Indexed(vec![3], vec![-1.0]), 1, &p, None)
+    .is_err());
+  assert!(idx
+    .search(
+      &SparseVector::Indexed(vec![3], vec![1.0]),
+      1,
+      &SearchParams { alpha: 0.0, ..p },
+      None
+    )
+    .is_err());
   // Filter that allows nothing.
-  assert!(idx.search(&SparseVector::Indexed(vec![3], vec![1.0]), 1, &p, Some(&idx.filter_bitset(&[]))).unwrap().is_empty());
+  assert!(idx
+    .search(
+      &SparseVector::Indexed(vec![3], vec![1.0]),
+      1,
+      &p,
+      Some(&idx.filter_bitset(&[]))
+    )
+    .unwrap()
+    .is_empty());
   let empty = SparseIndex::build(vec![], &SparseIndexOptions::default()).unwrap();
-  assert!(empty.search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None).unwrap().is_empty());
+  assert!(empty
+    .search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None)
+    .unwrap()
+    .is_empty());
   // Quantization: out of range is an error unless clamped; negative too.
   let big = vec![
     (ExternalId::Int(0), SparseVector::Named(vec![("a".into(), 10.0)])),
     (ExternalId::Int(1), SparseVector::Named(vec![("b".into(), -1.0)])),
   ];
-  let q = Quantization { scale: Some(0.01), clamp: false };
-  assert!(SparseIndex::build(big.clone(), &SparseIndexOptions { quantization: q, ..Default::default() }).is_err());
-  let q = Quantization { scale: Some(0.01), clamp: true };
-  let idx = SparseIndex::build(big, &SparseIndexOptions { quantization: q, ..Default::default() }).unwrap();
-  let h = idx.search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None).unwrap();
+  let q = Quantization {
+    scale: Some(0.01),
+    clamp: false,
+  };
+  assert!(SparseIndex::build(
+    big.clone(),
+    &SparseIndexOptions {
+      quantization: q,
+      ..Default::default()
+    }
+  )
+  .is_err());
+  let q = Quantization {
+    scale: Some(0.01),
+    clamp: true,
+  };
+  let idx = SparseIndex::build(
+    big,
+    &SparseIndexOptions {
+      quantization: q,
+      ..Default::default()
+    },
+  )
+  .unwrap();
+  let h = idx
+    .search(&SparseVector::Named(vec![("a".into(), 1.0)]), 3, &p, None)
+    .unwrap();
   assert!((h[0].score - 2.55).abs() < 1e-5, "{h:?}");
-  let dup = vec![(ExternalId::Int(0), SparseVector::Indexed(vec![1, 1], vec![1.0, 2.0]))];
+  let dup = vec![(
+    ExternalId::Int(0),
+    SparseVector::Indexed(vec![1, 1], vec![1.0, 2.0]),
+  )];
   assert!(SparseIndex::build(dup, &SparseIndexOptions::default()).is_err());
 }
 
 #[test]
 fn large_vocabulary_uses_u32_term_ids() {
   let docs: Vec<_> = (0..300u32)
-    .map(|i| (ExternalId::Int(i as i64), SparseVector::Indexed(vec![70_000 + i * 1000, i], vec![1.0 + (i % 5) as f32, 0.5])))
+    .map(|i| {
+      (
+        ExternalId::Int(i as i64),
+        SparseVector::Indexed(vec![70_000 + i * 1000, i], vec![1.0 + (i % 5) as f32, 0.5]),
+      )
+    })
     .collect();
   let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions::default()).unwrap();
   assert!(idx.n_terms() > 65_536);
@@ -211,21 +349,38 @@ fn large_vocabulary_uses_u32_term_ids() {
 fn save_load_round_trip_and_corruption() {
   let docs = random_docs(700, 300, 10, 21);
   for reorder in [Reorder::None, Reorder::Bp] {
-    let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: 16, reorder, ..Default::default() }).unwrap();
+    let idx = SparseIndex::build(
+      docs.clone(),
+      &SparseIndexOptions {
+        block_size: 16,
+        reorder,
+        ..Default::default()
+      },
+    )
+    .unwrap();
     let bytes = idx.to_bytes();
     let back = SparseIndex::from_bytes(&bytes).unwrap();
     let mut rng = Rng::new(3);
     for _ in 0..5 {
       let q = random_query(&mut rng, 300, 5);
-      assert_eq!(idx.search(&q, 20, &SearchParams::default(), None).unwrap(), back.search(&q, 20, &SearchParams::default(), None).unwrap());
+      assert_eq!(
+        idx.search(&q, 20, &SearchParams::default(), None).unwrap(),
+        back.search(&q, 20, &SearchParams::default(), None).unwrap()
+      );
     }
     for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
-      assert!(matches!(SparseIndex::from_bytes(&bytes[..cut]), Err(crate::Error::CorruptFile(_))));
+      assert!(matches!(
+        SparseIndex::from_bytes(&bytes[..cut]),
+        Err(crate::Error::CorruptFile(_))
+      ));
     }
     let mut bad = bytes.clone();
     let at = bytes.len() - 3;
     bad[at] ^= 0x5a;
-    assert!(matches!(SparseIndex::from_bytes(&bad), Err(crate::Error::CorruptFile(_))));
+    assert!(matches!(
+      SparseIndex::from_bytes(&bad),
+      Err(crate::Error::CorruptFile(_))
+    ));
     assert!(Bm25Index::from_bytes(&bytes).is_err());
   }
 }
@@ -240,35 +395,65 @@ pub(super) struct Beir {
 }
 
 pub(super) fn load_msmarco() -> Option<Beir> {
-  let dir = ["../../../shared/datasets/msmarco-sample", "/work/shared/datasets/msmarco-sample"]
-    .into_iter()
-    .find(|d| std::path::Path::new(d).exists())?;
+  let dir = [
+    "../../../shared/datasets/msmarco-sample",
+    "/work/shared/datasets/msmarco-sample",
+  ]
+  .into_iter()
+  .find(|d| std::path::Path::new(d).exists())?;
   let mut ids = Vec::new();
   let mut texts = Vec::new();
-  for line in std::fs::read_to_string(format!("{dir}/corpus.jsonl")).ok()?.lines() {
+  for line in std::fs::read_to_string(format!("{dir}/corpus.jsonl"))
+    .ok()?
+    .lines()
+  {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     ids.push(v["_id"].as_str()?.to_string());
-    texts.push(format!("{} {}", v["title"].as_str().unwrap_or(""), v["text"].as_str().unwrap_or("")));
+    texts.push(format!(
+      "{} {}",
+      v["title"].as_str().unwrap_or(""),
+      v["text"].as_str().unwrap_or("")
+    ));
   }
   let mut queries = Vec::new();
-  for line in std::fs::read_to_string(format!("{dir}/queries.jsonl")).ok()?.lines() {
+  for line in std::fs::read_to_string(format!("{dir}/queries.jsonl"))
+    .ok()?
+    .lines()
+  {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     queries.push((v["_id"].as_str()?.to_string(), v["text"].as_str()?.to_string()));
   }
   let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
-  for line in std::fs::read_to_string(format!("{dir}/qrels/test.tsv")).ok()?.lines() {
+  for line in std::fs::read_to_string(format!("{dir}/qrels/test.tsv"))
+    .ok()?
+    .lines()
+  {
     let p: Vec<&str> = line.split_whitespace().collect();
     if p.len() >= 3 {
       if let Ok(g) = p[2].parse::<u32>() {
-        qrels.entry(p[0].to_string()).or_default().insert(p[1].to_string(), g);
+        qrels
+          .entry(p[0].to_string())
+          .or_default()
+          .insert(p[1].to_string(), g);
       }
     }
   }
-  Some(Beir { ids, texts, queries, qrels })
+  Some(Beir {
+    ids,
+    texts,
+    queries,
+    qrels,
+  })
 }
 
 fn build_bm25(data: &Beir, opts: Bm25Options) -> Bm25Index {
-  let docs = data.ids.iter().cloned().zip(data.texts.iter().cloned()).map(|(i, t)| (ExternalId::Str(i), t)).collect();
+  let docs = data
+    .ids
+    .iter()
+    .cloned()
+    .zip(data.texts.iter().cloned())
+    .map(|(i, t)| (ExternalId::Str(i), t))
+    .collect();
   Bm25Index::build(docs, opts).unwrap()
 }
 
@@ -286,7 +471,11 @@ fn reference_scores(data: &Beir, tok: &Tokenizer, o: &Bm25Options, query: &str) 
       *df.entry(t).or_default() += 1.0;
     }
   }
-  let q: Vec<String> = tok.tokenize(query).into_iter().filter(|t| df.contains_key(t.as_str())).collect();
+  let q: Vec<String> = tok
+    .tokenize(query)
+    .into_iter()
+    .filter(|t| df.contains_key(t.as_str()))
+    .collect();
   docs
     .iter()
     .map(|d| {
@@ -308,8 +497,20 @@ fn reference_scores(data: &Beir, tok: &Tokenizer, o: &Bm25Options, query: &str) 
 #[test]
 fn bm25_variants_match_the_bm25s_formulas_on_real_text() {
   let Some(data) = load_msmarco() else { return };
-  for method in [Bm25Method::Lucene, Bm25Method::Robertson, Bm25Method::Atire, Bm25Method::Bm25l, Bm25Method::Bm25Plus] {
-    let o = Bm25Options { method, k1: 1.2, b: 0.7, delta: 0.6, ..Default::default() };
+  for method in [
+    Bm25Method::Lucene,
+    Bm25Method::Robertson,
+    Bm25Method::Atire,
+    Bm25Method::Bm25l,
+    Bm25Method::Bm25Plus,
+  ] {
+    let o = Bm25Options {
+      method,
+      k1: 1.2,
+      b: 0.7,
+      delta: 0.6,
+      ..Default::default()
+    };
     let idx = build_bm25(&data, o.clone());
     let tok = Tokenizer::new(o.tokenizer.clone()).unwrap();
     for (_, q) in data.queries.iter().take(4) {
@@ -320,8 +521,16 @@ fn bm25_variants_match_the_bm25s_formulas_on_real_text() {
       assert_eq!(got.len(), sorted.len().min(50), "{method:?}");
       for (r, h) in got.iter().enumerate() {
         let w = want[h.id as usize];
-        assert!(((h.score as f64) - w).abs() <= 1e-5 * w.abs().max(1e-3), "{method:?} {q}: doc {} got {} want {w}", h.id, h.score);
-        assert!(((h.score as f64) - sorted[r]).abs() <= 1e-5 * sorted[r].abs().max(1e-3), "{method:?} rank {r}");
+        assert!(
+          ((h.score as f64) - w).abs() <= 1e-5 * w.abs().max(1e-3),
+          "{method:?} {q}: doc {} got {} want {w}",
+          h.id,
+          h.score
+        );
+        assert!(
+          ((h.score as f64) - sorted[r]).abs() <= 1e-5 * sorted[r].abs().max(1e-3),
+          "{method:?} rank {r}"
+        );
       }
     }
   }
@@ -340,7 +549,12 @@ fn ndcg10(data: &Beir, idx: &Bm25Index) -> (f64, usize) {
       .sum();
     let mut ideal: Vec<u32> = rel.values().copied().collect();
     ideal.sort_by(|a, b| b.cmp(a));
-    let idcg: f64 = ideal.iter().take(10).enumerate().map(|(r, &g)| g as f64 / ((r + 2) as f64).log2()).sum();
+    let idcg: f64 = ideal
+      .iter()
+      .take(10)
+      .enumerate()
+      .map(|(r, &g)| g as f64 / ((r + 2) as f64).log2())
+      .sum();
     total += if idcg > 0.0 { dcg / idcg } else { 0.0 };
     count += 1;
   }
@@ -361,9 +575,18 @@ fn bm25_ndcg_equals_bm25s_on_msmarco_sample() {
     (Bm25Method::Bm25Plus, 0.6871),
   ];
   for (method, want) in bm25s {
-    let idx = build_bm25(&data, Bm25Options { method, ..Default::default() });
+    let idx = build_bm25(
+      &data,
+      Bm25Options {
+        method,
+        ..Default::default()
+      },
+    );
     let (ndcg, n) = ndcg10(&data, &idx);
-    println!("nDCG@10 {} over {n} queries: {ndcg:.4} (bm25s {want})", method.name());
+    println!(
+      "nDCG@10 {} over {n} queries: {ndcg:.4} (bm25s {want})",
+      method.name()
+    );
     assert_eq!(n, 43);
     assert!((ndcg - want).abs() <= 0.005, "{method:?}: {ndcg} vs bm25s {want}");
   }
@@ -373,18 +596,52 @@ fn bm25_ndcg_equals_bm25s_on_msmarco_sample() {
 fn bm25_safe_equals_exhaustive_on_real_text_and_round_trips() {
   let Some(data) = load_msmarco() else { return };
   for bs in [8usize, 32, 128] {
-    let idx = build_bm25(&data, Bm25Options { block_size: bs, ..Default::default() });
+    let idx = build_bm25(
+      &data,
+      Bm25Options {
+        block_size: bs,
+        ..Default::default()
+      },
+    );
     let back = Bm25Index::from_bytes(&idx.to_bytes()).unwrap();
-    let allowed: Vec<ExternalId> = data.ids.iter().step_by(3).map(|s| ExternalId::Str(s.clone())).collect();
+    let allowed: Vec<ExternalId> = data
+      .ids
+      .iter()
+      .step_by(3)
+      .map(|s| ExternalId::Str(s.clone()))
+      .collect();
     let bits = idx.filter_bitset(&allowed);
     for (_, q) in data.queries.iter().take(20) {
       for k in [1usize, 10, 100, 1000, data.ids.len() + 5] {
-        let ex = idx.search(q, k, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap();
+        let ex = idx
+          .search(
+            q,
+            k,
+            &SearchParams {
+              exhaustive: true,
+              ..Default::default()
+            },
+            None,
+          )
+          .unwrap();
         let safe = idx.search(q, k, &SearchParams::default(), None).unwrap();
         assert_eq!(safe, ex, "bs {bs} k {k} {q}");
         assert_eq!(back.search(q, k, &SearchParams::default(), None).unwrap(), ex);
-        let exf = idx.search(q, k, &SearchParams { exhaustive: true, ..Default::default() }, Some(&bits)).unwrap();
-        assert_eq!(idx.search(q, k, &SearchParams::default(), Some(&bits)).unwrap(), exf);
+        let exf = idx
+          .search(
+            q,
+            k,
+            &SearchParams {
+              exhaustive: true,
+              ..Default::default()
+            },
+            Some(&bits),
+          )
+          .unwrap();
+        assert_eq!(
+          idx.search(q, k, &SearchParams::default(), Some(&bits)).unwrap(),
+          exf
+        );
         assert!(exf.iter().all(|h| h.id % 3 == 0));
       }
     }
@@ -405,15 +662,44 @@ fn sparse_safe_equals_exhaustive_on_real_text_weights() {
       for w in tok.tokenize(t) {
         *m.entry(w).or_default() += 1.0;
       }
-      (ExternalId::Int(i as i64), SparseVector::Named(m.into_iter().collect()))
+      (
+        ExternalId::Int(i as i64),
+        SparseVector::Named(m.into_iter().collect()),
+      )
     })
     .collect();
   for reorder in [Reorder::None, Reorder::Bp] {
-    let idx = SparseIndex::build(docs.clone(), &SparseIndexOptions { block_size: 32, reorder, ..Default::default() }).unwrap();
+    let idx = SparseIndex::build(
+      docs.clone(),
+      &SparseIndexOptions {
+        block_size: 32,
+        reorder,
+        ..Default::default()
+      },
+    )
+    .unwrap();
     for (_, q) in data.queries.iter() {
-      let qv = SparseVector::Named(tok.tokenize(q).into_iter().map(|t| (t, 1.0)).collect::<HashMap<_, _>>().into_iter().collect());
+      let qv = SparseVector::Named(
+        tok
+          .tokenize(q)
+          .into_iter()
+          .map(|t| (t, 1.0))
+          .collect::<HashMap<_, _>>()
+          .into_iter()
+          .collect(),
+      );
       for k in [10usize, 1000] {
-        let ex = idx.search(&qv, k, &SearchParams { exhaustive: true, ..Default::default() }, None).unwrap();
+        let ex = idx
+          .search(
+            &qv,
+            k,
+            &SearchParams {
+              exhaustive: true,
+              ..Default::default()
+            },
+            None,
+          )
+          .unwrap();
         assert_eq!(idx.search(&qv, k, &SearchParams::default(), None).unwrap(), ex);
       }
     }

@@ -22,8 +22,24 @@ pub const ENGLISH_STOPWORDS: [&str; 33] = [
 
 /// Snowball languages accepted by the `stemmer` option (rust-stemmers' set).
 pub const STEMMER_LANGUAGES: [&str; 18] = [
-  "arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hungarian", "italian",
-  "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish", "tamil", "turkish",
+  "arabic",
+  "danish",
+  "dutch",
+  "english",
+  "finnish",
+  "french",
+  "german",
+  "greek",
+  "hungarian",
+  "italian",
+  "norwegian",
+  "portuguese",
+  "romanian",
+  "russian",
+  "spanish",
+  "swedish",
+  "tamil",
+  "turkish",
 ];
 
 fn algorithm(lang: &str) -> Option<Algorithm> {
@@ -115,12 +131,30 @@ impl Tokenizer {
     let stemmer = match &opts.stemmer {
       None => None,
       Some(lang) => Some(Stemmer::create(algorithm(lang).ok_or_else(|| {
-        Error::InvalidArg(format!("stemmer: unknown language '{lang}' (expected one of {})", STEMMER_LANGUAGES.join(", ")))
+        Error::InvalidArg(format!(
+          "stemmer: unknown language '{lang}' (expected one of {})",
+          STEMMER_LANGUAGES.join(", ")
+        ))
       })?)),
     };
-    let stop = opts.stopwords.iter().map(|s| if opts.lowercase { s.to_lowercase() } else { s.clone() }).collect();
+    let stop = opts
+      .stopwords
+      .iter()
+      .map(|s| {
+        if opts.lowercase {
+          s.to_lowercase()
+        } else {
+          s.clone()
+        }
+      })
+      .collect();
     let vocab = opts.vocabulary.as_ref().map(|v| v.iter().cloned().collect());
-    Ok(Tokenizer { opts, stop, stemmer, vocab })
+    Ok(Tokenizer {
+      opts,
+      stop,
+      stemmer,
+      vocab,
+    })
   }
 
   pub fn options(&self) -> &TokenizerOptions {
@@ -211,7 +245,11 @@ impl Tokenizer {
     };
     let stopwords = strings(r, "tokenizer stopwords")?;
     let stemmer = r.get_str("tokenizer stemmer")?;
-    let vocabulary = if r.get_bool("tokenizer vocabulary flag")? { Some(strings(r, "tokenizer vocabulary")?) } else { None };
+    let vocabulary = if r.get_bool("tokenizer vocabulary flag")? {
+      Some(strings(r, "tokenizer vocabulary")?)
+    } else {
+      None
+    };
     let opts = TokenizerOptions {
       lowercase,
       stopwords,
@@ -261,7 +299,10 @@ mod tests {
   fn default_matches_bm25s_rules() {
     let t = |s| tok(TokenizerOptions::default(), s);
     // 1-char tokens dropped, stop words dropped, punctuation splits, underscores and digits are word chars.
-    assert_eq!(t("The quick-brown fox, a dog_2 & I 42x."), vec!["quick", "brown", "fox", "dog_2", "42x"]);
+    assert_eq!(
+      t("The quick-brown fox, a dog_2 & I 42x."),
+      vec!["quick", "brown", "fox", "dog_2", "42x"]
+    );
     assert_eq!(t(""), Vec::<String>::new());
     assert_eq!(t("  ,,, !! "), Vec::<String>::new());
     assert_eq!(t("ÉCOLE Straße"), vec!["école", "straße"]);
@@ -269,25 +310,49 @@ mod tests {
 
   #[test]
   fn english_stemming_after_stopwords() {
-    let o = TokenizerOptions { stemmer: Some("english".into()), ..Default::default() };
+    let o = TokenizerOptions {
+      stemmer: Some("english".into()),
+      ..Default::default()
+    };
     // Snowball English (Porter2) golden stems.
-    assert_eq!(tok(o, "The runners were running quickly to these generously sized cities"),
-      vec!["runner", "were", "run", "quick", "generous", "size", "citi"]);
+    assert_eq!(
+      tok(
+        o,
+        "The runners were running quickly to these generously sized cities"
+      ),
+      vec!["runner", "were", "run", "quick", "generous", "size", "citi"]
+    );
   }
 
   #[test]
   fn no_stopwords_and_no_lowercase() {
-    let o = TokenizerOptions { stopwords: vec![], lowercase: false, ..Default::default() };
-    assert_eq!(tok(o, "The Cat is on the mat"), vec!["The", "Cat", "is", "on", "the", "mat"]);
+    let o = TokenizerOptions {
+      stopwords: vec![],
+      lowercase: false,
+      ..Default::default()
+    };
+    assert_eq!(
+      tok(o, "The Cat is on the mat"),
+      vec!["The", "Cat", "is", "on", "the", "mat"]
+    );
   }
 
   #[test]
   fn cjk_bigrams_and_runs() {
-    let o = TokenizerOptions { cjk_bigrams: true, ..Default::default() };
-    assert_eq!(tok(o.clone(), "東京都に住む"), vec!["東京", "京都", "都に", "に住", "住む"]);
+    let o = TokenizerOptions {
+      cjk_bigrams: true,
+      ..Default::default()
+    };
+    assert_eq!(
+      tok(o.clone(), "東京都に住む"),
+      vec!["東京", "京都", "都に", "に住", "住む"]
+    );
     assert_eq!(tok(o.clone(), "中 abc中文de"), vec!["中", "abc", "中文", "de"]);
     // Without the option a CJK run is one token (bm25s behaviour).
-    assert_eq!(tok(TokenizerOptions::default(), "東京都に住む"), vec!["東京都に住む"]);
+    assert_eq!(
+      tok(TokenizerOptions::default(), "東京都に住む"),
+      vec!["東京都に住む"]
+    );
   }
 
   #[test]
@@ -297,18 +362,37 @@ mod tests {
     let Ok(text) = line else { return };
     let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or("{}")).unwrap();
     let first = v["text"].as_str().unwrap_or("");
-    let plain = tok(TokenizerOptions { stopwords: vec![], ..Default::default() }, first);
+    let plain = tok(
+      TokenizerOptions {
+        stopwords: vec![],
+        ..Default::default()
+      },
+      first,
+    );
     // Arabic punctuation (U+061F question mark) splits; words stay whole.
     assert!(plain.iter().all(|t| !t.contains('\u{061F}')), "{plain:?}");
-    assert!(plain.iter().any(|t| t.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))), "{plain:?}");
+    assert!(
+      plain
+        .iter()
+        .any(|t| t.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))),
+      "{plain:?}"
+    );
     // Golden: the Arabic Snowball stemmer strips the definite article.
-    let o = TokenizerOptions { stemmer: Some("arabic".into()), stopwords: vec![], ..Default::default() };
+    let o = TokenizerOptions {
+      stemmer: Some("arabic".into()),
+      stopwords: vec![],
+      ..Default::default()
+    };
     assert_eq!(tok(o, "الكتاب"), vec!["كتاب"]);
   }
 
   #[test]
   fn vocabulary_filters_and_options_round_trip() {
-    let o = TokenizerOptions { vocabulary: Some(vec!["fox".into()]), stemmer: Some("french".into()), ..Default::default() };
+    let o = TokenizerOptions {
+      vocabulary: Some(vec!["fox".into()]),
+      stemmer: Some("french".into()),
+      ..Default::default()
+    };
     let t = Tokenizer::new(o.clone()).unwrap();
     assert_eq!(t.tokenize("fox and dog fox"), vec!["fox", "fox"]);
     let mut w = ByteWriter::new();
@@ -316,6 +400,10 @@ mod tests {
     let b = w.into_bytes();
     let back = Tokenizer::read(&mut ByteReader::new(&b)).unwrap();
     assert_eq!(back.options(), &o);
-    assert!(Tokenizer::new(TokenizerOptions { stemmer: Some("klingon".into()), ..Default::default() }).is_err());
+    assert!(Tokenizer::new(TokenizerOptions {
+      stemmer: Some("klingon".into()),
+      ..Default::default()
+    })
+    .is_err());
   }
 }

@@ -65,14 +65,21 @@ impl Vocab {
 /// row re-sorted by them (values follow their terms; repeated terms stay, adjacent). Because
 /// the order depends only on the set of terms, `compact()` reproduces a fresh build's ids and
 /// with them the exact order in which a document's scores are summed.
-pub fn canonicalize<'a, V: Copy>(n_old: usize, term_of: impl Fn(u32) -> &'a str, rows: &mut [(Vec<u32>, Vec<V>)]) -> Result<Vocab> {
+pub fn canonicalize<'a, V: Copy>(
+  n_old: usize,
+  term_of: impl Fn(u32) -> &'a str,
+  rows: &mut [(Vec<u32>, Vec<V>)],
+) -> Result<Vocab> {
   let mut used = vec![false; n_old];
   for r in rows.iter() {
     for &t in &r.0 {
       used[t as usize] = true;
     }
   }
-  let mut names: Vec<(&str, u32)> = (0..n_old as u32).filter(|&t| used[t as usize]).map(|t| (term_of(t), t)).collect();
+  let mut names: Vec<(&str, u32)> = (0..n_old as u32)
+    .filter(|&t| used[t as usize])
+    .map(|t| (term_of(t), t))
+    .collect();
   names.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
   let mut remap = vec![u32::MAX; n_old];
   let mut vocab = Vocab::new();
@@ -104,7 +111,11 @@ pub struct PendingTerms<'v> {
 
 impl<'v> PendingTerms<'v> {
   pub fn new(base: &'v Vocab) -> Self {
-    PendingTerms { base, map: HashMap::new(), terms: Vec::new() }
+    PendingTerms {
+      base,
+      map: HashMap::new(),
+      terms: Vec::new(),
+    }
   }
   /// The id `term` has (or will have once committed).
   pub fn id(&mut self, term: &str) -> Result<u32> {
