@@ -60,10 +60,6 @@ export declare class NativeBm25Index {
   addSync(ids: IdsInput, texts: Array<string>): void
   /** Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile. */
   add(ids: IdsInput, texts: Array<string>, signal?: AbortSignal | undefined | null): Promise<void>
-  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
-  delete(ids: IdsInput): number
-  compactSync(): void
-  compact(signal?: AbortSignal | undefined | null): Promise<void>
   options(): Bm25Init
   /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
   search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
@@ -76,6 +72,10 @@ export declare class NativeBm25Index {
   save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
   static loadSync(path: string, mmap?: boolean | undefined | null): NativeBm25Index
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBm25Index>
+  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
+  delete(ids: IdsInput): number
+  compactSync(): void
+  compact(signal?: AbortSignal | undefined | null): Promise<void>
 }
 
 /**
@@ -300,10 +300,6 @@ export declare class NativeSparseIndex {
   addSync(ids: IdsInput, docs: SparseRows): void
   /** Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile. */
   add(ids: IdsInput, docs: SparseRows, signal?: AbortSignal | undefined | null): Promise<void>
-  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
-  delete(ids: IdsInput): number
-  compactSync(): void
-  compact(signal?: AbortSignal | undefined | null): Promise<void>
   /** One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`. */
   search(query: SparseRows, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
   searchBatchSync(queries: SparseRows, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
@@ -319,6 +315,10 @@ export declare class NativeSparseIndex {
   save(path: string, signal?: AbortSignal | undefined | null): Promise<void>
   static loadSync(path: string, mmap?: boolean | undefined | null): NativeSparseIndex
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeSparseIndex>
+  /** Tombstones documents; returns how many were deleted (unknown ids are ignored). */
+  delete(ids: IdsInput): number
+  compactSync(): void
+  compact(signal?: AbortSignal | undefined | null): Promise<void>
 }
 
 export declare class NativeTokenizer {

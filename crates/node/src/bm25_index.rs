@@ -6,7 +6,7 @@ use crate::convert::{
   MemoryComponent,
 };
 use crate::error::{guard, invalid};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{segment_methods, Snapshot};
 use crate::sparse_common::{
   search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit,
 };
@@ -164,24 +164,6 @@ impl NativeBm25Index {
     Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
   }
 
-  /// Tombstones documents; returns how many were deleted (unknown ids are ignored).
-  #[napi]
-  pub fn delete(&self, ids: IdsInput) -> napi::Result<u32> {
-    let ids = ids_from_js(ids)?;
-    self.inner.update(|idx| Ok(idx.delete(&ids) as u32))
-  }
-
-  #[napi]
-  pub fn compact_sync(&self) -> napi::Result<()> {
-    self.inner.update(|idx| guard(|| idx.compact()))
-  }
-
-  #[napi(ts_return_type = "Promise<void>")]
-  pub fn compact(&self, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || inner.update(|idx| guard(|| idx.compact())))
-  }
-
   #[napi]
   pub fn options(&self) -> Bm25Init {
     let snap = self.inner.get();
@@ -291,3 +273,5 @@ impl NativeBm25Index {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }
+
+segment_methods!(NativeBm25Index);

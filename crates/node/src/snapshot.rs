@@ -40,3 +40,39 @@ impl<T: Clone> Snapshot<T> {
     Ok(r)
   }
 }
+
+/// The update methods of a segmented index binding whose state is `inner: Arc<Snapshot<T>>`
+/// (BM25 and learned sparse): `delete`, `compactSync`, `compact`. Each edits a copy and
+/// publishes it, so searches in flight keep their snapshot. (`add` differs per index: its
+/// documents are converted differently.)
+macro_rules! segment_methods {
+  ($native:ident) => {
+    #[napi_derive::napi]
+    impl $native {
+      /// Tombstones documents; returns how many were deleted (unknown ids are ignored).
+      #[napi]
+      pub fn delete(&self, ids: $crate::convert::IdsInput) -> napi::Result<u32> {
+        let ids = $crate::convert::ids_from_js(ids)?;
+        // At most one deletion per internal id, and internal ids are u32.
+        self.inner.update(|idx| Ok(idx.delete(&ids) as u32))
+      }
+
+      #[napi]
+      pub fn compact_sync(&self) -> napi::Result<()> {
+        self.inner.update(|idx| $crate::error::guard(|| idx.compact()))
+      }
+
+      #[napi(ts_return_type = "Promise<void>")]
+      pub fn compact(
+        &self,
+        signal: Option<napi::bindgen_prelude::AbortSignal>,
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::tasks::Job<()>> {
+        let inner = self.inner.clone();
+        $crate::tasks::spawn(signal, move || {
+          inner.update(|idx| $crate::error::guard(|| idx.compact()))
+        })
+      }
+    }
+  };
+}
+pub(crate) use segment_methods;

@@ -7,7 +7,7 @@ use crate::convert::{
   MemoryComponent,
 };
 use crate::error::{guard, invalid};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{segment_methods, Snapshot};
 use crate::sparse_common::{search_params, SparseSearchInit};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
@@ -244,24 +244,6 @@ impl NativeSparseIndex {
     Ok(spawn(signal, move || inner.update(|idx| guard(|| idx.add(docs)))))
   }
 
-  /// Tombstones documents; returns how many were deleted (unknown ids are ignored).
-  #[napi]
-  pub fn delete(&self, ids: IdsInput) -> napi::Result<u32> {
-    let ids = ids_from_js(ids)?;
-    self.inner.update(|idx| Ok(idx.delete(&ids) as u32))
-  }
-
-  #[napi]
-  pub fn compact_sync(&self) -> napi::Result<()> {
-    self.inner.update(|idx| guard(|| idx.compact()))
-  }
-
-  #[napi(ts_return_type = "Promise<void>")]
-  pub fn compact(&self, signal: Option<AbortSignal>) -> AsyncTask<Job<()>> {
-    let inner = self.inner.clone();
-    spawn(signal, move || inner.update(|idx| guard(|| idx.compact())))
-  }
-
   /// One query (a single CSR row) on the calling thread; results go into `idsOut` / `scoresOut`.
   #[napi]
   pub fn search(
@@ -384,3 +366,5 @@ impl NativeSparseIndex {
     AsyncTask::with_optional_signal(load_job(path, mmap.unwrap_or(false)), signal)
   }
 }
+
+segment_methods!(NativeSparseIndex);

@@ -316,16 +316,7 @@ impl Bm25Index {
   /// already deleted, or of the other id type) are ignored. Deleted documents never appear in
   /// results but keep counting in N and df (as in Lucene) until [`compact`](Self::compact).
   pub fn delete(&mut self, ids: &[ExternalId]) -> usize {
-    let mut n = 0;
-    for id in ids {
-      if let Some(i) = self.ids.lookup(id) {
-        if self.segs.delete(i) {
-          n += 1;
-        }
-        self.ids.unbind(i);
-      }
-    }
-    n
+    self.segs.delete_external(&mut self.ids, ids)
   }
 
   /// Rebuilds one segment over the live documents (insertion order kept) with fresh N, df and

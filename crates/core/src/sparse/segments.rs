@@ -9,6 +9,7 @@
 //! without threshold seeding, as a filtered search does, until `compact()`).
 
 use super::blocks::{BlockIndex, Impact, SearchParams};
+use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter};
 use crate::topk::{Scored, TopMax};
 use crate::{Error, Result};
@@ -207,6 +208,22 @@ impl<T: Impact> Segments<T> {
     self
       .locate(internal)
       .is_some_and(|(i, l)| self.segs[i].is_alive(l))
+  }
+
+  /// Deletes documents by external id, unbinding each from `ids` so it may be added again;
+  /// returns how many live documents were deleted. Unknown ids (never added, already deleted,
+  /// or of the other id type) are ignored. Shared by the BM25 and learned-sparse indexes.
+  pub fn delete_external(&mut self, ids: &mut IdMap, external: &[ExternalId]) -> usize {
+    let mut n = 0;
+    for id in external {
+      if let Some(i) = ids.lookup(id) {
+        if self.delete(i) {
+          n += 1;
+        }
+        ids.unbind(i);
+      }
+    }
+    n
   }
 
   /// Tombstones `internal`; false if it was already deleted or does not exist.
