@@ -131,7 +131,7 @@ test('texts without letters or digits form one cluster; dedup rejects bad option
   await bad({ numPerm: 32, bands: 9, rows: 13 })
   await bad({ falsePositiveRate: 0, mode: 'bloom' })
   await bad({ batchSize: 0 })
-  await bad({ onProgress: 5 })
+  await t.throwsAsync(dedup(['a'], { onProgress: 5 } as never), { instanceOf: TypeError, code: 'ERR_SLIMDEX_INVALID_ARG' })
   await bad({ typo: true })
   await t.throwsAsync(dedup('text' as never), { code: 'ERR_SLIMDEX_INVALID_ARG' })
   await t.throwsAsync(dedup([1] as never), { code: 'ERR_SLIMDEX_INVALID_ARG' })

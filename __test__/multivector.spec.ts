@@ -327,6 +327,7 @@ test('MultiVectorIndex rejects bad input and leaves the index unchanged; add rep
   const aborted = new AbortController()
   aborted.abort()
   await t.throwsAsync(idx.add(undefined, big, { signal: aborted.signal }), { code: 'ABORT_ERR' })
+  await t.throwsAsync(idx.add(undefined, big, { onProgress: 5 as never }), { instanceOf: TypeError, code: 'ERR_SLIMDEX_INVALID_ARG' })
   t.is(idx.size, 1300)
   t.true(idx.memoryUsage().components.tokens === big.tokens.length * 2)
   t.true(idx.memoryUsage().components.fde > 0)
@@ -377,6 +378,28 @@ test("MultiVectorIndex fdeStorage 'pq': candidates = N equals brute force exactl
   const small = new MultiVectorIndex({ dim, fde, fdeStorage: 'pq' })
   t.throws(() => small.addSync(undefined, { tokens: c.tokens.subarray(0, c.offsets[50] * dim), offsets: c.offsets.subarray(0, 51) }), { message: /at least 2\^nbits = 256 documents/ })
   t.is(small.size, 0)
+  // Two adds started together on an empty PQ index: the second waits for the first's codebooks,
+  // so the index equals adding the batches one after the other (default ids continue).
+  const split = { tokens: c.tokens.subarray(0, c.offsets[300] * dim), offsets: c.offsets.subarray(0, 301) }
+  const rest = { tokens: c.tokens.subarray(c.offsets[300] * dim), offsets: Uint32Array.from(c.offsets.subarray(300), (o) => o - c.offsets[300]) }
+  const pqOptions = { dim, fde: f16.encoder(), fdeStorage: 'pq', pq: { nbits: 4, iterations: 4 } } as const
+  const together = new MultiVectorIndex(pqOptions)
+  const restTokens = rest.tokens.slice()
+  const adds = [together.add(undefined, split), together.add(undefined, restTokens, rest.offsets)]
+  restTokens.fill(0) // the waiting add() copied its input when called
+  await Promise.all(adds)
+  const inTurn = new MultiVectorIndex(pqOptions)
+  await inTurn.add(undefined, split)
+  await inTurn.add(undefined, rest)
+  t.is(together.size, n)
+  t.deepEqual(together.toBuffer(), inTurn.toBuffer())
+  // A failed first add lets the waiting one train instead.
+  const retry = new MultiVectorIndex(pqOptions)
+  const tooFew = { tokens: c.tokens.subarray(0, c.offsets[3] * dim), offsets: c.offsets.subarray(0, 4) }
+  const [first, second] = await Promise.allSettled([retry.add(undefined, tooFew), retry.add(undefined, split)])
+  t.is(first.status, 'rejected')
+  t.is(second.status, 'fulfilled')
+  t.is(retry.size, 300)
   t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { nbits: 5 as 8 } }), { instanceOf: RangeError, message: /pq.nbits/ })
   t.throws(() => new MultiVectorIndex({ dim, fde, fdeStorage: 'pq', pq: { m: 7 } }), { message: /m must divide dim/ })
 })

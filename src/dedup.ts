@@ -8,7 +8,7 @@ import * as native from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import { checkTexts, hasherShape, MAX_NUM_PERM, thresholdSchema } from './minhash'
 import type { MinHasherOptions, PairColumns } from './minhash'
-import { checkSignal, parseOptions, positiveInt } from './validate'
+import { callbackOption, checkSignal, parseOptions, positiveInt } from './validate'
 
 /** Options of {@link dedup}. Hasher options (`numPerm`, `seed`, `scheme`, `shingle`, `ngram`) as in `MinHasher`. */
 export interface DedupOptions extends MinHasherOptions {
@@ -81,7 +81,7 @@ const dedupSchema = z.strictObject({
   batchSize: positiveInt(1 << 24).default(4096),
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<(n: number) => void>((f) => typeof f === 'function', 'must be a function').optional(),
+  onProgress: callbackOption<(n: number) => void>('must be a function (n) => void').optional(),
 })
 
 type Source = readonly string[] | Iterable<string> | AsyncIterable<string>

@@ -6,13 +6,13 @@
  */
 import { z } from 'zod'
 import { NativeMultiVectorIndex } from '../binding'
-import { callNative, callNativeAsync, invalidRange, invalidType } from './errors'
+import { callNative, callNativeAsync, invalidRange, invalidType, slimdexError } from './errors'
 import { encoderSchema, FdeEncoder, type FdeEncoderOptions, type PointClouds, type PointCloudsInput, type ResolvedFdeOptions, type TokensInput, toPointClouds, toTokens } from './muvera'
 import { type LongTaskOptions, runLongTask } from './progress'
 import { fromBufferOf, loadOf, loadSyncOf, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
-import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
+import { callbackOption, checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** Options of {@link MultiVectorIndex}. */
 export interface MultiVectorIndexOptions {
@@ -148,7 +148,7 @@ const candidateSchema = z.strictObject({
 const addSchema = z.strictObject({
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
-  onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === 'function', 'must be a function (done, total) => void').optional(),
+  onProgress: callbackOption<(done: number, total: number) => void>('must be a function (done, total) => void').optional(),
 })
 
 /** The options of an index, as resolved (defaults filled in). */
@@ -180,6 +180,8 @@ export class MultiVectorIndex {
   #native: NativeMultiVectorIndex
   readonly #buffers = new ResultBuffers()
   readonly #options: ResolvedMultiVectorOptions
+  /** With `fdeStorage: 'pq'`: the add() that is training the codebooks, while it runs. */
+  #trainingAdd: Promise<void> | undefined
 
   constructor(options: MultiVectorIndexOptions) {
     const o = parseOptions(indexSchema, options, 'MultiVectorIndex options')
@@ -238,10 +240,24 @@ export class MultiVectorIndex {
   add(ids: readonly Id[] | undefined, tokens: Float32Array, offsets: PointClouds['offsets'], options?: MultiVectorAddOptions): Promise<void>
   add(ids: readonly Id[] | undefined, docs: PointCloudsInput, options?: MultiVectorAddOptions): Promise<void>
   async add(ids: readonly Id[] | undefined, a: unknown, b?: unknown, c?: unknown): Promise<void> {
-    const { tokens, offsets, nativeIds, o } = this.#prepare(ids, a, b, c)
-    await runLongTask(o as LongTaskOptions, ({ signal, onProgress, token }) =>
+    let { tokens, offsets, nativeIds, o } = this.#prepare(ids, a, b, c)
+    if (this.#trainingAdd) {
+      // A PQ index trains its codebooks on the first batch, so a batch added meanwhile waits
+      // for them (it would be encoded with other codebooks); if that add fails, this one trains.
+      // The inputs are copied now, and default ids continue from the size after the wait.
+      ;[tokens, offsets] = [tokens.slice(), offsets.slice()]
+      while (this.#trainingAdd) await this.#trainingAdd.catch(() => undefined)
+      if (ids === undefined) nativeIds = toIds(undefined, offsets.length - 1, this.size)
+    }
+    const run = runLongTask(o as LongTaskOptions, ({ signal, onProgress, token }) =>
       callNativeAsync(() => this.#native.add(nativeIds, tokens, offsets, o.threads, signal, onProgress, token)),
     )
+    if (this.#options.fdeStorage !== 'pq' || this.#native.size > 0) return run
+    const training = run.finally(() => {
+      if (this.#trainingAdd === training) this.#trainingAdd = undefined
+    })
+    this.#trainingAdd = training
+    return training
   }
 
   /** Synchronous twin of {@link MultiVectorIndex.add} (encoding still runs in parallel). */
@@ -250,6 +266,7 @@ export class MultiVectorIndex {
   addSync(ids: readonly Id[] | undefined, a: unknown, b?: unknown, c?: unknown): this {
     const { tokens, offsets, nativeIds, o } = this.#prepare(ids, a, b, c)
     if (o.signal !== undefined || o.onProgress !== undefined) throw invalidType('addSync takes no signal or onProgress (use add)')
+    if (this.#trainingAdd) throw slimdexError(Error, 'ERR_SLIMDEX_INVALID_STATE', "addSync: an add() is training the 'pq' codebooks; await it first")
     callNative(() => this.#native.addSync(nativeIds, tokens, offsets, o.threads))
     return this
   }

@@ -52,6 +52,13 @@ export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, wha
   throw isTypeIssue(issue) ? invalidType(message) : invalidRange(message)
 }
 
+/**
+ * A callback option: anything but a function is a TypeError (through {@link TYPE_CHECK}).
+ * `F` is the callback's type as the caller sees it; `message` says its expected shape.
+ */
+export const callbackOption = <F extends (...args: never[]) => unknown>(message: string) =>
+  z.custom<F>((v) => typeof v === 'function', { message, params: TYPE_CHECK })
+
 /** A positive integer option (`k`, `dim`, …) up to `max`, checked before it reaches N-API. */
 export const positiveInt = (max = 2 ** 32 - 1) => z.number().int().min(1).max(max)
 
