@@ -19,7 +19,7 @@ pub enum Tier {
   Neon = 1,
   /// x86-64 AVX2 + FMA + POPCNT.
   Avx2 = 2,
-  /// x86-64 AVX-512 F/BW/VL with VPOPCNTDQ.
+  /// x86-64 AVX-512 F/BW/VL with VPOPCNTDQ, on top of the AVX2 tier's features.
   Avx512 = 3,
 }
 
@@ -51,6 +51,15 @@ static ACTIVE: AtomicU8 = AtomicU8::new(UNSET);
 pub fn detected() -> Tier {
   #[cfg(target_arch = "x86_64")]
   {
+    // AVX-512 kernels fall back to AVX2 ones for some shapes and every tier implies the ones
+    // below it, so the AVX-512 tier also needs the AVX2 tier's features (a CPU or VM could
+    // report AVX-512 with POPCNT or FMA masked off).
+    let avx2 = std::arch::is_x86_feature_detected!("avx2")
+      && std::arch::is_x86_feature_detected!("fma")
+      && std::arch::is_x86_feature_detected!("popcnt");
+    if !avx2 {
+      return Tier::Scalar;
+    }
     if std::arch::is_x86_feature_detected!("avx512f")
       && std::arch::is_x86_feature_detected!("avx512bw")
       && std::arch::is_x86_feature_detected!("avx512vl")
@@ -58,13 +67,7 @@ pub fn detected() -> Tier {
     {
       return Tier::Avx512;
     }
-    if std::arch::is_x86_feature_detected!("avx2")
-      && std::arch::is_x86_feature_detected!("fma")
-      && std::arch::is_x86_feature_detected!("popcnt")
-    {
-      return Tier::Avx2;
-    }
-    Tier::Scalar
+    Tier::Avx2
   }
   #[cfg(target_arch = "aarch64")]
   {
