@@ -370,6 +370,11 @@ test('CLI multivector: JSONL token sets and .npy + offsets → MultiVectorIndex 
   t.regex(fromNpy.stdout, /MultiVectorIndex: 60 items → .*mv2\.slmdx/)
   // Same tokens, ids and options: the same file, byte for byte.
   t.deepEqual(readFileSync(join(dir, 'mv2.slmdx')), readFileSync(join(dir, 'mv.slmdx')))
+  // Offsets as an int64 .npy (what np.cumsum writes) give the same index too.
+  writeFileSync(join(dir, 'offsets.npy'), int64Npy(offsets))
+  const fromNpyOffsets = await inProcess('index', '--kind', 'multivector', '--input', join(dir, 'tokens.npy'), '--offsets', join(dir, 'offsets.npy'), '--ids', join(dir, 'ids.txt'), '--output', join(dir, 'mv3.slmdx'), ...fdeFlags)
+  t.is(fromNpyOffsets.code, 0, fromNpyOffsets.stderr)
+  t.deepEqual(readFileSync(join(dir, 'mv3.slmdx')), readFileSync(join(dir, 'mv.slmdx')))
 
   // The library, built the same way, gives the answers the CLI prints.
   const index = new MultiVectorIndex({ dim, fde: { repetitions: 4, simhashBits: 3, projectionDim: 4, seed: 7 }, storage: 'f32', fdeStorage: 'f32' })
@@ -435,6 +440,12 @@ test('CLI multivector: JSONL token sets and .npy + offsets → MultiVectorIndex 
   writeFileSync(join(dir, 'word.txt'), '0\nfive\n')
   cases.push([['--input', 'tokens.npy', '--offsets', 'word.txt'], 1, /word\.txt:2: expected a token offset/])
   cases.push([['--input', 'tokens.npy', '--offsets', 'nope.txt'], 1, /nope\.txt: no such file or directory/])
+  writeFileSync(join(dir, 'negative.npy'), int64Npy([0, 2, -1, 4]))
+  cases.push([['--input', 'tokens.npy', '--offsets', 'negative.npy'], 1, /negative\.npy: value -1 at index 2 is outside \[0, 2\^32 − 1\]/])
+  writeFileSync(join(dir, 'down.npy'), int64Npy([0, 3, 2]))
+  cases.push([['--input', 'tokens.npy', '--offsets', 'down.npy'], 1, /down\.npy: offsets must not decrease \(2 after 3\) \(offset 2\)/])
+  writeFileSync(join(dir, 'float-offsets.npy'), toNpy(Float32Array.from(offsets), [offsets.length]))
+  cases.push([['--input', 'tokens.npy', '--offsets', 'float-offsets.npy'], 1, /float-offsets\.npy: dtype <f4 is not supported here/])
   cases.push([['--input', 'tokens.npy'], 2, /tokens\.npy: a token matrix needs --offsets <file>/])
   cases.push([['--input', 'docs.jsonl', '--projection', 'gaussian'], 2, /--projection must be one of countsketch, identity, dense/])
   cases.push([['--input', 'docs.jsonl', '--repetitions', '0'], 2, /--repetitions must be a positive integer/])
@@ -467,3 +478,15 @@ test('CLI multivector: JSONL token sets and .npy + offsets → MultiVectorIndex 
   t.is(modeOnSparse.code, 2)
   t.regex(modeOnSparse.stderr, /--mode applies to multivector indexes only \(.*sp\.slmdx is a SparseIndex\)/)
 })
+
+/** A 1-D little-endian int64 `.npy` (format 1.0), as NumPy writes `np.cumsum` output. */
+function int64Npy(values: readonly number[]): Buffer {
+  let header = `{'descr': '<i8', 'fortran_order': False, 'shape': (${values.length},), }`
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n'
+  const out = Buffer.alloc(10 + header.length + values.length * 8)
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(out)
+  out.writeUInt16LE(header.length, 8)
+  out.write(header, 10, 'latin1')
+  values.forEach((v, i) => out.writeBigInt64LE(BigInt(v), 10 + header.length + i * 8))
+  return out
+}

@@ -26,7 +26,7 @@ import type { BeirQuery } from './beir'
 import { evaluate, formatMetrics } from './eval'
 import { inspectIndex, nativeInfo } from './kernels'
 import type { IndexFileInfo } from './kernels'
-import { ioError, parseError, readJsonl, readLines, readVectors } from './readers'
+import { ioError, parseError, parseNpyUint32, readBytes, readJsonl, readLines, readVectors } from './readers'
 import type { Matrix } from './readers'
 import { asRetriever } from './retriever'
 import type { Retriever } from './retriever'
@@ -55,7 +55,7 @@ Commands:
                  pq (vectors like binary; --m <sub-quantizers> --nbits 4|8 --ivf-lists <n> --metric l2|ip|cosine
                  --rescore none|float32),
                  multivector (token sets: JSONL {"_id", "tokens": [[...], ...]}, or a .npy/.fvecs token
-                 matrix with --offsets <file>: n + 1 token offsets, one per line, from 0 to the token count;
+                 matrix with --offsets <file>: n + 1 token offsets from 0 to the token count, one per line or a 1-D integer .npy;
                  FDE: --repetitions 20 --simhash-bits 5 --projection countsketch|identity|dense
                  --projection-dim 16 --final-dim <d> --seed 42; --storage f16|f32|int8 --fde-storage f16|f32|pq,
                  with pq: --m <sub-quantizers> --nbits 8|4)
@@ -417,22 +417,42 @@ interface InputTokens {
   ids?: Id[]
 }
 
-/** n + 1 token offsets from a text file (one integer per line), checked against the token count. */
+/**
+ * n + 1 token offsets, checked against the token count: a `.npy` of integers (1-D, int32/int64,
+ * e.g. from `np.cumsum`) or a text file with one integer per line.
+ */
 async function readOffsetsFile(path: string, tokens: number): Promise<Uint32Array> {
+  if (extname(path).toLowerCase() === '.npy') {
+    const offsets = parseNpyUint32(await readBytes(path), path)
+    offsets.forEach((v, i) => checkOffset(path, v, i, offsets, undefined))
+    return checkLastOffset(path, offsets, tokens)
+  }
   const values: number[] = []
   for await (const { text, line } of readLines(path)) {
     const t = text.trim()
     if (t === '') continue
     if (!/^\d+$/.test(t) || Number(t) > 0xffffffff) throw parseError(path, `expected a token offset (an integer ≥ 0), got ${JSON.stringify(t.slice(0, 40))}`, line)
-    const v = Number(t)
-    if (values.length === 0 && v !== 0) throw parseError(path, `the first offset must be 0 (got ${v})`, line)
-    if (values.length > 0 && v < values[values.length - 1]) throw parseError(path, `offsets must not decrease (${v} after ${values[values.length - 1]})`, line)
-    if (values.length > 0 && v === values[values.length - 1]) throw parseError(path, `token set ${values.length - 1} is empty (every set needs at least one token)`, line)
-    values.push(v)
+    checkOffset(path, Number(t), values.length, values, line)
+    values.push(Number(t))
   }
-  if (values.length < 2) throw parseError(path, 'needs at least two offsets (0 and the token count)')
-  if (values[values.length - 1] !== tokens) throw parseError(path, `the last offset is ${values[values.length - 1]} but the token file has ${tokens} tokens`)
-  return Uint32Array.from(values)
+  return checkLastOffset(path, Uint32Array.from(values), tokens)
+}
+
+/** Checks offset `i` (value `v`) against the ones before it; `line` names it in a text file. */
+function checkOffset(path: string, v: number, i: number, offsets: ArrayLike<number>, line: number | undefined): void {
+  const at = line === undefined ? ` (offset ${i})` : ''
+  if (i === 0 && v !== 0) throw parseError(path, `the first offset must be 0 (got ${v})`, line)
+  if (i === 0) return
+  const prev = offsets[i - 1]
+  if (v < prev) throw parseError(path, `offsets must not decrease (${v} after ${prev})${at}`, line)
+  if (v === prev) throw parseError(path, `token set ${i - 1} is empty (every set needs at least one token)${at}`, line)
+}
+
+function checkLastOffset(path: string, offsets: Uint32Array, tokens: number): Uint32Array {
+  if (offsets.length < 2) throw parseError(path, 'needs at least two offsets (0 and the token count)')
+  const last = offsets[offsets.length - 1]
+  if (last !== tokens) throw parseError(path, `the last offset is ${last} but the token file has ${tokens} tokens`)
+  return offsets
 }
 
 /**

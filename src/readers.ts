@@ -137,7 +137,48 @@ const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]) // \x93NUMPY
  * Fortran order throws `ERR_SLIMDEX_PARSE` saying what was found and how to convert it.
  */
 export function parseNpy(bytes: Uint8Array, name = '<buffer>'): NpyArray {
-  if (!(bytes instanceof Uint8Array)) throw invalidType('parseNpy takes a Buffer or Uint8Array')
+  const { buf, descr, shape, dataStart } = parseNpyHeader(bytes, name, 'parseNpy')
+  if (descr !== '<f4' && descr !== '=f4') {
+    const hint = descr === '>f4' ? 'big-endian float32' : `dtype ${descr}`
+    throw parseError(name, `${hint} is not supported: save little-endian float32 (np.save(path, a.astype('<f4')))`)
+  }
+  const total = checkNpyDataLength(buf, shape, dataStart, 4, name)
+  // Copy: the data offset within a pooled Buffer need not be 4-byte aligned.
+  const data = new Float32Array(total)
+  new Uint8Array(data.buffer).set(buf.subarray(dataStart))
+  const dim = shape.length === 0 ? 1 : shape[shape.length - 1]
+  const count = shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1)
+  return { data, shape, dim, count }
+}
+
+/** Little-endian integer dtypes a `.npy` of counts or offsets may hold, and their byte width. */
+const NPY_INTEGER_WIDTH: Readonly<Record<string, number>> = { '<i4': 4, '<u4': 4, '<i8': 8, '<u8': 8, '=i4': 4, '=u4': 4, '=i8': 8, '=u8': 8 }
+
+/**
+ * Parses a 1-D `.npy` of little-endian int32/uint32/int64/uint64 values (e.g. token offsets
+ * from `np.cumsum`) into a `Uint32Array`. A value below 0 or above 2^32 − 1 throws
+ * `ERR_SLIMDEX_PARSE` naming its position, as does any other dtype or shape.
+ */
+export function parseNpyUint32(bytes: Uint8Array, name = '<buffer>'): Uint32Array {
+  const { buf, descr, shape, dataStart } = parseNpyHeader(bytes, name, 'parseNpyUint32')
+  const width = NPY_INTEGER_WIDTH[descr]
+  if (width === undefined) throw parseError(name, `dtype ${descr} is not supported here: save little-endian integers (np.save(path, a.astype('<i8')))`)
+  if (shape.length !== 1) throw parseError(name, `expected a 1-D array, got shape (${shape.join(', ')})`)
+  const total = checkNpyDataLength(buf, shape, dataStart, width, name)
+  const out = new Uint32Array(total)
+  const signed = descr[1] === 'i'
+  for (let i = 0; i < total; i++) {
+    const at = dataStart + i * width
+    const v = width === 4 ? (signed ? buf.readInt32LE(at) : buf.readUInt32LE(at)) : signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at)
+    if (v < 0 || v > 0xffffffff) throw parseError(name, `value ${v} at index ${i} is outside [0, 2^32 − 1]`)
+    out[i] = Number(v)
+  }
+  return out
+}
+
+/** The header of a `.npy` file: dtype descriptor, shape and where the data starts. */
+function parseNpyHeader(bytes: Uint8Array, name: string, caller: string): { buf: Buffer; descr: string; shape: number[]; dataStart: number } {
+  if (!(bytes instanceof Uint8Array)) throw invalidType(`${caller} takes a Buffer or Uint8Array`)
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (buf.length < 10 || !buf.subarray(0, 6).equals(NPY_MAGIC)) throw parseError(name, 'not a NumPy .npy file (bad magic)')
   const major = buf[6]
@@ -159,10 +200,6 @@ export function parseNpy(bytes: Uint8Array, name = '<buffer>'): NpyArray {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw parseError(name, `malformed .npy header ${JSON.stringify(header.trim())}`)
-  if (descr !== '<f4' && descr !== '=f4') {
-    const hint = descr === '>f4' ? 'big-endian float32' : `dtype ${descr}`
-    throw parseError(name, `${hint} is not supported: save little-endian float32 (np.save(path, a.astype('<f4')))`)
-  }
   if (fortran === 'True') throw parseError(name, 'Fortran-order arrays are not supported: save np.ascontiguousarray(a)')
   const shape = shapeText
     .split(',')
@@ -170,17 +207,16 @@ export function parseNpy(bytes: Uint8Array, name = '<buffer>'): NpyArray {
     .filter((s) => s.length > 0)
     .map(Number)
   if (shape.some((s) => !Number.isSafeInteger(s) || s < 0)) throw parseError(name, `malformed shape (${shapeText})`)
+  return { buf, descr, shape, dataStart: start + headerLen }
+}
+
+/** The element count of `shape`, after checking the file holds exactly that many elements. */
+function checkNpyDataLength(buf: Buffer, shape: readonly number[], dataStart: number, width: number, name: string): number {
   const total = shape.reduce((a, b) => a * b, 1)
-  const dataStart = start + headerLen
-  if (buf.length - dataStart !== total * 4) {
-    throw parseError(name, `shape (${shape.join(', ')}) needs ${total * 4} data bytes but the file has ${buf.length - dataStart}`)
+  if (buf.length - dataStart !== total * width) {
+    throw parseError(name, `shape (${shape.join(', ')}) needs ${total * width} data bytes but the file has ${buf.length - dataStart}`)
   }
-  // Copy: the data offset within a pooled Buffer need not be 4-byte aligned.
-  const data = new Float32Array(total)
-  new Uint8Array(data.buffer).set(buf.subarray(dataStart))
-  const dim = shape.length === 0 ? 1 : shape[shape.length - 1]
-  const count = shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1)
-  return { data, shape, dim, count }
+  return total
 }
 
 /** Reads a float32 C-order `.npy` file (see {@link parseNpy}). */
