@@ -33,6 +33,13 @@ macro_rules! le_number {
 }
 le_number!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
 
+/// The little-endian bytes of a typed array (a section payload with no length prefix).
+pub fn le_bytes<T: ToLeBytes>(xs: &[T]) -> Vec<u8> {
+  let mut w = ByteWriter::new();
+  w.put_raw(xs);
+  w.into_bytes()
+}
+
 /// Appends fields; used for an index's parameter block and for section payloads.
 #[derive(Default, Debug, Clone)]
 pub struct ByteWriter {

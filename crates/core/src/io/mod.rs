@@ -21,6 +21,6 @@ mod bytes;
 mod container;
 mod file;
 
-pub use bytes::{ByteReader, ByteWriter, FromLeBytes, ToLeBytes};
+pub use bytes::{le_bytes, ByteReader, ByteWriter, FromLeBytes, ToLeBytes};
 pub use container::{Container, ContainerWriter, Kind, FORMAT_VERSION, MAGIC};
 pub use file::{read_file, save_atomic, Bytes};

@@ -18,7 +18,7 @@ use super::{check_csr, check_dim, reject_empty};
 use crate::dense::fastscan::{self, FastScanCodes, QTable, BLOCK};
 use crate::dense::pq::{adc_scan8, sample_rows, Metric, PqParams, ProductQuantizer};
 use crate::ids::{ExternalId, IdMap};
-use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
+use crate::io::{le_bytes, ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::progress::Progress;
 use crate::topk::{sort_hits, Scored, TopMax};
 use crate::{parallel, simd, validate, Error, Result};
@@ -913,48 +913,18 @@ impl MultiVectorIndex {
       f(&mut b);
       b.into_bytes()
     };
-    w.section(
-      b"OFFS",
-      raw(&|b| {
-        b.put_raw(&self.offsets);
-      }),
-    );
+    w.section(b"OFFS", le_bytes(&self.offsets));
     match self.storage {
-      TokenStorage::F32 => w.section(
-        b"TOKS",
-        raw(&|b| {
-          b.put_raw(&self.tok_f32);
-        }),
-      ),
-      TokenStorage::F16 => w.section(
-        b"TOKS",
-        raw(&|b| {
-          b.put_raw(&self.tok_f16);
-        }),
-      ),
+      TokenStorage::F32 => w.section(b"TOKS", le_bytes(&self.tok_f32)),
+      TokenStorage::F16 => w.section(b"TOKS", le_bytes(&self.tok_f16)),
       TokenStorage::Int8 => {
-        w.section(b"TOKS", self.tok_i8.iter().map(|&x| x as u8).collect());
-        w.section(
-          b"TSCL",
-          raw(&|b| {
-            b.put_raw(&self.tok_scales);
-          }),
-        )
+        w.section(b"TOKS", le_bytes(&self.tok_i8));
+        w.section(b"TSCL", le_bytes(&self.tok_scales))
       }
     };
     match self.fde_storage {
-      FdeStorage::F32 => w.section(
-        b"FDEV",
-        raw(&|b| {
-          b.put_raw(&self.fde_f32);
-        }),
-      ),
-      FdeStorage::F16 => w.section(
-        b"FDEV",
-        raw(&|b| {
-          b.put_raw(&self.fde_f16);
-        }),
-      ),
+      FdeStorage::F32 => w.section(b"FDEV", le_bytes(&self.fde_f32)),
+      FdeStorage::F16 => w.section(b"FDEV", le_bytes(&self.fde_f16)),
       FdeStorage::Pq => {
         let o = &self.pq_options;
         w.section(
