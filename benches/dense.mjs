@@ -3,7 +3,8 @@
 // search, queries/s, training time and bytes per vector.
 // Data: synthetic seeded clustered Gaussians (1,000 centres, spread 0.6) — 1M × 384 in full
 // mode (SLIMDEX_DENSE_N overrides; SLIMDEX_DENSE_NTRAIN the 100,000 training vectors and
-// SLIMDEX_DENSE_NPM_N the 50,000-vector subset of the npm peers), 5,000 × 384 with --smoke; plus real all-MiniLM-L6-v2
+// SLIMDEX_DENSE_NPM_N the 50,000-vector subset of the npm peers, SLIMDEX_DENSE_REPS the 5 timed
+// repetitions), 2,000 × 384 with --smoke; plus real all-MiniLM-L6-v2
 // embeddings of ../shared/datasets/msmarco-sample (embedded once in NumPy into a cache outside
 // the repo) for the scalar formats' recall@10 and nDCG@10.
 import { spawnSync } from 'node:child_process'
@@ -89,13 +90,13 @@ export async function run({ smoke }) {
   process.env.RAYON_NUM_THREADS = '1'
   const { PQIndex, FlatIndex } = await loadSlimdex()
   const dim = 384
-  const n = smoke ? 5_000 : Number(process.env.SLIMDEX_DENSE_N ?? 1_000_000)
+  const n = smoke ? 2_000 : Number(process.env.SLIMDEX_DENSE_N ?? 1_000_000)
   const nq = smoke ? 10 : 100
   const k = 10
   const m = 48
   const lists = smoke ? 16 : Math.max(16, Math.round(Math.sqrt(n)))
   const ntrain = Math.min(n, smoke ? n : Number(process.env.SLIMDEX_DENSE_NTRAIN ?? 100_000))
-  const reps = smoke ? 2 : 5
+  const reps = smoke ? 2 : Number(process.env.SLIMDEX_DENSE_REPS ?? 5)
   const t0 = process.hrtime.bigint()
   const pool = clustered({ n: n + nq, dim, clusters: smoke ? 50 : 1000, spread: 0.6, seed: 31 })
   const data = pool.subarray(0, n * dim)
@@ -200,7 +201,7 @@ export async function run({ smoke }) {
   const npmNotes = []
   let npmN = 0
   {
-    const pn = Math.min(n, smoke ? 2_000 : Number(process.env.SLIMDEX_DENSE_NPM_N ?? 50_000))
+    const pn = Math.min(n, smoke ? 1_000 : Number(process.env.SLIMDEX_DENSE_NPM_N ?? 50_000))
     const pData = data.subarray(0, pn * dim)
     const pExact = new FlatIndex({ dim, metric: 'l2' })
     pExact.addSync(undefined, pData)
@@ -359,7 +360,8 @@ export async function run({ smoke }) {
       index.addSync(ids, real.corpus)
       score(`${storage}${truncateTo ? ` truncate ${truncateTo}` : ''}`, index, run(index))
     }
-    for (const [pm, nbits] of [[48, 8], [96, 4], [48, 4]]) {
+    // Smoke: the scalar rows only (PQ training is what the synthetic smoke rows already run).
+    for (const [pm, nbits] of smoke ? [] : [[48, 8], [96, 4], [48, 4]]) {
       const index = PQIndex.trainSync(real.corpus, { dim: rdim, m: pm, nbits, metric: 'cosine' })
       index.addSync(ids, real.corpus)
       score(`PQ m=${pm} ${nbits}-bit`, index, run(index))

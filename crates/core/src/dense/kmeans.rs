@@ -4,11 +4,11 @@
 //!   seeded shuffle when there are more;
 //! - k-means++ initialisation when `n·k·dim` is small enough to afford it (≤ 2³⁰ flops),
 //!   otherwise k distinct random points (FAISS's init), or as chosen by [`Init`];
-//! - assignment with ‖x‖² − 2x·c + ‖c‖², cache-blocked (64 points × an L2-sized block of
-//!   centroids) around a register-blocked micro-kernel: centroids are transposed so that SIMD lanes run across
-//!   16 centroids and 4 points share every centroid load; the kernel has no horizontal sums,
-//!   and each lane adds in dimension order with separate multiply and add, so every SIMD tier
-//!   returns the same bits as the scalar twin and training is identical on every CPU;
+//! - assignment with ‖x‖² − 2x·c + ‖c‖²: points go through in transposed blocks of 32 so that
+//!   SIMD lanes run across points (AVX2: 4 × 8 lanes) and each lane keeps its own running
+//!   minimum in a register, with no horizontal sums; every lane adds in dimension order with
+//!   separate multiply and add, so every SIMD tier returns the same bits as the scalar twin
+//!   and training is identical on every CPU (the AVX-512 tier runs the AVX2 kernel);
 //! - an empty cluster takes the point of the largest cluster farthest from that cluster's
 //!   centroid, which never increases the objective, so it is monotone non-increasing.
 
@@ -62,58 +62,40 @@ pub struct KMeans {
   pub sizes: Vec<usize>,
 }
 
-const LANES: usize = 16;
-const POINTS: usize = 4;
-/// Points sharing one pass over a centroid block (their rows stay in L1/L2).
-const POINT_BLOCK: usize = 64;
-/// Centroid tiles (16 centroids each) per block: the block's panels (≤ 8 · 16 · dim floats)
-/// stay in L2 while every point group of the point block streams through them.
-const TILE_BLOCK_BYTES: usize = 192 * 1024;
+/// Points per block: lanes run across points (4 rows of 8 lanes for AVX2), so each lane is one
+/// point's running minimum and no horizontal reduction is needed.
+const BLOCK: usize = 32;
+/// AVX2 lanes per row of a block.
+const ROW: usize = 8;
 
-/// Centroids laid out for the assignment kernel.
+/// Centroids prepared for the assignment kernel.
 pub struct Assigner {
   dim: usize,
   k: usize,
-  kpad: usize,
-  /// Panels of 16 centroids: `[tile][dim][16]`, so a tile's columns are contiguous.
-  panels: Vec<f32>,
-  /// ‖c‖², +∞ for padding so it never wins.
+  /// `k × dim`, row-major: the kernel broadcasts one centroid coordinate at a time.
+  centroids: Vec<f32>,
+  /// ‖c‖² of each centroid.
   cnorm: Vec<f32>,
 }
 
-/// Per-lane running minimum of each point of a group: lane l holds the best of the centroids
-/// ≡ l (mod 16) seen so far (ties keep the earlier, i.e. lower, index).
-#[derive(Clone, Copy)]
-struct Best {
-  d: [[f32; LANES]; POINTS],
-  i: [[u32; LANES]; POINTS],
-}
-
-impl Best {
-  const EMPTY: Best = Best {
-    d: [[f32::INFINITY; LANES]; POINTS],
-    i: [[0; LANES]; POINTS],
-  };
+/// Running minimum of ‖c‖² − 2x·c for the points of one block.
+struct BlockBest {
+  d: [f32; BLOCK],
+  i: [u32; BLOCK],
 }
 
 impl Assigner {
   pub fn new(centroids: &[f32], dim: usize) -> Assigner {
     let k = centroids.len() / dim;
-    let kpad = k.div_ceil(LANES) * LANES;
-    let mut panels = vec![0f32; dim * kpad];
-    let mut cnorm = vec![f32::INFINITY; kpad];
-    for (c, row) in centroids.chunks_exact(dim).enumerate() {
-      let (t, l) = (c / LANES, c % LANES);
-      for j in 0..dim {
-        panels[(t * dim + j) * LANES + l] = row[j];
-      }
-      cnorm[c] = row.iter().map(|x| x * x).sum();
-    }
+    assert!(k <= u32::MAX as usize, "labels are u32");
+    let cnorm = centroids
+      .chunks_exact(dim)
+      .map(|row| row.iter().map(|x| x * x).sum())
+      .collect();
     Assigner {
       dim,
       k,
-      kpad,
-      panels,
+      centroids: centroids[..k * dim].to_vec(),
       cnorm,
     }
   }
@@ -124,49 +106,36 @@ impl Assigner {
 
   /// Nearest centroid (ties: lowest index) and squared distance (clamped at 0) of each point.
   ///
-  /// Cache-blocked: a block of 64 points meets a block of centroid tiles that fits in L2;
-  /// inside, the register-blocked micro-kernel takes 4 points × 16 centroids and folds the
-  /// distances ‖c‖² − 2x·c into per-lane running minima, so no tile result goes through
-  /// memory. Each dot product adds in dimension order with separate multiply and add, so
-  /// the bits do not depend on the blocking or the tier.
+  /// Points go through in blocks of 32, transposed (`[dim][32]`, zero-padded) so that SIMD
+  /// lanes run across points: for each centroid the kernel broadcasts its coordinates, adds
+  /// the products in dimension order with separate multiply and add (no FMA), and folds
+  /// ‖c‖² − 2x·c into each lane's running minimum with a strict `<`, centroids in increasing
+  /// order. Every tier therefore returns the bits of the plain scalar definition.
   pub fn assign_with(&self, tier: Tier, points: &[f32], labels: &mut [u32], dists: &mut [f32]) {
     let dim = self.dim;
     let n = points.len() / dim;
     assert!(labels.len() == n && dists.len() == n);
-    let tiles = self.kpad / LANES;
-    let tiles_per_block = (TILE_BLOCK_BYTES / (4 * LANES * dim.max(1))).clamp(1, tiles.max(1));
-    let mut best = [Best::EMPTY; POINT_BLOCK / POINTS];
-    for p0 in (0..n).step_by(POINT_BLOCK) {
-      let pn = (n - p0).min(POINT_BLOCK);
-      let groups = pn.div_ceil(POINTS);
-      best[..groups].iter_mut().for_each(|b| *b = Best::EMPTY);
-      for t0 in (0..tiles).step_by(tiles_per_block) {
-        let t1 = (t0 + tiles_per_block).min(tiles);
-        for (g, b) in best[..groups].iter_mut().enumerate() {
-          let first = p0 + g * POINTS;
-          let take = (n - first).min(POINTS);
-          // Short groups repeat their first row; the extra results are ignored.
-          let mut rows: [&[f32]; POINTS] = [&points[first * dim..(first + 1) * dim]; POINTS];
-          for (i, r) in rows.iter_mut().enumerate().take(take) {
-            *r = &points[(first + i) * dim..(first + i + 1) * dim];
-          }
-          group(tier, &rows, &self.panels, &self.cnorm, t0..t1, dim, b);
+    let mut xt = vec![0f32; dim * BLOCK];
+    let mut best = BlockBest {
+      d: [f32::INFINITY; BLOCK],
+      i: [0; BLOCK],
+    };
+    for p0 in (0..n).step_by(BLOCK) {
+      let pn = (n - p0).min(BLOCK);
+      if pn < BLOCK {
+        xt.iter_mut().for_each(|v| *v = 0.0);
+      }
+      for (p, row) in points[p0 * dim..(p0 + pn) * dim].chunks_exact(dim).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+          xt[j * BLOCK + p] = v;
         }
       }
-      for i in 0..pn {
-        let (g, pi) = (i / POINTS, i % POINTS);
-        let b = &best[g];
-        let mut win = (f32::INFINITY, 0u32);
-        for l in 0..LANES {
-          let (d, c) = (b.d[pi][l], b.i[pi][l]);
-          if d < win.0 || (d == win.0 && c < win.1) {
-            win = (d, c);
-          }
-        }
-        let row = &points[(p0 + i) * dim..(p0 + i + 1) * dim];
+      block(tier, &xt, &self.centroids, &self.cnorm, dim, &mut best);
+      for p in 0..pn {
+        let row = &points[(p0 + p) * dim..(p0 + p + 1) * dim];
         let xn: f32 = row.iter().map(|x| x * x).sum();
-        labels[p0 + i] = win.1;
-        dists[p0 + i] = (xn + win.0).max(0.0);
+        labels[p0 + p] = best.i[p];
+        dists[p0 + p] = (xn + best.d[p]).max(0.0);
       }
     }
   }
@@ -175,7 +144,7 @@ impl Assigner {
   pub fn assign(&self, points: &[f32], labels: &mut [u32], dists: &mut [f32]) {
     let tier = simd::tier();
     let dim = self.dim;
-    const CHUNK: usize = 256;
+    const CHUNK: usize = 8 * BLOCK;
     points
       .par_chunks(CHUNK * dim)
       .zip(labels.par_chunks_mut(CHUNK))
@@ -184,107 +153,82 @@ impl Assigner {
   }
 }
 
-/// The micro-kernel: 4 points against the tiles `tiles` (16 centroids each), folding
-/// ‖c‖² − 2x·c into `best`. Each lane sums in dimension order.
-#[inline(always)]
-fn group_body(
-  rows: &[&[f32]; POINTS],
-  panels: &[f32],
-  cnorm: &[f32],
-  tiles: std::ops::Range<usize>,
-  dim: usize,
-  best: &mut Best,
-) {
-  for t in tiles {
-    let panel = &panels[t * dim * LANES..(t + 1) * dim * LANES];
-    let mut acc = [[0f32; LANES]; POINTS];
-    for (j, c) in panel.chunks_exact(LANES).enumerate() {
-      let c: &[f32; LANES] = c.try_into().expect("tile width");
-      for (a, row) in acc.iter_mut().zip(rows) {
-        let x = row[j];
-        for (al, &cl) in a.iter_mut().zip(c) {
-          // Separate multiply and add (no FMA) so every tier rounds identically.
-          *al += x * cl;
-        }
+#[inline]
+fn block(tier: Tier, xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
+  match tier {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx2 and Avx512 tiers are only active when the CPU has AVX2
+    // (simd::detected; every AVX-512 CPU has AVX2), which is all `block_avx2` uses.
+    Tier::Avx2 | Tier::Avx512 => unsafe { block_avx2(xt, centroids, cnorm, dim, best) },
+    _ => block_scalar(xt, centroids, cnorm, dim, best),
+  }
+}
+
+/// Scalar twin of [`block_avx2`]: the same sums in the same order.
+fn block_scalar(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
+  best.d = [f32::INFINITY; BLOCK];
+  best.i = [0; BLOCK];
+  for (c, (cen, &cn)) in centroids.chunks_exact(dim).zip(cnorm).enumerate() {
+    let mut acc = [0f32; BLOCK];
+    for (xj, &cj) in xt.chunks_exact(BLOCK).zip(cen) {
+      for (a, &x) in acc.iter_mut().zip(xj) {
+        // Separate multiply and add (no FMA), as in the SIMD kernel.
+        *a += x * cj;
       }
     }
-    let cn: &[f32; LANES] = cnorm[t * LANES..(t + 1) * LANES].try_into().expect("tile width");
-    let base = (t * LANES) as u32;
     for ((a, bd), bi) in acc.iter().zip(&mut best.d).zip(&mut best.i) {
-      for l in 0..LANES {
-        let d = cn[l] - 2.0 * a[l];
-        let better = d < bd[l];
-        bd[l] = if better { d } else { bd[l] };
-        bi[l] = if better { base + l as u32 } else { bi[l] };
+      let d = cn - 2.0 * a;
+      if d < *bd {
+        *bd = d;
+        *bi = c as u32;
       }
     }
   }
 }
 
-/// Scalar twin of the micro-kernel.
-fn group_scalar(
-  rows: &[&[f32]; POINTS],
-  panels: &[f32],
-  cnorm: &[f32],
-  tiles: std::ops::Range<usize>,
-  dim: usize,
-  best: &mut Best,
-) {
-  group_body(rows, panels, cnorm, tiles, dim, best)
-}
-
-/// The same loops compiled with AVX-512: LLVM keeps the 4 × 16 accumulators in zmm registers.
+/// 32 points (4 × 8 lanes) against every centroid; minima and indices stay in registers.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn group_avx512(
-  rows: &[&[f32]; POINTS],
-  panels: &[f32],
-  cnorm: &[f32],
-  tiles: std::ops::Range<usize>,
-  dim: usize,
-  best: &mut Best,
-) {
-  group_body(rows, panels, cnorm, tiles, dim, best)
-}
-
-/// The same loops with AVX2: 8 ymm accumulators.
-///
-/// # Safety
-/// The CPU must support AVX2.
+/// The CPU must support AVX2. `xt` holds `dim × 32` floats and `centroids` `cnorm.len() × dim`
+/// (checked below before any pointer read).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn group_avx2(
-  rows: &[&[f32]; POINTS],
-  panels: &[f32],
-  cnorm: &[f32],
-  tiles: std::ops::Range<usize>,
-  dim: usize,
-  best: &mut Best,
-) {
-  group_body(rows, panels, cnorm, tiles, dim, best)
-}
-
-#[inline]
-fn group(
-  tier: Tier,
-  rows: &[&[f32]; POINTS],
-  panels: &[f32],
-  cnorm: &[f32],
-  tiles: std::ops::Range<usize>,
-  dim: usize,
-  best: &mut Best,
-) {
-  match tier {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the Avx512 tier is only active when the CPU has AVX-512 F (simd::detected).
-    Tier::Avx512 => unsafe { group_avx512(rows, panels, cnorm, tiles, dim, best) },
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the Avx2 tier is only active when the CPU has AVX2.
-    Tier::Avx2 => unsafe { group_avx2(rows, panels, cnorm, tiles, dim, best) },
-    _ => group_scalar(rows, panels, cnorm, tiles, dim, best),
+unsafe fn block_avx2(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
+  use std::arch::x86_64::*;
+  let k = cnorm.len();
+  assert!(xt.len() >= dim * BLOCK && centroids.len() >= k * dim);
+  let mut bd = [_mm256_set1_ps(f32::INFINITY); 4];
+  let mut bi = [_mm256_setzero_si256(); 4];
+  let xp = xt.as_ptr();
+  for (c, &cnorm_c) in cnorm.iter().enumerate() {
+    let cen = centroids.as_ptr().add(c * dim);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for j in 0..dim {
+      // In bounds: j < dim and c < k, checked against the lengths above.
+      let cj = _mm256_broadcast_ss(&*cen.add(j));
+      let x = xp.add(j * BLOCK);
+      for (r, a) in acc.iter_mut().enumerate() {
+        *a = _mm256_add_ps(*a, _mm256_mul_ps(_mm256_loadu_ps(x.add(r * ROW)), cj));
+      }
+    }
+    let cn = _mm256_set1_ps(cnorm_c);
+    // The label's u32 bit pattern (labels are u32; k fits, see Assigner::new).
+    let ci = _mm256_set1_epi32(c as u32 as i32);
+    for r in 0..4 {
+      // cn − 2·acc: doubling is exact, so this is the scalar `cn - 2.0 * acc` bit for bit.
+      let d = _mm256_sub_ps(cn, _mm256_add_ps(acc[r], acc[r]));
+      let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, bd[r]);
+      bd[r] = _mm256_blendv_ps(bd[r], d, lt);
+      bi[r] = _mm256_castps_si256(_mm256_blendv_ps(
+        _mm256_castsi256_ps(bi[r]),
+        _mm256_castsi256_ps(ci),
+        lt,
+      ));
+    }
+  }
+  for r in 0..4 {
+    _mm256_storeu_ps(best.d.as_mut_ptr().add(r * ROW), bd[r]);
+    _mm256_storeu_si256(best.i.as_mut_ptr().add(r * ROW) as *mut __m256i, bi[r]);
   }
 }
 
@@ -559,6 +503,77 @@ pub(crate) mod tests {
           "{tier:?} dim={dim} k={k}"
         );
       }
+    }
+  }
+
+  #[test]
+  fn randomized_shapes_every_tier_equals_the_scalar_twin() {
+    let mut rng = Rng::new(77);
+    for case in 0..40 {
+      let dim = 1 + rng.below(40) as usize;
+      let k = 1 + rng.below(300) as usize;
+      // Block-aligned, partial and tiny point counts.
+      let n = [32, 64, 1, 31, 33][case % 5] + rng.below(3) as usize * 32;
+      let scale = [1e-3f32, 1.0, 1e3][case % 3];
+      let pts: Vec<f32> = (0..n * dim).map(|_| scale * rng.normal() as f32).collect();
+      let cen: Vec<f32> = (0..k * dim).map(|_| scale * rng.normal() as f32).collect();
+      let a = Assigner::new(&cen, dim);
+      let (mut l0, mut d0) = (vec![0u32; n], vec![0f32; n]);
+      a.assign_with(Tier::Scalar, &pts, &mut l0, &mut d0);
+      assert_eq!(
+        (l0.clone(), d0.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+        reference_assign(&pts, &cen, dim),
+        "scalar dim={dim} k={k} n={n}"
+      );
+      for tier in simd::available() {
+        let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
+        a.assign_with(tier, &pts, &mut l, &mut d);
+        assert_eq!(l, l0, "{tier:?} dim={dim} k={k} n={n}");
+        assert_eq!(
+          d.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+          d0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+          "{tier:?} dim={dim} k={k} n={n}"
+        );
+      }
+      // The parallel entry point returns the same as one sequential pass.
+      let (mut lp, mut dp) = (vec![0u32; n], vec![0f32; n]);
+      a.assign(&pts, &mut lp, &mut dp);
+      assert_eq!(lp, l0);
+    }
+    // All centroids equal: every point goes to centroid 0.
+    let cen = vec![0.5f32; 3 * 40];
+    let pts: Vec<f32> = (0..3 * 70).map(|_| rng.normal() as f32).collect();
+    for tier in simd::available() {
+      let (mut l, mut d) = (vec![9u32; 70], vec![0f32; 70]);
+      Assigner::new(&cen, 3).assign_with(tier, &pts, &mut l, &mut d);
+      assert!(l.iter().all(|&c| c == 0), "{tier:?}");
+    }
+  }
+
+  #[test]
+  fn pq_shaped_training_is_monotone_deterministic_and_fills_every_cluster() {
+    // The 8-bit PQ case: 256 centroids in 8 dimensions, ~20 points per centroid.
+    let (dim, n, k) = (8, 5000, 256);
+    let data = blobs(12, n, dim, 60);
+    for init in [Init::PlusPlus, Init::Random] {
+      let p = KMeansParams {
+        init,
+        ..KMeansParams::new(k, 4)
+      };
+      let a = train(&data, dim, &p).unwrap();
+      assert_eq!(a.objective.len(), 25);
+      for w in a.objective.windows(2) {
+        assert!(
+          w[1] <= w[0] * (1.0 + 1e-6),
+          "{init:?} objective increased: {:?}",
+          a.objective
+        );
+      }
+      assert!(a.objective[24] < a.objective[0], "{init:?} did not improve");
+      assert!(a.sizes.iter().all(|&s| s > 0), "{init:?} {:?}", a.sizes);
+      assert_eq!(a.sizes.iter().sum::<usize>(), n);
+      let b = train(&data, dim, &p).unwrap();
+      assert_eq!(a.centroids, b.centroids);
     }
   }
 
