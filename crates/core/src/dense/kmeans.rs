@@ -188,6 +188,11 @@ fn block_scalar(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: 
 
 /// 32 points (4 × 8 lanes) against every centroid; minima and indices stay in registers.
 ///
+/// Centroids go in pairs: eight independent accumulator chains instead of four hide the add
+/// latency, and each point load serves two centroids. Each centroid's sums are still added in
+/// dimension order and folded into the minima in increasing centroid order, so the result is
+/// the scalar twin's bit for bit.
+///
 /// # Safety
 /// The CPU must support AVX2. `xt` holds `dim × 32` floats and `centroids` `cnorm.len() × dim`
 /// (checked below before any pointer read).
@@ -200,35 +205,74 @@ unsafe fn block_avx2(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, b
   let mut bd = [_mm256_set1_ps(f32::INFINITY); 4];
   let mut bi = [_mm256_setzero_si256(); 4];
   let xp = xt.as_ptr();
-  for (c, &cnorm_c) in cnorm.iter().enumerate() {
-    let cen = centroids.as_ptr().add(c * dim);
-    let mut acc = [_mm256_setzero_ps(); 4];
+  let mut c = 0;
+  while c + 2 <= k {
+    let (c0, c1) = (
+      centroids.as_ptr().add(c * dim),
+      centroids.as_ptr().add((c + 1) * dim),
+    );
+    let mut a0 = [_mm256_setzero_ps(); 4];
+    let mut a1 = [_mm256_setzero_ps(); 4];
     for j in 0..dim {
-      // In bounds: j < dim and c < k, checked against the lengths above.
-      let cj = _mm256_broadcast_ss(&*cen.add(j));
+      // In bounds: j < dim and c + 1 < k, checked against the lengths above.
+      let (b0, b1) = (_mm256_broadcast_ss(&*c0.add(j)), _mm256_broadcast_ss(&*c1.add(j)));
       let x = xp.add(j * BLOCK);
-      for (r, a) in acc.iter_mut().enumerate() {
-        *a = _mm256_add_ps(*a, _mm256_mul_ps(_mm256_loadu_ps(x.add(r * ROW)), cj));
+      for r in 0..4 {
+        let xr = _mm256_loadu_ps(x.add(r * ROW));
+        a0[r] = _mm256_add_ps(a0[r], _mm256_mul_ps(xr, b0));
+        a1[r] = _mm256_add_ps(a1[r], _mm256_mul_ps(xr, b1));
       }
     }
-    let cn = _mm256_set1_ps(cnorm_c);
-    // The label's u32 bit pattern (labels are u32; k fits, see Assigner::new).
-    let ci = _mm256_set1_epi32(c as u32 as i32);
-    for r in 0..4 {
-      // cn − 2·acc: doubling is exact, so this is the scalar `cn - 2.0 * acc` bit for bit.
-      let d = _mm256_sub_ps(cn, _mm256_add_ps(acc[r], acc[r]));
-      let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, bd[r]);
-      bd[r] = _mm256_blendv_ps(bd[r], d, lt);
-      bi[r] = _mm256_castps_si256(_mm256_blendv_ps(
-        _mm256_castsi256_ps(bi[r]),
-        _mm256_castsi256_ps(ci),
-        lt,
-      ));
+    fold_avx2(&a0, cnorm[c], c, &mut bd, &mut bi);
+    fold_avx2(&a1, cnorm[c + 1], c + 1, &mut bd, &mut bi);
+    c += 2;
+  }
+  if c < k {
+    let c0 = centroids.as_ptr().add(c * dim);
+    let mut a0 = [_mm256_setzero_ps(); 4];
+    for j in 0..dim {
+      let b0 = _mm256_broadcast_ss(&*c0.add(j));
+      let x = xp.add(j * BLOCK);
+      for (r, a) in a0.iter_mut().enumerate() {
+        *a = _mm256_add_ps(*a, _mm256_mul_ps(_mm256_loadu_ps(x.add(r * ROW)), b0));
+      }
     }
+    fold_avx2(&a0, cnorm[c], c, &mut bd, &mut bi);
   }
   for r in 0..4 {
     _mm256_storeu_ps(best.d.as_mut_ptr().add(r * ROW), bd[r]);
     _mm256_storeu_si256(best.i.as_mut_ptr().add(r * ROW) as *mut __m256i, bi[r]);
+  }
+}
+
+/// Folds centroid `c`'s dot products (`acc`, 32 points) into the running minima `bd` / `bi`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn fold_avx2(
+  acc: &[std::arch::x86_64::__m256; 4],
+  cnorm_c: f32,
+  c: usize,
+  bd: &mut [std::arch::x86_64::__m256; 4],
+  bi: &mut [std::arch::x86_64::__m256i; 4],
+) {
+  use std::arch::x86_64::*;
+  let cn = _mm256_set1_ps(cnorm_c);
+  // The label's u32 bit pattern (labels are u32; k fits, see Assigner::new).
+  let ci = _mm256_set1_epi32(c as u32 as i32);
+  for r in 0..4 {
+    // cn − 2·acc: doubling is exact, so this is the scalar `cn - 2.0 * acc` bit for bit.
+    let d = _mm256_sub_ps(cn, _mm256_add_ps(acc[r], acc[r]));
+    let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, bd[r]);
+    bd[r] = _mm256_blendv_ps(bd[r], d, lt);
+    bi[r] = _mm256_castps_si256(_mm256_blendv_ps(
+      _mm256_castsi256_ps(bi[r]),
+      _mm256_castsi256_ps(ci),
+      lt,
+    ));
   }
 }
 
