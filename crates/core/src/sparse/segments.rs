@@ -1,9 +1,12 @@
 //! Segments: an index as a list of block indexes, each over a contiguous range of internal ids
 //! (`build` makes one, every `add` appends one), plus tombstones for deleted documents.
 //!
-//! Search runs the BMP search on every segment with the same `k` and merges the per-segment
-//! top-k lists into one (score desc, then lower internal id = earlier insertion): the global
-//! top-k is contained in the union of the per-segment top-k lists, so `alpha = 1` stays exact.
+//! Search runs the BMP search on every segment, in insertion order, with the same `k` and merges
+//! the per-segment top-k lists into one (score desc, then lower internal id = earlier
+//! insertion): the global top-k is contained in the union of the per-segment top-k lists, so
+//! `alpha = 1` stays exact. The merged k-th score so far is carried into the next segment as an
+//! exclusive floor (its documents have higher ids, so they must beat it, not tie it), so later
+//! segments prune against the threshold the earlier ones reached instead of starting at zero.
 //! Deleted documents are excluded through the same position bitset a `filter` uses, so they
 //! never appear and never take a result slot (a segment with deletions therefore searches
 //! without threshold seeding, as a filtered search does, until `compact()`).
@@ -312,10 +315,18 @@ impl<T: Impact> Segments<T> {
       if allowed.is_some_and(|a| a.iter().all(|&w| w == 0)) {
         continue;
       }
+      // The merged k-th score so far is carried in as an exclusive floor: this segment's ids
+      // are all above the earlier segments', so a tie with it loses (see `search_above`).
+      // The exhaustive scan stays a plain scan of every block.
+      let floor = if params.exhaustive {
+        0.0
+      } else {
+        top.threshold().unwrap_or(0.0)
+      };
       for h in s
         .data
         .blocks
-        .search(&q, k, &per_segment, allowed, &s.data.pos_to_id)
+        .search_above(&q, k, &per_segment, allowed, &s.data.pos_to_id, floor)
       {
         top.push(h.score, s.start + h.id);
       }
