@@ -582,3 +582,103 @@ fn carried_threshold_across_segments_keeps_results_exact_with_ties() {
     }
   }
 }
+
+/// A copy-on-write `delete` (what the bindings do: clone the current snapshot, delete on the
+/// copy, publish it) shares the id map and postings with the snapshot it came from instead of
+/// copying them, and leaves that snapshot exactly as it was (a search running on it meanwhile
+/// sees the documents as before). Re-adding a deleted id works; a live id is still rejected.
+#[test]
+fn delete_on_a_snapshot_copy_shares_the_ids_and_leaves_the_snapshot_intact() {
+  let n = 700;
+  let docs = random_docs(n, 200, 10, 51);
+  let mut rng = Rng::new(52);
+  let queries: Vec<SparseVector> = (0..8).map(|_| random_query(&mut rng, 200, 6)).collect();
+  let opts = SparseIndexOptions {
+    block_size: 32,
+    quantization: Quantization {
+      scale: Some(0.5),
+      clamp: false,
+    },
+    reorder: Reorder::None,
+  };
+  let mut snapshot = SparseIndex::build(docs[..400].to_vec(), &opts).unwrap();
+  snapshot.add(docs[400..].to_vec()).unwrap();
+  let before: Vec<_> = queries
+    .iter()
+    .map(|q| snapshot.search(q, 50, &EXACT, None).unwrap())
+    .collect();
+  let mut alive = vec![true; n];
+  let mut current = snapshot.clone();
+  for step in 0..3 {
+    let mut next = current.clone();
+    let kill: Vec<usize> = (0..n).filter(|i| i % 9 == step * 3 + 1).collect();
+    let kill_ext: Vec<ExternalId> = kill.iter().map(|&i| docs[i].0.clone()).collect();
+    assert_eq!(next.delete(&kill_ext), kill.len());
+    for &i in &kill {
+      alive[i] = false;
+    }
+    assert!(
+      std::ptr::eq(next.ids(), current.ids()),
+      "delete copied the id map"
+    );
+    assert!(
+      std::ptr::eq(next.vocab(), current.vocab()),
+      "delete copied the vocabulary"
+    );
+    for (q, old) in queries.iter().zip(&before) {
+      assert_eq!(
+        &snapshot.search(q, 50, &EXACT, None).unwrap(),
+        old,
+        "the old snapshot changed"
+      );
+      assert_eq!(
+        next.search(q, 50, &EXACT, None).unwrap(),
+        brute(&docs, 0.5, q, 50, Some(&alive))
+      );
+    }
+    assert_eq!(current.len() - kill.len(), next.len());
+    current = next;
+  }
+  assert_eq!(snapshot.len(), n);
+  // A deleted id can be added again (in a later segment); a live one cannot; a failed add
+  // changes nothing.
+  let again = docs[1].clone();
+  assert!(!alive[1]);
+  assert!(matches!(
+    current.add(vec![docs[0].clone()]),
+    Err(Error::DuplicateId(_))
+  ));
+  let len = current.len();
+  assert!(matches!(
+    current.add(vec![again.clone(), docs[0].clone()]),
+    Err(Error::DuplicateId(_))
+  ));
+  assert_eq!(current.len(), len);
+  current.add(vec![again.clone()]).unwrap();
+  assert_eq!(current.len(), len + 1);
+  assert_eq!(
+    current.delete(std::slice::from_ref(&again.0)),
+    1,
+    "the re-added document is live"
+  );
+  assert_eq!(current.delete(std::slice::from_ref(&again.0)), 0);
+  // The same for BM25 (shared Segments code, its own id map and statistics).
+  let Some(data) = load_msmarco() else { return };
+  let texts: Vec<(ExternalId, String)> = data
+    .texts
+    .iter()
+    .take(300)
+    .enumerate()
+    .map(|(i, t)| (ExternalId::Int(i as i64), t.clone()))
+    .collect();
+  let bm = Bm25Index::build(texts.clone(), Bm25Options::default()).unwrap();
+  let mut bm_next = bm.clone();
+  assert_eq!(bm_next.delete(&[ExternalId::Int(3), ExternalId::Int(7)]), 2);
+  assert!(
+    std::ptr::eq(bm_next.ids(), bm.ids()),
+    "BM25 delete copied the id map"
+  );
+  assert_eq!((bm.len(), bm_next.len()), (300, 298));
+  bm_next.add(vec![texts[3].clone()]).unwrap();
+  assert_eq!(bm_next.len(), 299);
+}
