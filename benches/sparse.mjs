@@ -38,7 +38,7 @@ function loadMsmarco() {
 }
 
 /** Starts a Python worker and runs `first` on it; a peer that fails becomes a note (null). */
-async function startWorker(python, script, first, notes, what) {
+export async function startWorker(python, script, first, notes, what) {
   if (!python) return null
   const worker = new PyWorker(python, join(benchDir, 'py', script))
   try {
@@ -214,17 +214,17 @@ export async function run({ smoke }) {
   )
 }
 
-const ALPHAS = [1, 0.95, 0.9, 0.8, 0.7, 0.6]
+export const ALPHAS = [1, 0.95, 0.9, 0.8, 0.7, 0.6]
 
 /** Mean seconds per query of `search(q)` over `queries`, as a contender for `alternate`. */
-const perQuery = (queries, search) => async () => {
+export const perQuery = (queries, search) => async () => {
   const s = performance.now()
   for (const q of queries) search(q)
   return (performance.now() - s) / 1000 / queries.length
 }
 
 /** Fraction of the exact top-k ids that `got` finds. */
-function recall(got, exact) {
+export function recall(got, exact) {
   let hit = 0
   let total = 0
   got.forEach((hits, i) => {
@@ -239,7 +239,7 @@ function recall(got, exact) {
  * Safe results compared with the reference's: identical score sequences, and identical ids
  * wherever a score is above the k-th one (documents tied at the k-th score may differ).
  */
-function compareTopK(ours, ids, scores) {
+export function compareTopK(ours, ids, scores) {
   let same = 0
   let shorter = 0
   const differ = []
