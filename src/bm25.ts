@@ -49,7 +49,12 @@ export interface SparseSearchOptions {
   beta?: number
   /** Only these ids may be returned. */
   filter?: readonly Id[]
-  /** Scan every block (a baseline for verification and benchmarks; same results as the default). */
+  /**
+   * Score every block of the index with no pruning (no block bounds, no threshold seeding, no
+   * early stop): the verification baseline, same results as the default, ties included. It is a
+   * scan of the block-forward layout (each block's term list is searched for the query terms),
+   * not a term-at-a-time inverted-index scan, which is often faster on short queries.
+   */
   exhaustive?: boolean
 }
 

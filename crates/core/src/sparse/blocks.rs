@@ -332,6 +332,24 @@ impl<T: Impact> BlockIndex<T> {
     allowed: Option<&[u64]>,
     ids: &[u32],
   ) -> Vec<Scored<f32>> {
+    self.search_above(query, k, params, allowed, ids, 0.0)
+  }
+
+  /// [`search`](Self::search) keeping only documents that score strictly above `floor` (≥ 0):
+  /// the k-th score already found in earlier segments, whose documents all have lower ids, so a
+  /// document of this segment that only ties it can never enter the merged top-k. Blocks whose
+  /// bound does not exceed `floor` are skipped and the search stops once `floor` reaches
+  /// alpha × the next block's bound, exactly like its own k-th score. `floor = 0` is `search`.
+  pub fn search_above(
+    &self,
+    query: &[(u32, f32)],
+    k: usize,
+    params: &SearchParams,
+    allowed: Option<&[u64]>,
+    ids: &[u32],
+    floor: f32,
+  ) -> Vec<Scored<f32>> {
+    let floor = if floor > 0.0 { floor } else { 0.0 };
     let mut q: Vec<(u32, f32)> = query
       .iter()
       .copied()
@@ -354,7 +372,7 @@ impl<T: Impact> BlockIndex<T> {
         if b + 1 < n_blocks {
           self.prefetch(b + 1);
         }
-        self.score_block(b, &q, &mut acc, allowed, ids, &mut top);
+        self.score_block(b, &q, &mut acc, allowed, ids, floor, &mut top);
       }
       return top.into_sorted();
     }
@@ -400,7 +418,11 @@ impl<T: Impact> BlockIndex<T> {
     let mut max_ub = 0f32;
     let mut cands: Vec<(f32, u32)> = Vec::new();
     for (b, &u) in ubs.iter().enumerate() {
-      if u > 0.0 && bound(u) >= theta && allowed.is_none_or(|a| self.block_has_allowed(b, a)) {
+      if u > 0.0
+        && bound(u) >= theta
+        && bound(u) > floor
+        && allowed.is_none_or(|a| self.block_has_allowed(b, a))
+      {
         cands.push((u, b as u32));
         max_ub = max_ub.max(u);
       }
@@ -444,10 +466,14 @@ impl<T: Impact> BlockIndex<T> {
             break 'outer;
           }
         }
+        // The carried floor is exclusive (see `search_above`): a bound equal to it is enough.
+        if floor >= params.alpha * bound(u) {
+          break 'outer;
+        }
         if let Some(&(_, nb)) = slice.get(i + 1) {
           self.prefetch(nb as usize);
         }
-        self.score_block(b as usize, &q, &mut acc, allowed, ids, &mut top);
+        self.score_block(b as usize, &q, &mut acc, allowed, ids, floor, &mut top);
       }
     }
     top.into_sorted()
@@ -487,7 +513,9 @@ impl<T: Impact> BlockIndex<T> {
   }
 
   /// Scores every document of block `b`: contributions `w · impact` are added in term order
-  /// (the same order as any per-document reference), then positive scores are offered to `top`.
+  /// (the same order as any per-document reference), then scores above `floor` (≥ 0) are
+  /// offered to `top`.
+  #[allow(clippy::too_many_arguments)]
   fn score_block(
     &self,
     b: usize,
@@ -495,6 +523,7 @@ impl<T: Impact> BlockIndex<T> {
     acc: &mut [f32],
     allowed: Option<&[u64]>,
     ids: &[u32],
+    floor: f32,
     top: &mut TopMax<f32>,
   ) {
     acc.fill(0.0);
@@ -535,7 +564,7 @@ impl<T: Impact> BlockIndex<T> {
     let base = b * self.block_size as usize;
     let n = (self.n_docs as usize - base).min(self.block_size as usize);
     for (o, &s) in acc[..n].iter().enumerate() {
-      if s > 0.0 {
+      if s > floor {
         let pos = base + o;
         if allowed.is_some_and(|a| a.get(pos / 64).is_none_or(|w| w >> (pos % 64) & 1 == 0)) {
           continue;

@@ -216,14 +216,17 @@ type Row = (Vec<u32>, Vec<u32>);
 #[derive(Clone, Debug)]
 pub struct Bm25Index {
   opts: Bm25Options,
-  tokenizer: Tokenizer,
-  vocab: Vocab,
-  /// Every internal id since the last build/compaction (deleted ones stay until `compact`).
-  ids: IdMap,
+  /// The tokenizer, vocabulary, ids, df and lengths are shared between snapshots (a
+  /// copy-on-write `delete` copies only the tombstone bitmaps; `add` copies what it extends).
+  tokenizer: Arc<Tokenizer>,
+  vocab: Arc<Vocab>,
+  /// Every internal id since the last build/compaction (deleted ones stay until `compact`, and
+  /// stay bound until their id is added again).
+  ids: Arc<IdMap>,
   /// Documents containing each term, over the same documents as N.
-  df: Vec<u32>,
+  df: Arc<Vec<u32>>,
   /// Tokens per internal id (after stop words), for `compact`.
-  doc_len: Vec<u32>,
+  doc_len: Arc<Vec<u32>>,
   segs: Segments<f32>,
   /// Per segment: its avgdl, frozen at its build.
   seg_avgdl: Vec<f64>,
@@ -268,11 +271,11 @@ impl Bm25Index {
     };
     Ok(Bm25Index {
       opts,
-      tokenizer,
-      vocab,
-      ids,
-      df,
-      doc_len: lens,
+      tokenizer: Arc::new(tokenizer),
+      vocab: Arc::new(vocab),
+      ids: Arc::new(ids),
+      df: Arc::new(df),
+      doc_len: Arc::new(lens),
       segs,
       seg_avgdl,
       seg_tf,
@@ -288,7 +291,13 @@ impl Bm25Index {
       return Ok(());
     }
     let (ext, texts): (Vec<ExternalId>, Vec<String>) = docs.into_iter().unzip();
-    self.ids.check_new(&ext)?;
+    // Ids of deleted documents are still bound (see `ids`): free those this batch re-adds.
+    let released = self.segs.names_dead(&self.ids, &ext).then(|| {
+      let mut m = (*self.ids).clone();
+      self.segs.release_dead(&mut m, &ext);
+      m
+    });
+    released.as_ref().unwrap_or(&self.ids).check_new(&ext)?;
     let mut pending = PendingTerms::new(&self.vocab);
     let (rows, lens) = tokenize_rows(&self.tokenizer, texts, &mut pending)?;
     let n_terms = pending.len();
@@ -296,11 +305,15 @@ impl Bm25Index {
     let start = crate::validate::to_u32(self.ids.len(), "document count")?;
     let (seg, avgdl, tf) = make_segment(&self.opts, start, n_terms, &rows, &lens)?;
     // Nothing below fails: commit.
-    self.vocab.extend_new(new_terms)?;
-    self.df.resize(n_terms, 0);
-    count_df(&mut self.df, &rows);
-    self.doc_len.extend(lens);
-    self.ids.push_checked(ext);
+    Arc::make_mut(&mut self.vocab).extend_new(new_terms)?;
+    let df = Arc::make_mut(&mut self.df);
+    df.resize(n_terms, 0);
+    count_df(df, &rows);
+    Arc::make_mut(&mut self.doc_len).extend(lens);
+    if let Some(m) = released {
+      self.ids = Arc::new(m);
+    }
+    Arc::make_mut(&mut self.ids).push_checked(ext);
     if !seg.is_empty() {
       self.segs.push(seg);
       self.seg_avgdl.push(avgdl);
@@ -316,7 +329,7 @@ impl Bm25Index {
   /// already deleted, or of the other id type) are ignored. Deleted documents never appear in
   /// results but keep counting in N and df (as in Lucene) until [`compact`](Self::compact).
   pub fn delete(&mut self, ids: &[ExternalId]) -> usize {
-    self.segs.delete_external(&mut self.ids, ids)
+    self.segs.delete_external(&self.ids, ids)
   }
 
   /// Rebuilds one segment over the live documents (insertion order kept) with fresh N, df and
@@ -352,7 +365,7 @@ impl Bm25Index {
     )?;
     *self = Self::from_rows(
       self.opts.clone(),
-      self.tokenizer.clone(),
+      (*self.tokenizer).clone(),
       vocab,
       ids,
       live_rows,
@@ -618,11 +631,11 @@ impl Bm25Index {
     }
     Ok(Bm25Index {
       opts,
-      tokenizer,
-      vocab,
-      ids,
-      df,
-      doc_len,
+      tokenizer: Arc::new(tokenizer),
+      vocab: Arc::new(vocab),
+      ids: Arc::new(ids),
+      df: Arc::new(df),
+      doc_len: Arc::new(doc_len),
       segs,
       seg_avgdl,
       seg_tf,

@@ -14,6 +14,7 @@ use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::topk::Scored;
 use crate::{parallel, validate, Error, Result};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// A document's or query's terms: named (string vocabulary) or by index (numeric vocabulary).
 #[derive(Clone, Debug)]
@@ -69,13 +70,16 @@ impl Default for SparseIndexOptions {
 #[derive(Clone, Debug)]
 pub struct SparseIndex {
   named: bool,
-  vocab: Vocab,
+  /// Shared between snapshots (see `ids`).
+  vocab: Arc<Vocab>,
   scale: f32,
   clamp: bool,
   block_size: usize,
   reorder: Reorder,
-  /// Every internal id since the last build/compaction (deleted ones stay until `compact`).
-  ids: IdMap,
+  /// Every internal id since the last build/compaction (deleted ones stay until `compact`, and
+  /// stay bound until their id is added again). Shared between snapshots, so cloning the index
+  /// for a copy-on-write `delete` copies no per-document data but the tombstone bitmaps.
+  ids: Arc<IdMap>,
   segs: Segments<u8>,
 }
 
@@ -241,12 +245,12 @@ impl SparseIndex {
     segs.push(make_segment(0, n_terms, &csr, block_size, reorder)?);
     Ok(SparseIndex {
       named,
-      vocab,
+      vocab: Arc::new(vocab),
       scale,
       clamp: false,
       block_size,
       reorder,
-      ids,
+      ids: Arc::new(ids),
       segs,
     })
   }
@@ -261,7 +265,13 @@ impl SparseIndex {
       return Ok(());
     }
     let (ext, vecs): (Vec<ExternalId>, Vec<SparseVector>) = docs.into_iter().unzip();
-    self.ids.check_new(&ext)?;
+    // Ids of deleted documents are still bound (see `ids`): free those this batch re-adds.
+    let released = self.segs.names_dead(&self.ids, &ext).then(|| {
+      let mut m = (*self.ids).clone();
+      self.segs.release_dead(&mut m, &ext);
+      m
+    });
+    released.as_ref().unwrap_or(&self.ids).check_new(&ext)?;
     // An index that never held a document takes its form from the first batch.
     let named = if self.ids.is_empty() {
       matches!(vecs[0], SparseVector::Named(_))
@@ -281,8 +291,11 @@ impl SparseIndex {
     let seg = make_segment(start, n_terms, &csr, self.block_size, self.reorder)?;
     // Nothing below fails: commit.
     self.named = named;
-    self.vocab.extend_new(new_terms)?;
-    self.ids.push_checked(ext);
+    Arc::make_mut(&mut self.vocab).extend_new(new_terms)?;
+    if let Some(m) = released {
+      self.ids = Arc::new(m);
+    }
+    Arc::make_mut(&mut self.ids).push_checked(ext);
     self.segs.push(seg);
     if self.segs.count() > MAX_SEGMENTS {
       self.compact()?;
@@ -294,7 +307,7 @@ impl SparseIndex {
   /// already deleted, or of the other id type) are ignored. Deleted documents never appear in
   /// results; their storage is reclaimed by [`compact`](Self::compact).
   pub fn delete(&mut self, ids: &[ExternalId]) -> usize {
-    self.segs.delete_external(&mut self.ids, ids)
+    self.segs.delete_external(&self.ids, ids)
   }
 
   /// Rebuilds one segment over the live documents (insertion order kept), dropping deleted
@@ -573,12 +586,12 @@ impl SparseIndex {
     let reorder = if reordered { Reorder::Bp } else { Reorder::None };
     Ok(SparseIndex {
       named,
-      vocab,
+      vocab: Arc::new(vocab),
       scale,
       clamp,
       block_size,
       reorder,
-      ids,
+      ids: Arc::new(ids),
       segs,
     })
   }

@@ -3,9 +3,10 @@
 //! scale; BM25: global N/df including deleted documents, avgdl frozen per segment), and after
 //! `compact` they equal a fresh build exactly (ids, scores, tie order).
 
+use super::blocks::BlockIndex;
 use super::bm25::{idf, tfc, Bm25Index, Bm25Method, Bm25Options};
 use super::index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
-use super::tests::{load_msmarco, random_docs, random_query};
+use super::tests::{brute, load_msmarco, random_docs, random_query};
 use super::tokenize::Tokenizer;
 use super::SearchParams;
 use crate::ids::ExternalId;
@@ -478,4 +479,206 @@ fn single_segment_sparse_files_of_the_earlier_layout_still_load() {
       );
     }
   }
+}
+
+/// `search_above(floor)` returns exactly the top k of the documents scoring strictly above
+/// `floor` (ties by lower id), for floors taken from real scores (ties at the floor are the
+/// case that matters) and between them.
+#[test]
+fn block_search_above_a_floor_is_the_exact_top_k_above_it() {
+  let n = 900;
+  let mut rng = Rng::new(41);
+  // Few terms and small integer impacts: many documents share each score.
+  let docs: Vec<(Vec<u32>, Vec<u8>)> = (0..n)
+    .map(|_| {
+      let mut t: Vec<u32> = (0..30).filter(|_| rng.below(5) == 0).collect();
+      if t.is_empty() {
+        t.push(rng.below(30) as u32);
+      }
+      let v = t.iter().map(|_| 1 + rng.below(3) as u8).collect();
+      (t, v)
+    })
+    .collect();
+  for bs in [8usize, 32, 128] {
+    let blocks = BlockIndex::<u8>::build(n, 30, bs, |i| (&docs[i].0, &docs[i].1)).unwrap();
+    for qi in 0..8 {
+      let mut q: Vec<(u32, f32)> = Vec::new();
+      for t in 0..30u32 {
+        if rng.below(3) == 0 {
+          q.push((t, (1 + rng.below(2)) as f32));
+        }
+      }
+      let all = blocks.search(&q, n + 5, &SCAN, None, &[]);
+      for k in [1usize, 10, 100, n + 5] {
+        let scores: Vec<f32> = all.iter().map(|h| h.score).collect();
+        let mut floors = vec![0.0f32, scores[scores.len() / 3], scores[scores.len() / 2] + 0.5];
+        floors.push(scores[0]);
+        for floor in floors {
+          let want: Vec<Scored<f32>> = all.iter().filter(|h| h.score > floor).take(k).copied().collect();
+          let got = blocks.search_above(&q, k, &EXACT, None, &[], floor);
+          assert_eq!(got, want, "bs {bs} query {qi} k {k} floor {floor}");
+        }
+      }
+    }
+  }
+}
+
+/// Many segments, heavy ties, deletions and a filter: the segmented search (which carries the
+/// k-th score from segment to segment) equals brute force over all live documents, ties by
+/// insertion order, for every k.
+#[test]
+fn carried_threshold_across_segments_keeps_results_exact_with_ties() {
+  let n = 1500;
+  let docs = random_docs(n, 60, 8, 43);
+  let mut rng = Rng::new(44);
+  let queries: Vec<SparseVector> = (0..12).map(|_| random_query(&mut rng, 60, 5)).collect();
+  let bounds = [0usize, 400, 410, 700, 1100, 1101, n];
+  for (bs, reorder) in [(8usize, Reorder::None), (32, Reorder::Bp), (128, Reorder::None)] {
+    let opts = SparseIndexOptions {
+      block_size: bs,
+      quantization: Quantization {
+        scale: Some(0.5),
+        clamp: false,
+      },
+      reorder,
+    };
+    let mut idx = SparseIndex::build(docs[bounds[0]..bounds[1]].to_vec(), &opts).unwrap();
+    for w in bounds[1..].windows(2) {
+      idx.add(docs[w[0]..w[1]].to_vec()).unwrap();
+    }
+    assert_eq!(idx.segments().count(), bounds.len() - 1);
+    let dead: Vec<usize> = (0..n).filter(|i| i % 11 == 5).collect();
+    let dead_ext: Vec<ExternalId> = dead.iter().map(|&i| docs[i].0.clone()).collect();
+    let mut alive = vec![true; n];
+    for round in 0..2 {
+      let allowed_ext: Vec<ExternalId> = (0..n).filter(|i| i % 3 != 1).map(|i| docs[i].0.clone()).collect();
+      let allowed: Vec<bool> = (0..n).map(|i| alive[i] && i % 3 != 1).collect();
+      let filter = idx.filter_bitset(&allowed_ext);
+      for q in &queries {
+        for k in [1usize, 10, 100, n + 5] {
+          let want = brute(&docs, 0.5, q, k, Some(&alive));
+          assert_eq!(
+            idx.search(q, k, &EXACT, None).unwrap(),
+            want,
+            "bs {bs} round {round} k {k}"
+          );
+          assert_eq!(idx.search(q, k, &SCAN, None).unwrap(), want);
+          let want_f = brute(&docs, 0.5, q, k, Some(&allowed));
+          assert_eq!(
+            idx.search(q, k, &EXACT, Some(&filter)).unwrap(),
+            want_f,
+            "filtered, k {k}"
+          );
+        }
+      }
+      if round == 1 {
+        break;
+      }
+      // Second round: with deletions.
+      assert_eq!(idx.delete(&dead_ext), dead.len());
+      for &i in &dead {
+        alive[i] = false;
+      }
+    }
+  }
+}
+
+/// A copy-on-write `delete` (what the bindings do: clone the current snapshot, delete on the
+/// copy, publish it) shares the id map and postings with the snapshot it came from instead of
+/// copying them, and leaves that snapshot exactly as it was (a search running on it meanwhile
+/// sees the documents as before). Re-adding a deleted id works; a live id is still rejected.
+#[test]
+fn delete_on_a_snapshot_copy_shares_the_ids_and_leaves_the_snapshot_intact() {
+  let n = 700;
+  let docs = random_docs(n, 200, 10, 51);
+  let mut rng = Rng::new(52);
+  let queries: Vec<SparseVector> = (0..8).map(|_| random_query(&mut rng, 200, 6)).collect();
+  let opts = SparseIndexOptions {
+    block_size: 32,
+    quantization: Quantization {
+      scale: Some(0.5),
+      clamp: false,
+    },
+    reorder: Reorder::None,
+  };
+  let mut snapshot = SparseIndex::build(docs[..400].to_vec(), &opts).unwrap();
+  snapshot.add(docs[400..].to_vec()).unwrap();
+  let before: Vec<_> = queries
+    .iter()
+    .map(|q| snapshot.search(q, 50, &EXACT, None).unwrap())
+    .collect();
+  let mut alive = vec![true; n];
+  let mut current = snapshot.clone();
+  for step in 0..3 {
+    let mut next = current.clone();
+    let kill: Vec<usize> = (0..n).filter(|i| i % 9 == step * 3 + 1).collect();
+    let kill_ext: Vec<ExternalId> = kill.iter().map(|&i| docs[i].0.clone()).collect();
+    assert_eq!(next.delete(&kill_ext), kill.len());
+    for &i in &kill {
+      alive[i] = false;
+    }
+    assert!(
+      std::ptr::eq(next.ids(), current.ids()),
+      "delete copied the id map"
+    );
+    assert!(
+      std::ptr::eq(next.vocab(), current.vocab()),
+      "delete copied the vocabulary"
+    );
+    for (q, old) in queries.iter().zip(&before) {
+      assert_eq!(
+        &snapshot.search(q, 50, &EXACT, None).unwrap(),
+        old,
+        "the old snapshot changed"
+      );
+      assert_eq!(
+        next.search(q, 50, &EXACT, None).unwrap(),
+        brute(&docs, 0.5, q, 50, Some(&alive))
+      );
+    }
+    assert_eq!(current.len() - kill.len(), next.len());
+    current = next;
+  }
+  assert_eq!(snapshot.len(), n);
+  // A deleted id can be added again (in a later segment); a live one cannot; a failed add
+  // changes nothing.
+  let again = docs[1].clone();
+  assert!(!alive[1]);
+  assert!(matches!(
+    current.add(vec![docs[0].clone()]),
+    Err(Error::DuplicateId(_))
+  ));
+  let len = current.len();
+  assert!(matches!(
+    current.add(vec![again.clone(), docs[0].clone()]),
+    Err(Error::DuplicateId(_))
+  ));
+  assert_eq!(current.len(), len);
+  current.add(vec![again.clone()]).unwrap();
+  assert_eq!(current.len(), len + 1);
+  assert_eq!(
+    current.delete(std::slice::from_ref(&again.0)),
+    1,
+    "the re-added document is live"
+  );
+  assert_eq!(current.delete(std::slice::from_ref(&again.0)), 0);
+  // The same for BM25 (shared Segments code, its own id map and statistics).
+  let Some(data) = load_msmarco() else { return };
+  let texts: Vec<(ExternalId, String)> = data
+    .texts
+    .iter()
+    .take(300)
+    .enumerate()
+    .map(|(i, t)| (ExternalId::Int(i as i64), t.clone()))
+    .collect();
+  let bm = Bm25Index::build(texts.clone(), Bm25Options::default()).unwrap();
+  let mut bm_next = bm.clone();
+  assert_eq!(bm_next.delete(&[ExternalId::Int(3), ExternalId::Int(7)]), 2);
+  assert!(
+    std::ptr::eq(bm_next.ids(), bm.ids()),
+    "BM25 delete copied the id map"
+  );
+  assert_eq!((bm.len(), bm_next.len()), (300, 298));
+  bm_next.add(vec![texts[3].clone()]).unwrap();
+  assert_eq!(bm_next.len(), 299);
 }

@@ -1,9 +1,12 @@
 //! Segments: an index as a list of block indexes, each over a contiguous range of internal ids
 //! (`build` makes one, every `add` appends one), plus tombstones for deleted documents.
 //!
-//! Search runs the BMP search on every segment with the same `k` and merges the per-segment
-//! top-k lists into one (score desc, then lower internal id = earlier insertion): the global
-//! top-k is contained in the union of the per-segment top-k lists, so `alpha = 1` stays exact.
+//! Search runs the BMP search on every segment, in insertion order, with the same `k` and merges
+//! the per-segment top-k lists into one (score desc, then lower internal id = earlier
+//! insertion): the global top-k is contained in the union of the per-segment top-k lists, so
+//! `alpha = 1` stays exact. The merged k-th score so far is carried into the next segment as an
+//! exclusive floor (its documents have higher ids, so they must beat it, not tie it), so later
+//! segments prune against the threshold the earlier ones reached instead of starting at zero.
 //! Deleted documents are excluded through the same position bitset a `filter` uses, so they
 //! never appear and never take a result slot (a segment with deletions therefore searches
 //! without threshold seeding, as a filtered search does, until `compact()`).
@@ -40,7 +43,9 @@ pub struct Segment<T: Impact> {
   start: u32,
   data: Arc<SegmentData<T>>,
   /// Live documents by position; `None` while none of the segment's documents is deleted.
-  alive: Option<Vec<u64>>,
+  /// Shared between snapshots: a delete copies this bitmap (n/8 bytes) once per call and
+  /// segment it touches, never the postings or the id map.
+  alive: Option<Arc<Vec<u64>>>,
   dead: u32,
 }
 
@@ -111,6 +116,10 @@ impl<T: Impact> Segment<T> {
     let p = self.position(local);
     self.alive.as_ref().is_none_or(|a| a[p / 64] >> (p % 64) & 1 == 1)
   }
+  /// The live-position bitset handed to the block search (none while nothing is deleted).
+  fn alive_bits(&self) -> Option<&[u64]> {
+    self.alive.as_ref().map(|a| a.as_slice())
+  }
   /// Deleted documents in this segment.
   pub fn dead(&self) -> usize {
     self.dead as usize
@@ -119,15 +128,17 @@ impl<T: Impact> Segment<T> {
   fn kill(&mut self, local: u32) -> bool {
     let n = self.len();
     let p = self.position(local);
-    let a = self.alive.get_or_insert_with(|| {
+    let shared = self.alive.get_or_insert_with(|| {
       let mut bits = vec![u64::MAX; n.div_ceil(64)];
       if !n.is_multiple_of(64) {
         if let Some(last) = bits.last_mut() {
           *last = (1u64 << (n % 64)) - 1;
         }
       }
-      bits
+      Arc::new(bits)
     });
+    // Copy-on-write: a snapshot a search still holds keeps its own bitmap.
+    let a = Arc::make_mut(shared);
     let was = a[p / 64] >> (p % 64) & 1 == 1;
     a[p / 64] &= !(1u64 << (p % 64));
     if was {
@@ -210,20 +221,41 @@ impl<T: Impact> Segments<T> {
       .is_some_and(|(i, l)| self.segs[i].is_alive(l))
   }
 
-  /// Deletes documents by external id, unbinding each from `ids` so it may be added again;
-  /// returns how many live documents were deleted. Unknown ids (never added, already deleted,
-  /// or of the other id type) are ignored. Shared by the BM25 and learned-sparse indexes.
-  pub fn delete_external(&mut self, ids: &mut IdMap, external: &[ExternalId]) -> usize {
-    let mut n = 0;
+  /// Deletes documents by external id; returns how many live documents were deleted. Unknown
+  /// ids (never added, already deleted, or of the other id type) are ignored. Shared by the
+  /// BM25 and learned-sparse indexes.
+  ///
+  /// Only the tombstone bitmaps change: `ids` keeps the deleted ids bound (so a delete never
+  /// copies the id map of a shared snapshot), every reader checks liveness, and
+  /// [`release_dead`](Self::release_dead) frees a deleted id when it is added again.
+  pub fn delete_external(&mut self, ids: &IdMap, external: &[ExternalId]) -> usize {
+    external
+      .iter()
+      .filter(|id| ids.lookup(id).is_some_and(|i| self.delete(i)))
+      .count()
+  }
+
+  /// Unbinds from `ids` those of `external` that name deleted documents, so a batch re-adding
+  /// them passes `check_new` (the ids of live documents stay bound and are still rejected).
+  pub fn release_dead(&self, ids: &mut IdMap, external: &[ExternalId]) {
+    if self.n_dead() == 0 {
+      return;
+    }
     for id in external {
       if let Some(i) = ids.lookup(id) {
-        if self.delete(i) {
-          n += 1;
+        if !self.is_alive(i) {
+          ids.unbind(i);
         }
-        ids.unbind(i);
       }
     }
-    n
+  }
+
+  /// Whether any of `external` names a deleted document still bound in `ids`.
+  pub fn names_dead(&self, ids: &IdMap, external: &[ExternalId]) -> bool {
+    self.n_dead() > 0
+      && external
+        .iter()
+        .any(|id| ids.lookup(id).is_some_and(|i| !self.is_alive(i)))
   }
 
   /// Tombstones `internal`; false if it was already deleted or does not exist.
@@ -263,7 +295,7 @@ impl<T: Impact> Segments<T> {
       }
     }
     for (b, s) in bits.iter_mut().zip(&self.segs) {
-      if let Some(a) = &s.alive {
+      if let Some(a) = s.alive_bits() {
         for (w, &m) in b.iter_mut().zip(a) {
           *w &= m;
         }
@@ -296,7 +328,7 @@ impl<T: Impact> Segments<T> {
     }
     let per_segment = SearchParams { beta: 1.0, ..*params };
     if let [s] = self.segs.as_slice() {
-      let allowed = filter.map(|f| f.0[0].as_slice()).or(s.alive.as_deref());
+      let allowed = filter.map(|f| f.0[0].as_slice()).or(s.alive_bits());
       let mut hits = s
         .data
         .blocks
@@ -308,14 +340,22 @@ impl<T: Impact> Segments<T> {
     }
     let mut top = TopMax::<f32>::new(k);
     for (i, s) in self.segs.iter().enumerate() {
-      let allowed = filter.map(|f| f.0[i].as_slice()).or(s.alive.as_deref());
+      let allowed = filter.map(|f| f.0[i].as_slice()).or(s.alive_bits());
       if allowed.is_some_and(|a| a.iter().all(|&w| w == 0)) {
         continue;
       }
+      // The merged k-th score so far is carried in as an exclusive floor: this segment's ids
+      // are all above the earlier segments', so a tie with it loses (see `search_above`).
+      // The exhaustive scan stays a plain scan of every block.
+      let floor = if params.exhaustive {
+        0.0
+      } else {
+        top.threshold().unwrap_or(0.0)
+      };
       for h in s
         .data
         .blocks
-        .search(&q, k, &per_segment, allowed, &s.data.pos_to_id)
+        .search_above(&q, k, &per_segment, allowed, &s.data.pos_to_id, floor)
       {
         top.push(h.score, s.start + h.id);
       }

@@ -44,7 +44,7 @@ pub(super) fn random_query(rng: &mut Rng, vocab: usize, len: usize) -> SparseVec
 
 /// Brute force over the documented semantics: byte = round(w / scale), score = Σ in term order
 /// of (q_t · scale) · byte in f32; only positive scores; ties by lower id.
-fn brute(
+pub(super) fn brute(
   docs: &[(ExternalId, SparseVector)],
   scale: f32,
   q: &SparseVector,
