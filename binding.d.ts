@@ -43,6 +43,12 @@ export declare class NativeBinaryIndex {
   static load(path: string, mmap?: boolean | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBinaryIndex>
 }
 
+export declare class NativeBm25Columns {
+  arrays(): Bm25ColumnArrays
+  /** External ids of hits `[start, end)`: numbers (exact: ids are safe integers) or strings. */
+  ids(start: number, end: number): Float64Array | Array<string>
+}
+
 /** Searches read a snapshot; `add` / `delete` / `compact` publish a new one (see `snapshot`). */
 export declare class NativeBm25Index {
   static buildSync(ids: IdsInput, texts: Array<string>, options: Bm25Init): NativeBm25Index
@@ -65,6 +71,9 @@ export declare class NativeBm25Index {
   search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
   searchBatchSync(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
   searchBatch(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
+  /** Many queries as flat columns (see `NativeBm25Columns`), on the calling thread. */
+  searchColumnsSync(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null): NativeBm25Columns
+  searchColumns(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<NativeBm25Columns>
   memoryUsage(): Array<MemoryComponent>
   toBuffer(): Buffer
   static fromBuffer(buffer: Uint8Array): NativeBm25Index
@@ -352,6 +361,16 @@ export interface BinaryIndexOptionsOut {
   threshold: string
   rescore: string
   metric: string
+}
+
+/** The three columns, copied out once by the TS wrapper. */
+export interface Bm25ColumnArrays {
+  /** Internal document numbers (insertion order since the last build/compact). */
+  docs: Uint32Array
+  /** BM25 scores (the same float32 values `search` returns as numbers). */
+  scores: Float32Array
+  /** nq + 1 offsets: query q's hits are `[offsets[q], offsets[q + 1])`. */
+  offsets: Uint32Array
 }
 
 /** Options of `NativeBm25Index.build` (validated and defaulted by the TS layer). */

@@ -57,6 +57,7 @@ export type { MultiVectorIndexOptions, MultiVectorSearchOptions, MultiVectorBatc
 export { Tokenizer, STEMMER_LANGUAGES } from './src/tokenizer'
 export type { TokenizerOptions } from './src/tokenizer'
 export { BM25Index } from './src/bm25'
+export { BM25Results } from './src/bm25-results'
 export type { BM25Options, TextDocument, SparseSearchOptions, SparseBatchOptions } from './src/bm25'
 export { SparseIndex } from './src/sparse'
 export type { SparseIndexOptions, SparseDocument, SparseVectorInput } from './src/sparse'

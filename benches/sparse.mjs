@@ -1,41 +1,16 @@
-// BM25 with block-max pruning vs bm25s (PyPI, NumPy and numba backends) and a JS library,
-// single thread, side by side in one run; learned sparse (synthetic SPLADE-like corpora) vs the
-// BMP reference (PyPI `bmp`, pisa-engine/BMP) on the same CIFF-exported index, and vs our
+// BM25 with block-max pruning vs bm25s (PyPI, NumPy and numba backends) and the npm BM25
+// libraries (lib/sparse-bm25.mjs), single thread, side by side in one run; learned sparse
+// (synthetic SPLADE-like corpora) vs the BMP reference (PyPI `bmp`, pisa-engine/BMP) on the same CIFF-exported index, and vs our
 // exhaustive scan. Python peers that cannot be installed or started become notes.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { rng, zipfSampler } from './lib/data.mjs'
-import { ensureNpmPeers } from './lib/npm-peers.mjs'
 import { PyWorker, cacheDir, ensureVenv } from './lib/python.mjs'
-import { alternate, benchDir, fmt, loadSlimdex, ratios, stats, writeResults } from './lib/report.mjs'
+import { alternate, benchDir, fmt, loadSlimdex, ratios, resultsDir, stats, writeResults } from './lib/report.mjs'
+import { bm25Section } from './lib/sparse-bm25.mjs'
 import { TOPIC_DEFAULTS, cachedCorpus, ciffDocOrder, iidCorpus, permuteRows, rowsOf, topicMixture } from './lib/sparse-data.mjs'
 
-const BM25S = 'bm25s==0.2.14'
-const NUMPY = 'numpy==2.2.6'
-const NUMBA = 'numba==0.68.1'
 const BMP = 'bmp==0.2.8'
-const MINISEARCH = 'minisearch@7.1.2'
-
-/** Seeded Zipfian "text": words w0, w1, … with P(rank r) ∝ 1/(r+1). */
-function zipfTexts(n, { vocab, minWords, maxWords, seed }) {
-  const r = rng(seed)
-  const draw = zipfSampler(r, vocab)
-  return Array.from({ length: n }, () => {
-    const len = minWords + r.below(maxWords - minWords + 1)
-    return Array.from({ length: len }, () => `w${draw()}`).join(' ')
-  })
-}
-
-function loadMsmarco() {
-  const dir = join(benchDir, '..', '..', 'shared', 'datasets', 'msmarco-sample')
-  if (!existsSync(dir)) return null
-  const read = (f) => readFileSync(join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  const corpus = read('corpus.jsonl')
-  const qrelIds = new Set(readFileSync(join(dir, 'qrels', 'test.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')[0]))
-  return { texts: corpus.map((d) => `${d.title ?? ''} ${d.text}`), ids: corpus.map((d) => d._id), queries: read('queries.jsonl').filter((q) => qrelIds.has(q._id)).map((q) => q.text) }
-}
 
 /** Starts a Python worker and runs `first` on it; a peer that fails becomes a note (null). */
 export async function startWorker(python, script, first, notes, what) {
@@ -50,168 +25,65 @@ export async function startWorker(python, script, first, notes, what) {
   }
 }
 
+// SLIMDEX_SPARSE_PART=bm25 (or =learned) runs one of the two sections and keeps the other's
+// tables, notes and peers from the previous results file (benches/results/sparse.json).
 export async function run({ smoke }) {
   const slimdex = await loadSlimdex()
-  const { BM25Index } = slimdex
+  const part = process.env.SLIMDEX_SPARSE_PART ?? 'all'
+  if (!['all', 'bm25', 'learned'].includes(part)) throw new Error(`SLIMDEX_SPARSE_PART must be bm25, learned or all (got ${part})`)
   const reps = smoke ? 2 : 5
-  const rows = []
-  const notes = []
-  const measurements = {}
-  const python = smoke ? null : ensureVenv([BM25S, NUMPY])
-  const withNumba = python ? ensureVenv([BM25S, NUMPY, NUMBA]) : null
-  const npmPeers = smoke ? null : ensureNpmPeers([MINISEARCH])
-  const peers = { 'pure JS': `Node ${process.version}` }
-  if (!smoke && !python) notes.push('bm25s could not be installed into the bench venv: its rows are missing')
-  if (python && !withNumba) notes.push('numba did not install: the bm25s numba backend is not measured')
+  const previous = part !== 'all' && existsSync(join(resultsDir, `sparse${smoke ? '.smoke' : ''}.json`)) ? JSON.parse(readFileSync(join(resultsDir, `sparse${smoke ? '.smoke' : ''}.json`), 'utf8')) : null
+  if (part !== 'all' && !previous) throw new Error(`SLIMDEX_SPARSE_PART=${part} needs a previous benches/results/sparse.json to merge into`)
 
-  const corpora = []
-  // SLIMDEX_SPARSE_ONLY=1: learned sparse only; the BM25 rows, notes and measurements are carried
-  // over from the committed results file (named in the notes), so both sections stay in one file.
-  const sparseOnly = process.env.SLIMDEX_SPARSE_ONLY === '1' && !smoke
-  let carried = null
-  if (sparseOnly) {
-    carried = JSON.parse(readFileSync(join(benchDir, 'results', 'sparse.json'), 'utf8'))
-    rows.push(...carried.table.rows)
-    for (const [k, v] of Object.entries(carried.peers)) if (k !== 'BMP reference') peers[k] = v
-    notes.push(`the BM25 rows above and the notes up to this one are carried over unchanged from the run of ${carried.machine?.date ?? 'an earlier run'} (this run measured learned sparse only)`)
-    notes.unshift(...carried.notes.filter((x) => x.startsWith('msmarco') || x.startsWith('Zipf')))
-    for (const [k, v] of Object.entries(carried.measurements)) if (!k.includes('sparse') && !k.includes('BMP') && !k.includes('alpha')) measurements[k] = v
+  let bm25
+  if (part === 'learned') {
+    bm25 = previous.measurements.bm25Section
+  } else {
+    const notes = []
+    const peers = {}
+    const measurements = {}
+    const r = await bm25Section({ slimdex, smoke, reps, notes, peers, measurements })
+    bm25 = { table: { columns: r.columns, rows: r.rows }, dataNote: r.dataNote, notes, peers, measurements, date: new Date().toISOString() }
   }
-  const real = sparseOnly ? null : loadMsmarco()
-  if (real) corpora.push({ name: 'msmarco-sample (real)', ...real, repeat: smoke ? 2 : 20, minisearch: true })
-  const synQueries = zipfTexts(smoke ? 50 : 200, { vocab: 100_000, minWords: 2, maxWords: 5, seed: 8 })
-  // SLIMDEX_BM25_MAX_DOCS / SLIMDEX_SPARSE_DOCS cap the synthetic corpora (for a loaded machine;
-  // the results name the sizes used).
-  const maxDocs = process.env.SLIMDEX_BM25_MAX_DOCS === undefined ? Infinity : Number(process.env.SLIMDEX_BM25_MAX_DOCS)
-  for (const nSyn of (smoke ? [20_000] : sparseOnly ? [] : [100_000, 1_000_000]).filter((x) => x <= maxDocs)) {
-    const big = nSyn >= 1_000_000
-    corpora.push({
-      name: `Zipf ${nSyn.toLocaleString('en-US')} docs (synthetic)`,
-      texts: zipfTexts(nSyn, { vocab: 100_000, minWords: 20, maxWords: 60, seed: 7 }),
-      queries: big ? synQueries.slice(0, 100) : synQueries,
-      repeat: 1,
-      // minisearch needs minutes and GBs of heap at 10⁶ documents: it runs on the 100k corpus.
-      minisearch: !big,
-      reps: big ? 3 : reps,
-    })
+  let ls
+  if (part === 'bm25') {
+    ls = previous.measurements.learnedSection ?? legacyLearned(previous)
+  } else {
+    const notes = []
+    const peers = {}
+    const measurements = {}
+    const r = await learnedSparseSection({ slimdex, smoke, reps, notes, peers, measurements })
+    ls = { tables: r.tables, dataNote: r.dataNote, notes, peers, measurements, date: new Date().toISOString() }
   }
-
-  for (const corpus of corpora) {
-    const n = corpus.texts.length
-    const docs = corpus.texts.map((text, i) => ({ id: i, text }))
-    let t = performance.now()
-    const index = await BM25Index.build(docs)
-    const buildSeconds = (performance.now() - t) / 1000
-    const queries = Array.from({ length: corpus.repeat }, () => corpus.queries).flat()
-    const nq = queries.length
-    const bytesPerDoc = index.memoryUsage().total / n
-    let worker = null
-    let numba = false
-    if (python) {
-      const dir = mkdtempSync(join(tmpdir(), 'slimdex-bm25s-'))
-      writeFileSync(join(dir, 'corpus.jsonl'), corpus.texts.map((x) => JSON.stringify(x)).join('\n') + '\n')
-      writeFileSync(join(dir, 'queries.json'), JSON.stringify(queries))
-      const started = await startWorker(withNumba ?? python, 'bm25s_worker.py', { cmd: 'load', corpus: join(dir, 'corpus.jsonl'), queries: join(dir, 'queries.json') }, notes, 'bm25s')
-      if (started) {
-        worker = started.worker
-        const loaded = started.reply
-        numba = Boolean(loaded.numba)
-        peers.bm25s = `${loaded.version} (NumPy ${loaded.numpy}${numba ? `; numba ${loaded.numba}` : ''})`
-        measurements[`${corpus.name} bm25s index`] = loaded
-      }
-    }
-    for (const k of [10, 1000]) {
-      if (k > n) continue
-      const contenders = {
-        'slimdex BMP': async () => {
-          const s = performance.now()
-          for (const q of queries) index.search(q, { k })
-          return (performance.now() - s) / 1000
-        },
-        'slimdex exhaustive': async () => {
-          const s = performance.now()
-          for (const q of queries) index.search(q, { k, exhaustive: true })
-          return (performance.now() - s) / 1000
-        },
-      }
-      if (worker) contenders.bm25s = async () => (await worker.call({ cmd: 'search', k })).seconds
-      if (worker && numba) contenders['bm25s numba'] = async () => (await worker.call({ cmd: 'search', k, backend: 'numba' })).seconds
-      // Answers first: BMP equals exhaustive; top-k overlap with bm25s (ties may order differently).
-      let overlap = null
-      const ours = queries.slice(0, corpus.queries.length).map((q) => index.search(q, { k }))
-      const same = ours.every((hits, i) => JSON.stringify(hits) === JSON.stringify(index.search(queries[i], { k, exhaustive: true })))
-      if (!same) throw new Error('BMP and exhaustive results differ')
-      if (worker) {
-        const theirs = await worker.call({ cmd: 'search', k, results: true })
-        let hit = 0
-        let total = 0
-        ours.forEach((hits, i) => {
-          const want = new Set(theirs.ids[i].slice(0, hits.length))
-          total += hits.length
-          hit += hits.filter((h) => want.has(h.id)).length
-        })
-        overlap = hit / total
-      }
-      const times = await alternate(contenders, corpus.reps ?? reps)
-      const base = times['slimdex BMP']
-      for (const [name, ts] of Object.entries(times)) {
-        const st = stats(ts)
-        rows.push([corpus.name, String(k), name, fmt(nq / st.median, 0), fmt((st.median / nq) * 1e6, 0), name === 'slimdex BMP' ? '1×' : `${fmt(ratios(ts, base).median)}× (${fmt(ratios(ts, base).min)}–${fmt(ratios(ts, base).max)})`, name.startsWith('slimdex') ? fmt(bytesPerDoc, 0) : name.startsWith('bm25s') ? fmt((measurements[`${corpus.name} bm25s index`].rssGrowthMB * 2 ** 20) / n, 0) + ' (RSS growth)' : '—'])
-      }
-      measurements[`${corpus.name} k=${k}`] = { times, overlapWithBm25s: overlap, buildSeconds }
-      if (overlap !== null) notes.push(`${corpus.name}, k = ${k}: top-k overlap with bm25s ${fmt(overlap * 100, 1)}% (the rest are ties ordered differently); BMP results identical to the exhaustive scan`)
-    }
-    // The best npm alternative on the same corpus (k = 10), one pass each (it is much slower).
-    if (npmPeers && corpus.minisearch) {
-      const mod = npmPeers.require('minisearch')
-      const MiniSearch = mod.default ?? mod
-      peers.minisearch = npmPeers.versions.minisearch ?? MINISEARCH.split('@')[1]
-      const heap0 = process.memoryUsage().heapUsed
-      t = performance.now()
-      const ms = new MiniSearch({ fields: ['text'], idField: 'id' })
-      ms.addAll(docs)
-      const msBuild = (performance.now() - t) / 1000
-      const msBytes = (process.memoryUsage().heapUsed - heap0) / n
-      const sample = queries.slice(0, Math.min(queries.length, 50))
-      const timesMs = await alternate(
-        {
-          'slimdex BMP': async () => {
-            const s = performance.now()
-            for (const q of sample) index.search(q, { k: 10 })
-            return (performance.now() - s) / 1000
-          },
-          minisearch: async () => {
-            const s = performance.now()
-            for (const q of sample) ms.search(q).slice(0, 10)
-            return (performance.now() - s) / 1000
-          },
-        },
-        Math.min(reps, 3),
-      )
-      const st = stats(timesMs.minisearch)
-      rows.push([corpus.name, '10', 'minisearch', fmt(sample.length / st.median, 0), fmt((st.median / sample.length) * 1e6, 0), `${fmt(ratios(timesMs.minisearch, timesMs['slimdex BMP']).median)}×`, `${fmt(msBytes, 0)} (heap growth)`])
-      notes.push(`${corpus.name}: build ${fmt(buildSeconds)} s slimdex, ${fmt(msBuild)} s minisearch${measurements[`${corpus.name} bm25s index`] ? `, ${fmt(measurements[`${corpus.name} bm25s index`].indexSeconds)} s bm25s` : ''}`)
-    } else {
-      notes.push(`${corpus.name}: build ${fmt(buildSeconds)} s slimdex${measurements[`${corpus.name} bm25s index`] ? `, ${fmt(measurements[`${corpus.name} bm25s index`].indexSeconds)} s bm25s` : ''}${corpus.minisearch ? '' : '; minisearch not run at this size'}`)
-    }
-    worker?.close()
-  }
-
-  const ls = await learnedSparse({ slimdex, smoke, reps, notes, peers, measurements })
+  const merged = part === 'all' ? '' : `; this file merges a ${part === 'bm25' ? 'BM25' : 'learned-sparse'} run (${part === 'bm25' ? bm25.date : ls.date}) with the other section from the run of ${part === 'bm25' ? ls.date : bm25.date}`
 
   writeResults(
     'sparse',
     {
-      title: 'BM25 and learned sparse: block-max pruning vs bm25s and an exhaustive scan, single thread',
-      data: `msmarco-sample (real: 5,000 passages, 43 judged queries, repeated to time them) and seeded synthetic corpora (Zipf text over 100,000 words; SPLADE-like vectors: ${ls.dataNote})`,
-      peers,
-      table: { columns: ['corpus', 'k', 'engine', 'queries/s', 'µs/query', 'time vs slimdex BMP', 'bytes/doc'], rows },
+      title: 'BM25 and learned sparse: block-max pruning vs bm25s, the npm libraries, the BMP reference and an exhaustive scan, single thread',
+      data: `BM25: ${bm25.dataNote}; learned sparse: SPLADE-like vectors, ${ls.dataNote}${merged}`,
+      peers: { ...bm25.peers, ...ls.peers },
+      table: bm25.table,
       tables: ls.tables,
-      notes,
-      measurements,
+      notes: [...bm25.notes, ...ls.notes],
+      measurements: { bm25Section: bm25, learnedSection: ls },
     },
     { smoke },
   )
+}
+
+/** The learned-sparse part of a results file written before the two sections were kept apart. */
+function legacyLearned(prev) {
+  const first = prev.notes.findIndex((n) => n.startsWith('topical corpus'))
+  const bm25Peers = ['pure JS', 'bm25s', 'minisearch']
+  return {
+    tables: prev.tables,
+    dataNote: (prev.data.match(/SPLADE-like vectors: ([^)]*)\)/) ?? [null, 'see the tables'])[1],
+    notes: first < 0 ? [] : prev.notes.slice(first),
+    peers: Object.fromEntries(Object.entries(prev.peers).filter(([k]) => !bm25Peers.includes(k))),
+    measurements: Object.fromEntries(Object.entries(prev.measurements).filter(([k]) => !k.startsWith('msmarco') && !k.startsWith('Zipf'))),
+    date: prev.machine?.date,
+  }
 }
 
 export const ALPHAS = [1, 0.95, 0.9, 0.8, 0.7, 0.6]
@@ -353,7 +225,7 @@ function taatSearch(inv, q, k) {
  * term-at-a-time scan, one segment vs four, the cost of a delete, index size, the BMP reference
  * on the same (CIFF-exported) index and docid order, and the alpha curve alternated per alpha.
  */
-async function learnedSparse({ slimdex, smoke, reps, notes, peers, measurements }) {
+async function learnedSparseSection({ slimdex, smoke, reps, notes, peers, measurements }) {
   const cap = Number(process.env.SLIMDEX_SPARSE_DOCS) || Infinity
   const sizes = (smoke ? [5_000] : [100_000, 1_000_000]).filter((n) => n <= cap)
   if (!smoke && cap < 100_000) sizes.push(cap)

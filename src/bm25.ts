@@ -13,6 +13,7 @@ import { toTokenizerInit } from './tokenizer'
 import { fromBufferOf, loadOf, loadSyncOf, mmapOption, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
 import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
+import { BM25Results } from './bm25-results'
 import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
 /** A document for {@link BM25Index.build}. */
@@ -88,6 +89,27 @@ export const batchSchema = searchSchema.extend({
   threads: positiveInt(1024).optional(),
   signal: z.instanceof(AbortSignal).optional(),
 })
+
+/** The native knobs of `{ k }` alone (exact search, no filter). */
+const EXACT_INIT: SparseSearchInit = Object.freeze({ alpha: 1, beta: 1, exhaustive: false, filter: undefined })
+
+/**
+ * `k` when `options` is exactly `{ k }` with a valid k (the common case): the same checks as
+ * the schema without its per-call cost (a few µs, comparable to a query on a small corpus).
+ * Anything else returns undefined and goes through the schema (and its error messages).
+ */
+function plainK(options: unknown): number | undefined {
+  if (options === null || typeof options !== 'object' || Object.getPrototypeOf(options) !== Object.prototype) return undefined
+  const keys = Object.keys(options)
+  if (keys.length !== 1 || keys[0] !== 'k') return undefined
+  const k = (options as { k: unknown }).k
+  return typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= 2 ** 32 - 1 ? k : undefined
+}
+
+function checkTexts(texts: readonly string[]): string[] {
+  if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidType('queries must be an array of strings')
+  return texts as string[]
+}
 
 /** @internal */
 export function toSearchInit(o: z.output<typeof searchSchema>): SparseSearchInit {
@@ -250,24 +272,48 @@ export class BM25Index {
   /** The `k` best documents for a query text, on the calling thread. Scores are BM25 values. */
   search(text: string, options: SparseSearchOptions): Hit[] {
     if (typeof text !== 'string') throw invalidType('query must be a string')
-    const o = parseOptions(searchSchema, options, 'search options')
-    const out = this.#buffers.reserve(Math.min(o.k, this.size))
-    return out.hits(callNative(() => this.#native.search(text, o.k, toSearchInit(o), out.ids, out.scores)))
+    const quick = plainK(options)
+    const o = quick === undefined ? parseOptions(searchSchema, options, 'search options') : undefined
+    const k = quick ?? o!.k
+    const init = o === undefined ? EXACT_INIT : toSearchInit(o)
+    const out = this.#buffers.reserve(Math.min(k, this.size))
+    return out.hits(callNative(() => this.#native.search(text, k, init, out.ids, out.scores)))
   }
 
-  /** Many queries in parallel on the libuv pool; one result list per query. */
+  /**
+   * Many queries, tokenized and searched in native code, with the hits returned as flat typed
+   * arrays ({@link BM25Results}) instead of one object per hit: the form to use for throughput
+   * (evaluation runs, re-ranking pipelines, benchmarks). Query q's hits equal `search(texts[q])`'s
+   * (same ids, scores and order). Runs on the libuv pool; `threads` (default: one per core) are
+   * the workers searching the batch, `threads: 1` searches on one of them alone.
+   */
+  async searchColumns(texts: readonly string[], options: SparseBatchOptions): Promise<BM25Results> {
+    const o = parseOptions(batchSchema, options, 'searchColumns options')
+    const list = checkTexts(texts)
+    const signal = checkSignal(o.signal)
+    return new BM25Results(await callNativeAsync(() => this.#native.searchColumns(list, o.k, toSearchInit(o), o.threads, signal)))
+  }
+
+  /** Synchronous twin of {@link BM25Index.searchColumns} (`threads: 1` searches on the calling thread). */
+  searchColumnsSync(texts: readonly string[], options: Omit<SparseBatchOptions, 'signal'>): BM25Results {
+    const o = parseOptions(batchSchema, options, 'searchColumns options')
+    const list = checkTexts(texts)
+    return new BM25Results(callNative(() => this.#native.searchColumnsSync(list, o.k, toSearchInit(o), o.threads)))
+  }
+
+  /** Many queries in parallel on the libuv pool; one result list per query (see {@link BM25Index.searchColumns} for the object-free form). */
   async searchBatch(texts: readonly string[], options: SparseBatchOptions): Promise<Hit[][]> {
     const o = parseOptions(batchSchema, options, 'searchBatch options')
-    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidType('queries must be an array of strings')
+    const list = checkTexts(texts)
     const signal = checkSignal(o.signal)
-    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(texts as string[], o.k, toSearchInit(o), o.threads, signal)))
+    return toHitBatches(await callNativeAsync(() => this.#native.searchBatch(list, o.k, toSearchInit(o), o.threads, signal)))
   }
 
   /** Synchronous twin of {@link BM25Index.searchBatch} (still parallel across queries). */
   searchBatchSync(texts: readonly string[], options: Omit<SparseBatchOptions, 'signal'>): Hit[][] {
     const o = parseOptions(batchSchema, options, 'searchBatch options')
-    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidType('queries must be an array of strings')
-    return toHitBatches(callNative(() => this.#native.searchBatchSync(texts as string[], o.k, toSearchInit(o), o.threads)))
+    const list = checkTexts(texts)
+    return toHitBatches(callNative(() => this.#native.searchBatchSync(list, o.k, toSearchInit(o), o.threads)))
   }
 
   /**

@@ -1,6 +1,7 @@
 //! `BM25Index` binding: bm25s-compatible BM25 scored eagerly, searched with block-max pruning;
 //! incremental `add` / `delete` / `compact` through a copy-on-write snapshot.
 
+use crate::bm25_columns::NativeBm25Columns;
 use crate::convert::{
   hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
   MemoryComponent,
@@ -83,6 +84,23 @@ fn batch_job(
     let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
     let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_ref(), threads))?;
     Ok(hit_batch_out(inner.ids(), &res))
+  }))
+}
+
+fn columns_job(
+  inner: Arc<Bm25Index>,
+  texts: Vec<String>,
+  k: f64,
+  s: SparseSearchInit,
+  threads: Option<f64>,
+) -> napi::Result<Job<NativeBm25Columns>> {
+  let k = to_k(k)?;
+  let threads = to_usize_opt(threads, "threads")?;
+  let s = search_params(s)?;
+  Ok(Job::new(move || {
+    let bits = s.filter.as_ref().map(|f| inner.filter_bitset(f));
+    let res = guard(|| inner.search_batch(&texts, k, &s.params, bits.as_ref(), threads))?;
+    NativeBm25Columns::new(inner, res)
   }))
 }
 
@@ -223,6 +241,33 @@ impl NativeBm25Index {
   ) -> napi::Result<AsyncTask<Job<HitBatch>>> {
     Ok(AsyncTask::with_optional_signal(
       batch_job(self.inner.get(), texts, k, search, threads)?,
+      signal,
+    ))
+  }
+
+  /// Many queries as flat columns (see `NativeBm25Columns`), on the calling thread.
+  #[napi]
+  pub fn search_columns_sync(
+    &self,
+    texts: Vec<String>,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+  ) -> napi::Result<NativeBm25Columns> {
+    columns_job(self.inner.get(), texts, k, search, threads)?.run_sync()
+  }
+
+  #[napi(ts_return_type = "Promise<NativeBm25Columns>")]
+  pub fn search_columns(
+    &self,
+    texts: Vec<String>,
+    k: f64,
+    search: SparseSearchInit,
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<NativeBm25Columns>>> {
+    Ok(AsyncTask::with_optional_signal(
+      columns_job(self.inner.get(), texts, k, search, threads)?,
       signal,
     ))
   }

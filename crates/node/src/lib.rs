@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 
 mod binary_index;
+mod bm25_columns;
 mod bm25_index;
 mod chamfer;
 mod convert;

@@ -431,14 +431,17 @@ impl<T: Impact> BlockIndex<T> {
     if cands.is_empty() {
       return top.into_sorted();
     }
-    const BUCKETS: usize = 4096;
-    let scale = (BUCKETS - 1) as f32 / max_ub;
-    let bucket_of = |u: f32| ((u * scale) as usize).min(BUCKETS - 1);
-    let mut counts = vec![0u32; BUCKETS + 1];
+    // About one bucket per candidate (at most 4096): a small index (BM25 over a few thousand
+    // documents) must not pay for zeroing and scanning 4096 counters per query. Any count visits
+    // the blocks in the same order (bucket_of is monotone; each bucket is sorted when reached).
+    let buckets = cands.len().next_power_of_two().clamp(16, 4096);
+    let scale = (buckets - 1) as f32 / max_ub;
+    let bucket_of = |u: f32| ((u * scale) as usize).min(buckets - 1);
+    let mut counts = vec![0u32; buckets + 1];
     for &(u, _) in &cands {
       counts[bucket_of(u) + 1] += 1;
     }
-    for i in 0..BUCKETS {
+    for i in 0..buckets {
       counts[i + 1] += counts[i];
     }
     let mut order = vec![(0f32, 0u32); cands.len()];
@@ -450,7 +453,7 @@ impl<T: Impact> BlockIndex<T> {
     }
     drop(cands);
     // 4. Buckets from the highest down; each bucket sorted (bound desc, block asc) when reached.
-    'outer: for bk in (0..BUCKETS).rev() {
+    'outer: for bk in (0..buckets).rev() {
       let (lo, hi) = (counts[bk] as usize, counts[bk + 1] as usize);
       if lo == hi {
         continue;

@@ -498,11 +498,13 @@ impl Bm25Index {
   ) -> Result<Vec<Vec<Scored<f32>>>> {
     validate::k(k)?;
     params.validate()?;
+    let one = |t: &String| self.run(&self.prepare_query(t), k, params, filter);
+    if threads == Some(1) {
+      // One thread: on the calling thread, without a pool hand-off per batch.
+      return Ok(texts.iter().map(one).collect());
+    }
     Ok(parallel::with_threads(threads, || {
-      texts
-        .par_iter()
-        .map(|t| self.run(&self.prepare_query(t), k, params, filter))
-        .collect()
+      texts.par_iter().map(one).collect()
     }))
   }
 
