@@ -186,6 +186,14 @@ export declare class NativeMinHasher {
    */
   signTokenOffsetsSync(data: Uint8Array, tokenOffsets: Uint32Array, docOffsets: Uint32Array, threads?: number | undefined | null): Uint32Array
   signTokenOffsets(data: Uint8Array, tokenOffsets: Uint32Array, docOffsets: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<Uint32Array>
+  /**
+   * Signs joined token sets: document d is `data[docOffsets[d], docOffsets[d + 1])`, UTF-8,
+   * its `tokenCounts[d]` tokens joined by U+001F. Documents holding more separators than
+   * tokens − 1 (a token contains U+001F) are listed in `ambiguous` and left unsigned (slots 0),
+   * never mis-split. The typed arrays are read in place.
+   */
+  signJoinedTokensSync(data: Uint8Array, docOffsets: Uint32Array, tokenCounts: Uint32Array, threads?: number | undefined | null): JoinedSignatures
+  signJoinedTokens(data: Uint8Array, docOffsets: Uint32Array, tokenCounts: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<JoinedSignatures>
   /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
   shingles(text: string): Array<string>
 }
@@ -503,6 +511,14 @@ export declare function inspectIndexBuffer(buffer: Uint8Array): IndexFileInfo
 
 /** Validates a saved index file (every checksum) and describes it. */
 export declare function inspectIndexFile(path: string): IndexFileInfo
+
+/** Signatures of joined token sets (`signJoinedTokens`). */
+export interface JoinedSignatures {
+  /** documents × numPerm slots; the slots of an ambiguous document are 0. */
+  signatures: Uint32Array
+  /** Ascending indices of the documents that could not be split (sign them from their tokens). */
+  ambiguous: Uint32Array
+}
 
 /** Options of `new NativeLshBloom(...)` (validated and defaulted by the TS layer). */
 export interface LshBloomInit {

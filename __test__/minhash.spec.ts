@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { MinHasher, bBits, bBitsJaccard, bandKeys, collisionProbability, jaccard, optimalParams, packTokenSets } from '../index.ts'
 import type { MinHashScheme } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
+import * as native from '../binding'
 
 const golden = JSON.parse(readFileSync(join(process.cwd(), 'crates/core/src/minhash/testdata/datasketch_golden.json'), 'utf8'))
 
@@ -76,6 +77,92 @@ test('packed token sets (signTokenOffsets) sign exactly like signTokens, and bad
   t.throws(() => h.signTokenOffsetsSync({ data, tokenOffsets, docOffsets: Uint32Array.of(0, 0) }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
   t.throws(() => h.signTokenOffsetsSync({ data: [1, 2] as unknown as Uint8Array, tokenOffsets, docOffsets: Uint32Array.of(0) }), { instanceOf: TypeError })
   t.is(h.signTokenOffsetsSync({ data, tokenOffsets, docOffsets: Uint32Array.of(0) }).length, 0)
+})
+
+/** Token sets that stress the string[][] path: empty tokens, U+001F inside tokens, non-ASCII, lone surrogates. */
+function trickyTokenSets(): string[][] {
+  return [
+    ['alpha beta', 'gamma', ''],
+    [''],
+    ['', ''],
+    ['école 日本語', '🙂', 'naïve'],
+    ['has\u001fseparator', 'x'],
+    ['\u001f'],
+    ['\u001f\u001f', '', '\u001f'],
+    ['lone \ud800 surrogate', 'trailing \udc00', 'pair \ud83d\ude42'],
+    ['latin-1 ÿ é', 'ascii only'],
+    ['x', 'alpha beta'],
+  ]
+}
+
+/** The reference: one N-API string per token, converted by napi-rs, signed in Rust (no join, no packing). */
+function perTokenReference(h: MinHasher, sets: string[][]): Uint32Array {
+  const o = h.options
+  return new native.NativeMinHasher(o).signTokensSync(sets, 1)
+}
+
+test('signTokens signs exactly like one string per token and like the packed form, tricky tokens included', async (t) => {
+  const sets = trickyTokenSets()
+  for (const scheme of ['oph', 'classic', 'datasketch'] as MinHashScheme[]) {
+    const h = new MinHasher({ numPerm: 32, scheme, seed: 5 })
+    const want = perTokenReference(h, sets)
+    t.deepEqual(h.signTokensSync(sets), want, `${scheme} sync`)
+    t.deepEqual(h.signTokensSync(sets, { threads: 2 }), want, `${scheme} sync, 2 threads`)
+    t.deepEqual(await h.signTokens(sets), want, `${scheme} async`)
+    t.deepEqual(h.signTokenOffsetsSync(packTokenSets(sets)), want, `${scheme} packed`)
+  }
+  // A lone surrogate is the replacement character U+FFFD, as TextEncoder encodes it.
+  const h = new MinHasher({ numPerm: 32 })
+  t.deepEqual(h.signTokensSync([['a \ud800 b']]), h.signTokensSync([['a \ufffd b']]))
+  t.deepEqual(Array.from(packTokenSets([['\ud800']]).data), Array.from(new TextEncoder().encode('\ud800')))
+  // Order and multiplicity do not matter (a set), the separator inside a token does.
+  t.deepEqual(h.signTokensSync([['b', 'a', 'b']]), h.signTokensSync([['a', 'b']]))
+  t.notDeepEqual(h.signTokensSync([['a\u001fb']]), h.signTokensSync([['a', 'b']]))
+})
+
+test('signTokens over many chunks, a document larger than a chunk and separators in later chunks', async (t) => {
+  const r = rng(11)
+  const word = () => `w${r.below(50_000)}x${r.below(1000)}`
+  // ≈ 11 MB of joined tokens: several 4 MiB chunks; every 97th document has a token with U+001F.
+  const sets = Array.from({ length: 2500 }, (_, d) => {
+    const set = Array.from({ length: 300 }, word)
+    if (d % 97 === 13) set[d % 300] = `odd\u001f${d}`
+    return set
+  })
+  sets.splice(1200, 0, Array.from({ length: 500_000 }, word)) // ≈ 6 MB on its own
+  for (const scheme of ['oph', 'datasketch'] as MinHashScheme[]) {
+    const h = new MinHasher({ numPerm: 64, scheme })
+    const want = perTokenReference(h, sets)
+    t.true(Buffer.from(h.signTokensSync(sets).buffer).equals(Buffer.from(want.buffer)), `${scheme} sync`)
+    t.true(Buffer.from((await h.signTokens(sets, { threads: 2 })).buffer).equals(Buffer.from(want.buffer)), `${scheme} async`)
+  }
+})
+
+test('signTokens refuses bad token sets with errors that name the culprit', async (t) => {
+  const h = new MinHasher({ numPerm: 16 })
+  const typeError = (sets: unknown, where: RegExp) => {
+    const e = t.throws(() => h.signTokensSync(sets as string[][]), { instanceOf: TypeError, code: 'ERR_SLIMDEX_INVALID_ARG' })
+    t.regex(e!.message, where)
+  }
+  typeError('a b', /tokenSets must be an array/)
+  typeError([['a'], 'b c'], /tokenSets\[1\] must be an array of strings/)
+  typeError([['a', 'b'], ['c', 3]], /tokenSets\[1\]\[1\] must be a string \(got number\)/)
+  typeError([['a', null]], /tokenSets\[0\]\[1\] must be a string \(got object\)/)
+  typeError([['a', undefined]], /tokenSets\[0\]\[1\].*undefined/)
+  // eslint-disable-next-line no-sparse-arrays
+  typeError([['a', , 'c']], /tokenSets\[0\]\[1\].*undefined/)
+  typeError([[new String('boxed')]], /tokenSets\[0\]\[0\] must be a string \(got object\)/)
+  typeError([[Symbol('s')]], /tokenSets\[0\]\[0\] must be a string \(got symbol\)/)
+  const empty = t.throws(() => h.signTokensSync([['a'], ['b'], []]), { instanceOf: RangeError, code: 'ERR_SLIMDEX_INVALID_ARG' })
+  t.regex(empty!.message, /tokenSets\[2\] has no token/)
+  await t.throwsAsync(h.signTokens([[], ['a']]), { code: 'ERR_SLIMDEX_INVALID_ARG', message: /tokenSets\[0\]/ })
+  await t.throwsAsync(h.signTokens([['a'], [1 as unknown as string]]), { instanceOf: TypeError })
+  t.throws(() => packTokenSets([['a', 2 as unknown as string]]), { instanceOf: TypeError, message: /tokenSets\[0\]\[1\]/ })
+  t.is(h.signTokensSync([]).length, 0)
+  t.is((await h.signTokens([])).length, 0)
+  const ac = new AbortController()
+  ac.abort()
+  await t.throwsAsync(h.signTokens([['x']], { signal: ac.signal }), { code: 'ABORT_ERR' })
 })
 
 test('the datasketch scheme reproduces datasketch’s golden signatures bit for bit', (t) => {

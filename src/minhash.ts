@@ -72,12 +72,6 @@ export function checkTexts(texts: unknown, name = 'texts'): string[] {
   return texts as string[]
 }
 
-function checkTokenSets(sets: unknown): string[][] {
-  if (!Array.isArray(sets)) throw invalidType('tokenSets must be an array of string arrays')
-  sets.forEach((s: unknown, i) => checkTexts(s, `tokenSets[${i}]`))
-  return sets as string[][]
-}
-
 /**
  * Checks a flat batch of signatures: a `Uint32Array` whose length is a multiple of `numPerm`
  * (`count` signatures when given). Wrong lengths throw `ERR_SLIMDEX_DIM_MISMATCH`.
@@ -117,47 +111,136 @@ function checkPacked(p: unknown): PackedTokenSets {
   return x as PackedTokenSets
 }
 
+/** Checks a token set (an array of strings) and returns the sum of its tokens' UTF-16 lengths. */
+function checkTokenSet(set: unknown, d: number): number {
+  if (!Array.isArray(set)) throw invalidType(`tokenSets[${d}] must be an array of strings`)
+  let units = 0
+  for (let i = 0; i < set.length; i++) {
+    const token: unknown = set[i]
+    if (typeof token !== 'string') throw invalidType(`tokenSets[${d}][${i}] must be a string (got ${typeof token})`)
+    units += token.length
+  }
+  return units
+}
+
+/** `set.join(separator)`, with V8's string-length limit turned into a RangeError naming the document. */
+function joinTokens(set: readonly string[], separator: string, d: number): string {
+  try {
+    return set.join(separator)
+  } catch (e) {
+    if (e instanceof RangeError) throw invalidRange(`tokenSets[${d}]: its tokens are too long to join into one JS string`)
+    throw e
+  }
+}
+
 /**
  * Packs token sets (arrays of strings) into the flat form {@link MinHasher.signTokenOffsets}
  * takes: all tokens UTF-8-encoded into one buffer, with token and document offsets. Throws a
  * RangeError when the bytes or tokens exceed 2^32 − 1 (the offsets are 32-bit).
  */
 export function packTokenSets(tokenSets: ReadonlyArray<readonly string[]>): PackedTokenSets {
-  const sets = checkTokenSets(tokenSets)
+  if (!Array.isArray(tokenSets)) throw invalidType('tokenSets must be an array of string arrays')
+  const sets = tokenSets as unknown[]
   const docOffsets = new Uint32Array(sets.length + 1)
   let tokens = 0
   for (let d = 0; d < sets.length; d++) {
-    tokens += sets[d].length
+    const set = sets[d]
+    if (!Array.isArray(set)) throw invalidType(`tokenSets[${d}] must be an array of strings`)
+    tokens += set.length
     if (tokens > 0xffff_ffff) throw invalidRange('packTokenSets: more than 2^32 − 1 tokens')
     docOffsets[d + 1] = tokens
   }
   const tokenOffsets = new Uint32Array(tokens + 1)
-  const encoder = new TextEncoder()
-  let data = new Uint8Array(1024)
+  let data = Buffer.allocUnsafeSlow(1024)
   let pos = 0
   let t = 0
-  for (const set of sets) {
-    // One native encode per document; a UTF-16 unit per byte means the document's tokens are
-    // all ASCII, so their byte lengths are their string lengths.
-    const joined = set.join('')
-    if (data.length - pos < joined.length * 3) {
-      const need = pos + joined.length * 3
-      const grown = new Uint8Array(Math.max(need, data.length * 2))
-      grown.set(data.subarray(0, pos))
+  for (let d = 0; d < sets.length; d++) {
+    // One document at a time, checked, joined and encoded while its strings are in cache.
+    const set = sets[d] as string[]
+    const units = checkTokenSet(set, d)
+    const joined = joinTokens(set, '', d)
+    const bytes = Buffer.byteLength(joined, 'utf8')
+    if (data.length - pos < bytes) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(pos + bytes, data.length * 2))
+      data.copy(grown, 0, 0, pos)
       data = grown
     }
-    const { written } = encoder.encodeInto(joined, data.subarray(pos))
-    const ascii = written === joined.length
+    // One byte per UTF-16 unit means every token is ASCII: its Latin-1 bytes are its UTF-8
+    // bytes (a plain copy, much faster than V8's UTF-8 writer) and byte lengths are string lengths.
+    const ascii = bytes === units
+    const written = data.write(joined, pos, ascii ? 'latin1' : 'utf8')
     let end = pos
-    for (const token of set) {
-      end += ascii ? token.length : Buffer.byteLength(token, 'utf8')
+    for (let i = 0; i < set.length; i++) {
+      end += ascii ? set[i].length : Buffer.byteLength(set[i], 'utf8')
       tokenOffsets[++t] = end
     }
     pos += written
     if (pos > 0xffff_ffff) throw invalidRange('packTokenSets: more than 2^32 − 1 bytes of tokens')
   }
-  data = data.subarray(0, pos)
-  return { data, tokenOffsets, docOffsets }
+  return { data: new Uint8Array(data.buffer, data.byteOffset, pos), tokenOffsets, docOffsets }
+}
+
+/**
+ * A run of documents `first …` as `signJoinedTokens` takes them: each document's tokens
+ * joined by U+001F, UTF-8, concatenated in `data`, with byte offsets and token counts.
+ */
+interface JoinedChunk {
+  first: number
+  data: Uint8Array
+  docOffsets: Uint32Array
+  counts: Uint32Array
+}
+
+const TOKEN_SEPARATOR = '\u001f'
+/** Bytes of joined documents handed to Rust per call: small enough to stay in cache. */
+const CHUNK_BYTES = 1 << 22
+/** Reused between calls (a fresh buffer costs a page fault per 4 KiB); dropped when it grew past this. */
+const SCRATCH_KEEP_BYTES = 1 << 26
+let scratch = Buffer.allocUnsafe(CHUNK_BYTES)
+
+/**
+ * Checks token sets and yields them in chunks of joined documents. Why joined: one native
+ * `join` per document plus one Latin-1 copy (when it is ASCII, the usual case) is far cheaper
+ * than encoding tokens one by one in JS or passing one string per token through N-API. The
+ * chunks share one scratch buffer: consume (copy) each before asking for the next.
+ */
+function* joinedChunks(tokenSets: unknown): Generator<JoinedChunk, void, undefined> {
+  if (!Array.isArray(tokenSets)) throw invalidType('tokenSets must be an array of string arrays')
+  const sets = tokenSets as unknown[]
+  let first = 0
+  let pos = 0
+  let offsets: number[] = [0]
+  let counts: number[] = []
+  const chunk = (): JoinedChunk => ({ first, data: scratch.subarray(0, pos), docOffsets: Uint32Array.from(offsets), counts: Uint32Array.from(counts) })
+  for (let d = 0; d < sets.length; d++) {
+    // Checked, joined and copied one document at a time, while its strings are in cache.
+    const set = sets[d] as string[]
+    checkTokenSet(set, d)
+    if (set.length === 0) {
+      throw slimdexError(RangeError, 'ERR_SLIMDEX_INVALID_ARG', `tokenSets[${d}] has no token: a MinHash signature is undefined for the empty set`)
+    }
+    const joined = joinTokens(set, TOKEN_SEPARATOR, d)
+    const bytes = Buffer.byteLength(joined, 'utf8')
+    if (pos > 0 && pos + bytes > scratch.length) {
+      yield chunk()
+      first = d
+      pos = 0
+      offsets = [0]
+      counts = []
+    }
+    if (bytes > scratch.length) scratch = Buffer.allocUnsafe(bytes)
+    // One byte per UTF-16 unit means ASCII, whose Latin-1 bytes are its UTF-8 bytes (a plain copy).
+    pos += scratch.write(joined, pos, bytes === joined.length ? 'latin1' : 'utf8')
+    offsets.push(pos)
+    counts.push(set.length)
+  }
+  if (counts.length > 0) yield chunk()
+  if (scratch.length > SCRATCH_KEEP_BYTES) scratch = Buffer.allocUnsafe(CHUNK_BYTES)
+}
+
+/** Copies row i of `rows` (numPerm slots each) to row `at[i]` of `sigs`. */
+function placeRows(sigs: Uint32Array, at: ArrayLike<number>, rows: Uint32Array, numPerm: number): void {
+  for (let i = 0; i < at.length; i++) sigs.set(rows.subarray(i * numPerm, (i + 1) * numPerm), at[i] * numPerm)
 }
 
 /**
@@ -214,21 +297,58 @@ export class MinHasher {
   /**
    * Signs ready-made token sets (each token is one set element, hashed as its UTF-8 bytes; no
    * shingling or normalisation). With `scheme: 'datasketch'` the result equals datasketch's
-   * `MinHash.update(token.encode('utf8'))` over the same tokens.
+   * `MinHash.update(token.encode('utf8'))` over the same tokens. Any string is a token (empty
+   * ones and ones containing U+001F too); a lone surrogate is encoded as U+FFFD, as
+   * `TextEncoder` does. A document without tokens throws `ERR_SLIMDEX_INVALID_ARG`, a
+   * non-string token a TypeError naming it.
    */
   async signTokens(tokenSets: ReadonlyArray<readonly string[]>, options: SignOptions = {}): Promise<Uint32Array> {
     const o = parseOptions(signSchema, options, 'signTokens options')
-    // Packed first: one buffer crosses into Rust instead of one string per token (≈ 3× faster).
-    const p = packTokenSets(tokenSets)
     const signal = checkSignal(o.signal)
-    return callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal))
+    const k = this.numPerm
+    const sigs = new Uint32Array(Array.isArray(tokenSets) ? tokenSets.length * k : 0)
+    const ambiguous: number[] = []
+    // Pipelined: the native call copies a chunk before returning, so JS joins the next chunk
+    // while the pool signs this one.
+    let pending: Promise<void> | null = null
+    for (const c of joinedChunks(tokenSets)) {
+      const task = callNativeAsync(() => this.#native.signJoinedTokens(c.data, c.docOffsets, c.counts, o.threads, signal))
+      const previous = pending
+      pending = (async () => {
+        const r = await task
+        sigs.set(r.signatures, c.first * k)
+        for (const d of r.ambiguous) ambiguous.push(c.first + d)
+      })()
+      // Handled when awaited below; this stops an early rejection from being reported as unhandled.
+      pending.catch(() => {})
+      await previous
+    }
+    await pending
+    if (ambiguous.length > 0) {
+      // Documents with U+001F inside a token: signed from their tokens, packed.
+      ambiguous.sort((a, b) => a - b)
+      const p = packTokenSets(ambiguous.map((d) => tokenSets[d]))
+      placeRows(sigs, ambiguous, await callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal)), k)
+    }
+    return sigs
   }
 
   /** Synchronous twin of {@link MinHasher.signTokens}. */
   signTokensSync(tokenSets: ReadonlyArray<readonly string[]>, options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'signTokens options')
-    const p = packTokenSets(tokenSets)
-    return callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads))
+    const k = this.numPerm
+    const sigs = new Uint32Array(Array.isArray(tokenSets) ? tokenSets.length * k : 0)
+    const ambiguous: number[] = []
+    for (const c of joinedChunks(tokenSets)) {
+      const r = callNative(() => this.#native.signJoinedTokensSync(c.data, c.docOffsets, c.counts, o.threads))
+      sigs.set(r.signatures, c.first * k)
+      for (const d of r.ambiguous) ambiguous.push(c.first + d)
+    }
+    if (ambiguous.length > 0) {
+      const p = packTokenSets(ambiguous.map((d) => tokenSets[d]))
+      placeRows(sigs, ambiguous, callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads)), k)
+    }
+    return sigs
   }
 
   /**

@@ -73,6 +73,22 @@ fn sign_tokens_job(
   }))
 }
 
+/// Signatures of joined token sets (`signJoinedTokens`).
+#[napi(object)]
+pub struct JoinedSignatures {
+  /// documents × numPerm slots; the slots of an ambiguous document are 0.
+  pub signatures: Uint32Array,
+  /// Ascending indices of the documents that could not be split (sign them from their tokens).
+  pub ambiguous: Uint32Array,
+}
+
+fn joined_signatures(r: minhash::JoinedSignatures) -> JoinedSignatures {
+  JoinedSignatures {
+    signatures: Uint32Array::from(r.signatures),
+    ambiguous: Uint32Array::from(r.ambiguous),
+  }
+}
+
 #[napi]
 impl NativeMinHasher {
   #[napi(constructor)]
@@ -177,6 +193,49 @@ impl NativeMinHasher {
     );
     let job =
       Job::new(move || guard(|| h.sign_token_offsets(&data, &tokens, &docs, threads)).map(Uint32Array::from));
+    Ok(AsyncTask::with_optional_signal(job, signal))
+  }
+
+  /// Signs joined token sets: document d is `data[docOffsets[d], docOffsets[d + 1])`, UTF-8,
+  /// its `tokenCounts[d]` tokens joined by U+001F. Documents holding more separators than
+  /// tokens − 1 (a token contains U+001F) are listed in `ambiguous` and left unsigned (slots 0),
+  /// never mis-split. The typed arrays are read in place.
+  #[napi]
+  pub fn sign_joined_tokens_sync(
+    &self,
+    data: &[u8],
+    doc_offsets: &[u32],
+    token_counts: &[u32],
+    threads: Option<f64>,
+  ) -> napi::Result<JoinedSignatures> {
+    let threads = to_usize_opt(threads, "threads")?;
+    guard(|| {
+      self
+        .inner
+        .sign_joined_tokens(data, doc_offsets, token_counts, threads)
+    })
+    .map(joined_signatures)
+  }
+
+  #[napi(ts_return_type = "Promise<JoinedSignatures>")]
+  pub fn sign_joined_tokens(
+    &self,
+    data: &[u8],
+    doc_offsets: &[u32],
+    token_counts: &[u32],
+    threads: Option<f64>,
+    signal: Option<AbortSignal>,
+  ) -> napi::Result<AsyncTask<Job<JoinedSignatures>>> {
+    let threads = to_usize_opt(threads, "threads")?;
+    // The worker thread cannot borrow JS memory: copy (memcpy speed, small next to signing).
+    let (h, data, docs, counts) = (
+      self.inner.clone(),
+      data.to_vec(),
+      doc_offsets.to_vec(),
+      token_counts.to_vec(),
+    );
+    let job =
+      Job::new(move || guard(|| h.sign_joined_tokens(&data, &docs, &counts, threads)).map(joined_signatures));
     Ok(AsyncTask::with_optional_signal(job, signal))
   }
 

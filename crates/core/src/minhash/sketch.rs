@@ -377,7 +377,7 @@ impl MinHasher {
 }
 
 /// Offsets into something of `len` units: at least one entry, non-decreasing, last ≤ len.
-fn check_offsets(offsets: &[u32], len: usize, name: &str, units: &str) -> Result<()> {
+pub(super) fn check_offsets(offsets: &[u32], len: usize, name: &str, units: &str) -> Result<()> {
   if offsets.is_empty() {
     return Err(Error::InvalidArg(format!(
       "{name} must have at least one entry (0 for no items)"
@@ -450,31 +450,34 @@ impl OphState {
     if self.tokens == 0 {
       return Err(empty_error());
     }
-    for (i, (o, &v)) in out.iter_mut().zip(&self.bins).enumerate() {
-      if v != EMPTY_BIN {
+    let bins = &self.bins;
+    if !bins.contains(&EMPTY_BIN) {
+      // Every bin filled (|S| well above numPerm): nothing to densify.
+      for (o, &v) in out.iter_mut().zip(bins) {
         *o = v as u32;
-        continue;
       }
-      // Probe the ORIGINAL bins (not `out`): see the module doc for why this terminates.
-      // The first probes come from the table (same values as `probe`), then the formula.
+      return Ok(());
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+      // Probe the ORIGINAL bins (not `out`): see the module doc for why this terminates. The
+      // first non-empty of bin i and its tabled probes (same values as `probe`) is picked
+      // without branches: for a sparse set whether a bin is empty is a coin flip, which a
+      // branch would mispredict about half the time.
       let row = &mh.probe_table[i * PROBE_TABLE..(i + 1) * PROBE_TABLE];
-      if let Some(b) = row
-        .iter()
-        .map(|&j| self.bins[j as usize])
-        .find(|&b| b != EMPTY_BIN)
-      {
-        *o = b as u32;
-        continue;
+      let mut v = EMPTY_BIN;
+      for &j in row.iter().rev() {
+        let b = bins[j as usize];
+        v = if b != EMPTY_BIN { b } else { v };
       }
+      let b = bins[i];
+      v = if b != EMPTY_BIN { b } else { v };
+      // All of them empty (rare): further probes by the formula.
       let mut t = PROBE_TABLE as u64 + 1;
-      loop {
-        let b = self.bins[mh.probe(i, t)];
-        if b != EMPTY_BIN {
-          *o = b as u32;
-          break;
-        }
+      while v == EMPTY_BIN {
+        v = bins[mh.probe(i, t)];
         t += 1;
       }
+      *o = v as u32;
     }
     Ok(())
   }
