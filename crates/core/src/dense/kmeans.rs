@@ -4,8 +4,8 @@
 //!   seeded shuffle when there are more;
 //! - k-means++ initialisation when `n·k·dim` is small enough to afford it (≤ 2³⁰ flops),
 //!   otherwise k distinct random points (FAISS's init), or as chosen by [`Init`];
-//! - assignment with ‖x‖² − 2x·c + ‖c‖²: points go through in transposed blocks of 32 so that
-//!   SIMD lanes run across points (AVX2: 4 × 8 lanes) and each lane keeps its own running
+//! - assignment with ‖x‖² − 2x·c + ‖c‖²: points go through in transposed blocks of 16 so that
+//!   SIMD lanes run across points (AVX2: 2 × 8 lanes) and each lane keeps its own running
 //!   minimum in a register, with no horizontal sums; every lane adds in dimension order with
 //!   separate multiply and add, so every SIMD tier returns the same bits as the scalar twin
 //!   and training is identical on every CPU (the AVX-512 tier runs the AVX2 kernel);
@@ -62,11 +62,19 @@ pub struct KMeans {
   pub sizes: Vec<usize>,
 }
 
-/// Points per block: lanes run across points (4 rows of 8 lanes for AVX2), so each lane is one
-/// point's running minimum and no horizontal reduction is needed.
-const BLOCK: usize = 32;
+/// Points per block: lanes run across points (2 rows of 8 lanes for AVX2), so each lane is one
+/// point's running minimum and no horizontal reduction is needed. 16 points keep the transposed
+/// block (`dim × 16` floats, 24 KiB at d = 384) inside L1 for the common embedding sizes.
+const BLOCK: usize = 16;
 /// AVX2 lanes per row of a block.
 const ROW: usize = 8;
+/// Rows of a block.
+#[cfg(target_arch = "x86_64")]
+const ROWS: usize = BLOCK / ROW;
+/// Centroids the AVX2 kernel scores per pass over a block: 4 × 2 accumulators, 4 broadcasts
+/// and 2 point loads fit the 16 AVX registers, and each point load serves four centroids.
+#[cfg(target_arch = "x86_64")]
+const GROUP: usize = 4;
 
 /// Centroids prepared for the assignment kernel.
 pub struct Assigner {
@@ -106,7 +114,7 @@ impl Assigner {
 
   /// Nearest centroid (ties: lowest index) and squared distance (clamped at 0) of each point.
   ///
-  /// Points go through in blocks of 32, transposed (`[dim][32]`, zero-padded) so that SIMD
+  /// Points go through in blocks of 16, transposed (`[dim][16]`, zero-padded) so that SIMD
   /// lanes run across points: for each centroid the kernel broadcasts its coordinates, adds
   /// the products in dimension order with separate multiply and add (no FMA), and folds
   /// ‖c‖² − 2x·c into each lane's running minimum with a strict `<`, centroids in increasing
@@ -186,66 +194,79 @@ fn block_scalar(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: 
   }
 }
 
-/// 32 points (4 × 8 lanes) against every centroid; minima and indices stay in registers.
+/// One block (16 points, 2 × 8 lanes) against every centroid; minima and indices stay in
+/// registers.
 ///
-/// Centroids go in pairs: eight independent accumulator chains instead of four hide the add
-/// latency, and each point load serves two centroids. Each centroid's sums are still added in
-/// dimension order and folded into the minima in increasing centroid order, so the result is
-/// the scalar twin's bit for bit.
+/// Centroids go in groups of [`GROUP`]: more independent accumulator chains hide the add
+/// latency, and each point load serves the whole group. Each centroid's sums are still added
+/// in dimension order (separate multiply and add) and folded into the minima in increasing
+/// centroid order, so the result is the scalar twin's bit for bit.
 ///
 /// # Safety
-/// The CPU must support AVX2. `xt` holds `dim × 32` floats and `centroids` `cnorm.len() × dim`
-/// (checked below before any pointer read).
+/// The CPU must support AVX2. `xt` holds `dim × BLOCK` floats and `centroids` `cnorm.len() ×
+/// dim` (checked below before any pointer read).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn block_avx2(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
   use std::arch::x86_64::*;
   let k = cnorm.len();
   assert!(xt.len() >= dim * BLOCK && centroids.len() >= k * dim);
-  let mut bd = [_mm256_set1_ps(f32::INFINITY); 4];
-  let mut bi = [_mm256_setzero_si256(); 4];
-  let xp = xt.as_ptr();
+  let mut bd = [_mm256_set1_ps(f32::INFINITY); ROWS];
+  let mut bi = [_mm256_setzero_si256(); ROWS];
   let mut c = 0;
-  while c + 2 <= k {
-    let (c0, c1) = (
-      centroids.as_ptr().add(c * dim),
-      centroids.as_ptr().add((c + 1) * dim),
-    );
-    let mut a0 = [_mm256_setzero_ps(); 4];
-    let mut a1 = [_mm256_setzero_ps(); 4];
-    for j in 0..dim {
-      // In bounds: j < dim and c + 1 < k, checked against the lengths above.
-      let (b0, b1) = (_mm256_broadcast_ss(&*c0.add(j)), _mm256_broadcast_ss(&*c1.add(j)));
-      let x = xp.add(j * BLOCK);
-      for r in 0..4 {
-        let xr = _mm256_loadu_ps(x.add(r * ROW));
-        a0[r] = _mm256_add_ps(a0[r], _mm256_mul_ps(xr, b0));
-        a1[r] = _mm256_add_ps(a1[r], _mm256_mul_ps(xr, b1));
-      }
+  while c + GROUP <= k {
+    // In bounds: c + GROUP ≤ k, and every row read is < dim (checked above).
+    let acc = dots_avx2::<GROUP>(xt, centroids.as_ptr().add(c * dim), dim);
+    for (g, a) in acc.iter().enumerate() {
+      fold_avx2(a, cnorm[c + g], c + g, &mut bd, &mut bi);
     }
-    fold_avx2(&a0, cnorm[c], c, &mut bd, &mut bi);
-    fold_avx2(&a1, cnorm[c + 1], c + 1, &mut bd, &mut bi);
-    c += 2;
+    c += GROUP;
   }
-  if c < k {
-    let c0 = centroids.as_ptr().add(c * dim);
-    let mut a0 = [_mm256_setzero_ps(); 4];
-    for j in 0..dim {
-      let b0 = _mm256_broadcast_ss(&*c0.add(j));
-      let x = xp.add(j * BLOCK);
-      for (r, a) in a0.iter_mut().enumerate() {
-        *a = _mm256_add_ps(*a, _mm256_mul_ps(_mm256_loadu_ps(x.add(r * ROW)), b0));
-      }
-    }
-    fold_avx2(&a0, cnorm[c], c, &mut bd, &mut bi);
+  while c < k {
+    let acc = dots_avx2::<1>(xt, centroids.as_ptr().add(c * dim), dim);
+    fold_avx2(&acc[0], cnorm[c], c, &mut bd, &mut bi);
+    c += 1;
   }
-  for r in 0..4 {
+  for r in 0..ROWS {
     _mm256_storeu_ps(best.d.as_mut_ptr().add(r * ROW), bd[r]);
     _mm256_storeu_si256(best.i.as_mut_ptr().add(r * ROW) as *mut __m256i, bi[r]);
   }
 }
 
-/// Folds centroid `c`'s dot products (`acc`, 32 points) into the running minima `bd` / `bi`.
+/// Dot products of the block's points with `G` consecutive centroids starting at `cen`,
+/// summed in dimension order with separate multiply and add.
+///
+/// # Safety
+/// The CPU must support AVX2; `xt` holds `dim × BLOCK` floats and `cen` points at `G × dim`
+/// readable floats.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn dots_avx2<const G: usize>(
+  xt: &[f32],
+  cen: *const f32,
+  dim: usize,
+) -> [[std::arch::x86_64::__m256; ROWS]; G] {
+  use std::arch::x86_64::*;
+  let mut acc = [[_mm256_setzero_ps(); ROWS]; G];
+  let xp = xt.as_ptr();
+  for j in 0..dim {
+    let x = xp.add(j * BLOCK);
+    let mut xr = [_mm256_setzero_ps(); ROWS];
+    for (r, v) in xr.iter_mut().enumerate() {
+      *v = _mm256_loadu_ps(x.add(r * ROW));
+    }
+    for (g, a) in acc.iter_mut().enumerate() {
+      let b = _mm256_broadcast_ss(&*cen.add(g * dim + j));
+      for r in 0..ROWS {
+        a[r] = _mm256_add_ps(a[r], _mm256_mul_ps(xr[r], b));
+      }
+    }
+  }
+  acc
+}
+
+/// Folds centroid `c`'s dot products (`acc`, one block) into the running minima `bd` / `bi`.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -253,17 +274,17 @@ unsafe fn block_avx2(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, b
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn fold_avx2(
-  acc: &[std::arch::x86_64::__m256; 4],
+  acc: &[std::arch::x86_64::__m256; ROWS],
   cnorm_c: f32,
   c: usize,
-  bd: &mut [std::arch::x86_64::__m256; 4],
-  bi: &mut [std::arch::x86_64::__m256i; 4],
+  bd: &mut [std::arch::x86_64::__m256; ROWS],
+  bi: &mut [std::arch::x86_64::__m256i; ROWS],
 ) {
   use std::arch::x86_64::*;
   let cn = _mm256_set1_ps(cnorm_c);
   // The label's u32 bit pattern (labels are u32; k fits, see Assigner::new).
   let ci = _mm256_set1_epi32(c as u32 as i32);
-  for r in 0..4 {
+  for r in 0..ROWS {
     // cn − 2·acc: doubling is exact, so this is the scalar `cn - 2.0 * acc` bit for bit.
     let d = _mm256_sub_ps(cn, _mm256_add_ps(acc[r], acc[r]));
     let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(d, bd[r]);
