@@ -23,7 +23,7 @@
 //! see [`Bm25Index`] for the statistics between compactions.
 
 use super::blocks::{BlockIndex, SearchParams};
-use super::segments::{Filter, Segment, Segments, MAX_SEGMENTS};
+use super::segments::{commit_ids, Filter, Segment, Segments, MAX_SEGMENTS};
 use super::tokenize::{Tokenizer, TokenizerOptions};
 use super::vocab::{canonicalize, PendingTerms, Vocab};
 use crate::ids::{ExternalId, IdMap};
@@ -292,12 +292,7 @@ impl Bm25Index {
     }
     let (ext, texts): (Vec<ExternalId>, Vec<String>) = docs.into_iter().unzip();
     // Ids of deleted documents are still bound (see `ids`): free those this batch re-adds.
-    let released = self.segs.names_dead(&self.ids, &ext).then(|| {
-      let mut m = (*self.ids).clone();
-      self.segs.release_dead(&mut m, &ext);
-      m
-    });
-    released.as_ref().unwrap_or(&self.ids).check_new(&ext)?;
+    let released = self.segs.ids_for_add(&self.ids, &ext)?;
     let mut pending = PendingTerms::new(&self.vocab);
     let (rows, lens) = tokenize_rows(&self.tokenizer, texts, &mut pending)?;
     let n_terms = pending.len();
@@ -310,10 +305,7 @@ impl Bm25Index {
     df.resize(n_terms, 0);
     count_df(df, &rows);
     Arc::make_mut(&mut self.doc_len).extend(lens);
-    if let Some(m) = released {
-      self.ids = Arc::new(m);
-    }
-    Arc::make_mut(&mut self.ids).push_checked(ext);
+    commit_ids(&mut self.ids, released, ext);
     if !seg.is_empty() {
       self.segs.push(seg);
       self.seg_avgdl.push(avgdl);

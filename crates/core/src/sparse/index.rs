@@ -7,7 +7,7 @@
 
 use super::blocks::{BlockIndex, SearchParams};
 use super::reorder;
-use super::segments::{Filter, Segment, Segments, MAX_SEGMENTS};
+use super::segments::{commit_ids, Filter, Segment, Segments, MAX_SEGMENTS};
 use super::vocab::{canonicalize, PendingTerms, Vocab};
 use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
@@ -266,12 +266,7 @@ impl SparseIndex {
     }
     let (ext, vecs): (Vec<ExternalId>, Vec<SparseVector>) = docs.into_iter().unzip();
     // Ids of deleted documents are still bound (see `ids`): free those this batch re-adds.
-    let released = self.segs.names_dead(&self.ids, &ext).then(|| {
-      let mut m = (*self.ids).clone();
-      self.segs.release_dead(&mut m, &ext);
-      m
-    });
-    released.as_ref().unwrap_or(&self.ids).check_new(&ext)?;
+    let released = self.segs.ids_for_add(&self.ids, &ext)?;
     // An index that never held a document takes its form from the first batch.
     let named = if self.ids.is_empty() {
       matches!(vecs[0], SparseVector::Named(_))
@@ -292,10 +287,7 @@ impl SparseIndex {
     // Nothing below fails: commit.
     self.named = named;
     Arc::make_mut(&mut self.vocab).extend_new(new_terms)?;
-    if let Some(m) = released {
-      self.ids = Arc::new(m);
-    }
-    Arc::make_mut(&mut self.ids).push_checked(ext);
+    commit_ids(&mut self.ids, released, ext);
     self.segs.push(seg);
     if self.segs.count() > MAX_SEGMENTS {
       self.compact()?;

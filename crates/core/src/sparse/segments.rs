@@ -227,7 +227,7 @@ impl<T: Impact> Segments<T> {
   ///
   /// Only the tombstone bitmaps change: `ids` keeps the deleted ids bound (so a delete never
   /// copies the id map of a shared snapshot), every reader checks liveness, and
-  /// [`release_dead`](Self::release_dead) frees a deleted id when it is added again.
+  /// [`ids_for_add`](Self::ids_for_add) frees a deleted id when it is added again.
   pub fn delete_external(&mut self, ids: &IdMap, external: &[ExternalId]) -> usize {
     external
       .iter()
@@ -235,27 +235,28 @@ impl<T: Impact> Segments<T> {
       .count()
   }
 
-  /// Unbinds from `ids` those of `external` that name deleted documents, so a batch re-adding
-  /// them passes `check_new` (the ids of live documents stay bound and are still rejected).
-  pub fn release_dead(&self, ids: &mut IdMap, external: &[ExternalId]) {
-    if self.n_dead() == 0 {
-      return;
-    }
-    for id in external {
-      if let Some(i) = ids.lookup(id) {
-        if !self.is_alive(i) {
-          ids.unbind(i);
-        }
-      }
-    }
-  }
-
-  /// Whether any of `external` names a deleted document still bound in `ids`.
-  pub fn names_dead(&self, ids: &IdMap, external: &[ExternalId]) -> bool {
-    self.n_dead() > 0
+  /// Checks that `external` can be added to `ids` (none names a live document or repeats)
+  /// and returns the id map to commit with [`commit_ids`]: `None` when `ids` serves as it is,
+  /// or a copy with the ids of deleted documents that the batch re-adds unbound (the only case
+  /// that copies the map). Nothing changes here, so a later failure leaves the index intact.
+  pub fn ids_for_add(&self, ids: &IdMap, external: &[ExternalId]) -> Result<Option<IdMap>> {
+    let names_dead = self.n_dead() > 0
       && external
         .iter()
-        .any(|id| ids.lookup(id).is_some_and(|i| !self.is_alive(i)))
+        .any(|id| ids.lookup(id).is_some_and(|i| !self.is_alive(i)));
+    let released = names_dead.then(|| {
+      let mut m = ids.clone();
+      for id in external {
+        if let Some(i) = m.lookup(id) {
+          if !self.is_alive(i) {
+            m.unbind(i);
+          }
+        }
+      }
+      m
+    });
+    released.as_ref().unwrap_or(ids).check_new(external)?;
+    Ok(released)
   }
 
   /// Tombstones `internal`; false if it was already deleted or does not exist.
@@ -517,4 +518,13 @@ impl<T: Impact> Segments<T> {
     }
     Ok(out)
   }
+}
+
+/// Commits a batch's ids checked by [`Segments::ids_for_add`]: `released` (if any) replaces the
+/// shared map, then the new ids are appended (copy-on-write if a snapshot shares the map).
+pub fn commit_ids(ids: &mut Arc<IdMap>, released: Option<IdMap>, external: Vec<ExternalId>) {
+  if let Some(m) = released {
+    *ids = Arc::new(m);
+  }
+  Arc::make_mut(ids).push_checked(external);
 }
