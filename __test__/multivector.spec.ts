@@ -387,6 +387,8 @@ test("MultiVectorIndex fdeStorage 'pq': candidates = N equals brute force exactl
   const restTokens = rest.tokens.slice()
   const adds = [together.add(undefined, split), together.add(undefined, restTokens, rest.offsets)]
   restTokens.fill(0) // the waiting add() copied its input when called
+  // A synchronous add cannot wait: it is refused while the codebooks train, and changes nothing.
+  t.throws(() => together.addSync(undefined, split), { code: 'ERR_SLIMDEX_INVALID_STATE' })
   await Promise.all(adds)
   const inTurn = new MultiVectorIndex(pqOptions)
   await inTurn.add(undefined, split)
