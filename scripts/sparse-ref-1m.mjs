@@ -80,6 +80,14 @@ alphaTable.rows = alphaRows
 alphaTable.title = alphaTable.title.replace('; the engines alternate', '; separate run (see the notes), the engines alternate')
 res.notes = res.notes.filter((x) => !x.startsWith('the BMP reference could not load') && !x.startsWith('no BMP reference rows'))
 res.notes.push(`${N} docs vs the BMP reference (rows marked ${N} in the reference table and its alpha table): a separate run (scripts/sparse-ref-1m.mjs, ${globalThis.__benchMachine.date}, load average ${loadavg().map((x) => x.toFixed(1)).join('/')}) merged into this file, because in the suite run the reference's index load (≈ 9.5 GB resident for its ${fmt(started.reply.bytes / 2 ** 20, 0)} MiB file) was OOM-killed beside the suite's other 10⁶-document structures; same cached CIFF index, docid order and queries (the first ${nTimed} of ${nQueries}), reference loaded in ${fmt(loaded.seconds, 1)} s, RSS growth ${fmt(loaded.rssGrowthMB, 0)} MiB`)
+// benches/sparse.mjs rebuilds the file from its two sections (SLIMDEX_SPARSE_PART=bm25 keeps
+// learnedSection), so the learned section must carry these rows and notes too.
+const learned = res.measurements.learnedSection
+if (learned) {
+  const bm25Notes = new Set(res.measurements.bm25Section?.notes ?? [])
+  learned.tables = res.tables
+  learned.notes = res.notes.filter((x) => !bm25Notes.has(x))
+}
 res.measurements[`BMP reference ${N} separate run machine`] = globalThis.__benchMachine
 Object.assign(res.measurements, measurements)
 // The header keeps the suite run's machine line (its date); this run's date is in the note.
