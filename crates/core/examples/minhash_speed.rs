@@ -121,4 +121,39 @@ fn main() {
     .collect();
   let (s, _) = best(reps, || h.sign_token_sets(&sets, Some(1)).unwrap()[0] as u64);
   report("sign_token_sets oph (pre-split)", s);
+  // The packed (Arrow-style) and joined (U+001F) forms of the same shingles, plus the cost of
+  // hashing them alone: the gap between the two is the per-document sketch work.
+  let (mut data, mut joined) = (Vec::new(), Vec::new());
+  let (mut tok, mut doc, mut joff, mut counts) = (vec![0u32], vec![0u32], vec![0u32], Vec::new());
+  for set in &sets {
+    for (i, t) in set.iter().enumerate() {
+      data.extend_from_slice(t);
+      tok.push(data.len() as u32);
+      if i > 0 {
+        joined.push(0x1f);
+      }
+      joined.extend_from_slice(t);
+    }
+    doc.push(tok.len() as u32 - 1);
+    joff.push(joined.len() as u32);
+    counts.push(set.len() as u32);
+  }
+  let (s, _) = best(reps, || {
+    let mut acc = 0u64;
+    for w in tok.windows(2) {
+      acc ^= xxhash_rust::xxh3::xxh3_64_with_seed(&data[w[0] as usize..w[1] as usize], 7);
+    }
+    acc
+  });
+  report("packed: xxh3 only", s);
+  let (s, _) = best(reps, || {
+    h.sign_token_offsets(&data, &tok, &doc, Some(1)).unwrap()[0] as u64
+  });
+  report("sign_token_offsets oph (packed)", s);
+  let (s, _) = best(reps, || {
+    h.sign_joined_tokens(&joined, &joff, &counts, Some(1))
+      .unwrap()
+      .signatures[0] as u64
+  });
+  report("sign_joined_tokens oph (joined)", s);
 }

@@ -8,7 +8,6 @@
 
 use super::sketch::{check_offsets, MinHasher};
 use crate::{parallel, Error, Result};
-use rayon::prelude::*;
 
 /// The byte between two tokens of a joined document. In UTF-8 the byte 0x1F only ever encodes
 /// U+001F itself (bytes below 0x80 never occur inside a multi-byte sequence), so counting bytes
@@ -53,25 +52,18 @@ impl MinHasher {
     }
     let k = self.num_perm();
     let mut signatures = vec![0u32; docs * k];
-    let split: Vec<bool> = parallel::with_threads(threads, || {
-      signatures
-        .par_chunks_mut(k)
-        .zip(token_counts.par_iter())
-        .enumerate()
-        .map(|(d, (out, &count))| {
-          let doc = &data[doc_offsets[d] as usize..doc_offsets[d + 1] as usize];
-          let mut tokens = SplitTokens::new(doc);
-          self
-            .sign_tokens_into(&mut tokens, out)
-            .map_err(|e| Error::InvalidArg(format!("document {d}: {e}")))?;
-          // Exact: n tokens joined by a separator split into n parts unless a token holds one.
-          if tokens.parts != count as usize {
-            out.fill(0);
-            return Ok(false);
-          }
-          Ok(true)
-        })
-        .collect::<Result<Vec<bool>>>()
+    let split: Vec<bool> = parallel::try_map_chunks_mut(threads, &mut signatures, k, |d, out| {
+      let doc = &data[doc_offsets[d] as usize..doc_offsets[d + 1] as usize];
+      let mut tokens = SplitTokens::new(doc);
+      self
+        .sign_tokens_into(&mut tokens, out)
+        .map_err(|e| Error::InvalidArg(format!("document {d}: {e}")))?;
+      // Exact: n tokens joined by a separator split into n parts unless a token holds one.
+      if tokens.parts != token_counts[d] as usize {
+        out.fill(0);
+        return Ok(false);
+      }
+      Ok(true)
     })?;
     let ambiguous = (0..docs as u32).filter(|&d| !split[d as usize]).collect();
     Ok(JoinedSignatures {

@@ -22,7 +22,6 @@ use super::numpy_rng::Mt19937;
 use super::shingle::{for_each_shingle, ShingleOptions};
 use crate::rng::Rng;
 use crate::{parallel, Error, Result};
-use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Mersenne prime 2^61 − 1.
@@ -281,16 +280,10 @@ impl MinHasher {
   pub fn sign_texts<S: AsRef<str> + Sync>(&self, texts: &[S], threads: Option<usize>) -> Result<Vec<u32>> {
     let k = self.opts.num_perm;
     let mut out = vec![0u32; texts.len() * k];
-    parallel::with_threads(threads, || {
-      out
-        .par_chunks_mut(k)
-        .zip(texts.par_iter())
-        .enumerate()
-        .try_for_each(|(i, (o, t))| {
-          self
-            .sign_text_into(t.as_ref(), o)
-            .map_err(|e| Error::InvalidArg(format!("texts[{i}]: {e}")))
-        })
+    parallel::try_map_chunks_mut(threads, &mut out, k, |i, o| {
+      self
+        .sign_text_into(texts[i].as_ref(), o)
+        .map_err(|e| Error::InvalidArg(format!("texts[{i}]: {e}")))
     })?;
     Ok(out)
   }
@@ -303,16 +296,10 @@ impl MinHasher {
   ) -> Result<Vec<u32>> {
     let k = self.opts.num_perm;
     let mut out = vec![0u32; sets.len() * k];
-    parallel::with_threads(threads, || {
-      out
-        .par_chunks_mut(k)
-        .zip(sets.par_iter())
-        .enumerate()
-        .try_for_each(|(i, (o, set))| {
-          self
-            .sign_tokens_into(set.iter().map(|t| t.as_ref()), o)
-            .map_err(|e| Error::InvalidArg(format!("tokenSets[{i}]: {e}")))
-        })
+    parallel::try_map_chunks_mut(threads, &mut out, k, |i, o| {
+      self
+        .sign_tokens_into(sets[i].iter().map(|t| t.as_ref()), o)
+        .map_err(|e| Error::InvalidArg(format!("tokenSets[{i}]: {e}")))
     })?;
     Ok(out)
   }
@@ -335,13 +322,11 @@ impl MinHasher {
     let docs = doc_offsets.len() - 1;
     let mut out = vec![0u32; docs * k];
     let token = |t: usize| &data[token_offsets[t] as usize..token_offsets[t + 1] as usize];
-    parallel::with_threads(threads, || {
-      out.par_chunks_mut(k).enumerate().try_for_each(|(d, o)| {
-        let (lo, hi) = (doc_offsets[d] as usize, doc_offsets[d + 1] as usize);
-        self
-          .sign_tokens_into((lo..hi).map(token), o)
-          .map_err(|e| Error::InvalidArg(format!("document {d}: {e}")))
-      })
+    parallel::try_map_chunks_mut(threads, &mut out, k, |d, o| {
+      let (lo, hi) = (doc_offsets[d] as usize, doc_offsets[d + 1] as usize);
+      self
+        .sign_tokens_into((lo..hi).map(token), o)
+        .map_err(|e| Error::InvalidArg(format!("document {d}: {e}")))
     })?;
     Ok(out)
   }
@@ -451,35 +436,43 @@ impl OphState {
       return Err(empty_error());
     }
     let bins = &self.bins;
-    if !bins.contains(&EMPTY_BIN) {
-      // Every bin filled (|S| well above numPerm): nothing to densify.
-      for (o, &v) in out.iter_mut().zip(bins) {
+    // Filled bins are their own slot; only the empty ones (about half of them at |S| ≈ k) are
+    // densified, found 64 at a time through a bit mask (built without branches: whether a bin
+    // is empty is a coin flip for sparse sets, which a branch would mispredict half the time).
+    for ((outs, chunk), w) in out.chunks_mut(64).zip(bins.chunks(64)).zip(0..) {
+      let mut empty = 0u64;
+      for (b, (o, &v)) in outs.iter_mut().zip(chunk).enumerate() {
         *o = v as u32;
+        empty |= u64::from(v == EMPTY_BIN) << b;
       }
-      return Ok(());
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-      // Probe the ORIGINAL bins (not `out`): see the module doc for why this terminates. The
-      // first non-empty of bin i and its tabled probes (same values as `probe`) is picked
-      // without branches: for a sparse set whether a bin is empty is a coin flip, which a
-      // branch would mispredict about half the time.
-      let row = &mh.probe_table[i * PROBE_TABLE..(i + 1) * PROBE_TABLE];
-      let mut v = EMPTY_BIN;
-      for &j in row.iter().rev() {
-        let b = bins[j as usize];
-        v = if b != EMPTY_BIN { b } else { v };
+      while empty != 0 {
+        let b = empty.trailing_zeros() as usize;
+        empty &= empty - 1;
+        outs[b] = self.densified(mh, w * 64 + b) as u32;
       }
-      let b = bins[i];
-      v = if b != EMPTY_BIN { b } else { v };
-      // All of them empty (rare): further probes by the formula.
-      let mut t = PROBE_TABLE as u64 + 1;
-      while v == EMPTY_BIN {
-        v = bins[mh.probe(i, t)];
-        t += 1;
-      }
-      *o = v as u32;
     }
     Ok(())
+  }
+
+  /// The value of empty bin `i`: the first non-empty ORIGINAL bin (not `out`, see the module
+  /// doc for why this terminates) along its probe sequence.
+  #[inline(always)]
+  fn densified(&self, mh: &MinHasher, i: usize) -> u64 {
+    let bins = &self.bins;
+    // The tabled probes (same values as `probe`), first non-empty picked without branches.
+    let row = &mh.probe_table[i * PROBE_TABLE..(i + 1) * PROBE_TABLE];
+    let mut v = EMPTY_BIN;
+    for &j in row.iter().rev() {
+      let b = bins[j as usize];
+      v = if b != EMPTY_BIN { b } else { v };
+    }
+    // All of them empty (rare): further probes by the formula.
+    let mut t = PROBE_TABLE as u64 + 1;
+    while v == EMPTY_BIN {
+      v = bins[mh.probe(i, t)];
+      t += 1;
+    }
+    v
   }
 }
 
