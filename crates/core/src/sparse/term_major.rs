@@ -206,14 +206,19 @@ impl<T: Impact> TermPostings<T> {
         }
         let lo = base + b * bs;
         let hi = (lo + bs).min(s.n_docs);
+        // Most documents of a live block score below the k-th score: compare with a local copy
+        // first (a tie still goes to `push`, which orders it by id).
+        let mut cut = top.threshold().map_or(s.floor, |th| th.max(s.floor));
         for pos in lo..hi {
           let score = acc[pos - base];
-          if score > s.floor {
+          if score > s.floor && score >= cut {
             if s.allowed.is_some_and(|a| a.get(pos / 64).is_none_or(|x| x >> (pos % 64) & 1 == 0)) {
               continue;
             }
             let id = if s.ids.is_empty() { pos as u32 } else { s.ids[pos] };
-            top.push(score, id);
+            if top.push(score, id) {
+              cut = top.threshold().map_or(s.floor, |th| th.max(s.floor));
+            }
           }
         }
       }
