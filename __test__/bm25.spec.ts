@@ -98,7 +98,7 @@ test('filters, batches, approximate knobs and persistence', async (t) => {
   writeFileSync(path, bytes)
   t.throws(() => BM25Index.loadSync(path), { code: 'ERR_SLIMDEX_CORRUPT_FILE' })
   const mem = index.memoryUsage()
-  t.true(mem.total > 0 && mem.components.forward > 0)
+  t.true(mem.total > 0 && mem.components.postings > 0)
 })
 
 test('edge cases: empty docs and queries, unknown tokens, invalid options', (t) => {

@@ -53,8 +53,8 @@ export interface SparseSearchOptions {
   /**
    * Score every block of the index with no pruning (no block bounds, no threshold seeding, no
    * early stop): the verification baseline, same results as the default, ties included. It is a
-   * scan of the block-forward layout (each block's term list is searched for the query terms),
-   * not a term-at-a-time inverted-index scan, which is often faster on short queries.
+   * term-at-a-time scan of every query term's postings (the index is term-major; the default
+   * search runs the same loop but skips the blocks whose bound cannot enter the top k).
    */
   exhaustive?: boolean
 }
@@ -317,7 +317,8 @@ export class BM25Index {
   }
 
   /**
-   * Bytes held, by component: `forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
+   * Bytes held, by component: `postings` (term-major; `forward` for an index loaded from a file
+   * written before that layout), `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
    * over segments), `segments` (their bookkeeping), `tombstones` (live-document bitsets of
    * segments with deletions), `vocabulary`, `statistics` (df, document lengths, segment avgdl),
    * `termFrequencies` (kept so `compact` can rescore), `ids`.

@@ -13,6 +13,7 @@
 //! Search returns only documents with a positive score (documents sharing no term with the
 //! query are not matches), ranked by score, ties by lower internal id.
 
+use super::term_major::{TermPostings, WindowSearch};
 use super::ub;
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, FromLeBytes, ToLeBytes};
 use crate::topk::{Scored, TopMax};
@@ -140,6 +141,9 @@ pub struct BlockIndex<T: Impact> {
   bm_val: Vec<u8>,
   /// 3 per term: 10th, 100th, 1000th largest impact (0 when the list is shorter).
   kth: Vec<T>,
+  /// The term-major layout (BM25): when set it holds every posting and the block-forward
+  /// arrays above (`block_ptr` … `post_imp`) are empty.
+  by_term: Option<TermPostings<T>>,
 }
 
 /// A document's postings, sorted by term id, terms unique.
@@ -207,6 +211,87 @@ impl<T: Impact> BlockIndex<T> {
       }
       block_ptr.push(crate::validate::to_u32(group_term.len(), "group count")?);
     }
+    let kth = kth_impacts(n_terms, &group_term, &group_ptr, &post_imp);
+    let mut idx = BlockIndex {
+      n_docs: n_docs_u32,
+      n_terms: n_terms_u32,
+      block_size: block_size as u32,
+      block_ptr,
+      group_term,
+      group_ptr,
+      post_off,
+      post_imp,
+      bm_scale: 1.0,
+      dense_slot: Vec::new(),
+      bm_dense: Vec::new(),
+      bm_ptr: Vec::new(),
+      bm_block: Vec::new(),
+      bm_val: Vec::new(),
+      kth,
+      by_term: None,
+    };
+    idx.set_block_maxima(&term_blocks, &maxima, global_max);
+    Ok(idx)
+  }
+
+  /// Builds the term-major layout (see [`super::term_major`]): the same block maxima and
+  /// seeds as [`build`](Self::build), postings inverted per term.
+  pub fn build_term_major<'a>(
+    n_docs: usize,
+    n_terms: usize,
+    block_size: usize,
+    doc: impl Fn(usize) -> DocPostings<'a, T>,
+  ) -> Result<Self>
+  where
+    T: 'a,
+  {
+    if !(1..=256).contains(&block_size) {
+      return Err(Error::InvalidArg(format!(
+        "blockSize must be in [1, 256] (got {block_size})"
+      )));
+    }
+    let n_docs_u32 = crate::validate::to_u32(n_docs, "document count")?;
+    let n_terms_u32 = crate::validate::to_u32(n_terms, "vocabulary size")?;
+    let tp = TermPostings::build(n_docs, n_terms, &doc)?;
+    let maxima = tp.block_maxima(block_size);
+    let mut term_blocks = vec![0u32; n_terms];
+    let mut global_max = 0f32;
+    for &(t, _, m) in &maxima {
+      term_blocks[t as usize] += 1;
+      global_max = global_max.max(m.to_f32());
+    }
+    let kth = kth_of_lists(n_terms, |t| &tp.imp[tp.range(t)]);
+    let mut idx = BlockIndex {
+      n_docs: n_docs_u32,
+      n_terms: n_terms_u32,
+      block_size: block_size as u32,
+      block_ptr: Vec::new(),
+      group_term: Vec::new(),
+      group_ptr: vec![0],
+      post_off: Vec::new(),
+      post_imp: Vec::new(),
+      bm_scale: 1.0,
+      dense_slot: Vec::new(),
+      bm_dense: Vec::new(),
+      bm_ptr: Vec::new(),
+      bm_block: Vec::new(),
+      bm_val: Vec::new(),
+      kth,
+      by_term: Some(tp),
+    };
+    idx.set_block_maxima(&term_blocks, &maxima, global_max);
+    Ok(idx)
+  }
+
+  /// Whether the postings are term-major (the BM25 layout).
+  pub fn is_term_major(&self) -> bool {
+    self.by_term.is_some()
+  }
+
+  /// Fills the block-max structure from (term, block, max) triples, blocks ascending within
+  /// a term; `term_blocks[t]` = how many blocks hold t.
+  fn set_block_maxima(&mut self, term_blocks: &[u32], maxima: &[(u32, u32, T)], global_max: f32) {
+    let (n_terms, n_blocks) = (self.n_terms as usize, self.n_blocks());
     let bm_scale = T::bm_scale(global_max);
     // Dense rows for frequent terms, sparse pairs for the rest.
     let mut dense_slot = vec![NO_SLOT; n_terms];
@@ -227,7 +312,7 @@ impl<T: Impact> BlockIndex<T> {
     let mut bm_block = vec![0u32; sparse_total];
     let mut bm_val = vec![0u8; sparse_total];
     let mut fill: Vec<u32> = bm_ptr[..n_terms].to_vec();
-    for &(t, b, m) in &maxima {
+    for &(t, b, m) in maxima {
       let byte = T::bm_byte(m, bm_scale);
       let slot = dense_slot[t as usize];
       if slot != NO_SLOT {
@@ -239,25 +324,12 @@ impl<T: Impact> BlockIndex<T> {
         fill[t as usize] += 1;
       }
     }
-    drop(maxima);
-    let kth = kth_impacts(n_terms, &group_term, &group_ptr, &post_imp);
-    Ok(BlockIndex {
-      n_docs: n_docs_u32,
-      n_terms: n_terms_u32,
-      block_size: block_size as u32,
-      block_ptr,
-      group_term,
-      group_ptr,
-      post_off,
-      post_imp,
-      bm_scale,
-      dense_slot,
-      bm_dense,
-      bm_ptr,
-      bm_block,
-      bm_val,
-      kth,
-    })
+    self.bm_scale = bm_scale;
+    self.dense_slot = dense_slot;
+    self.bm_dense = bm_dense;
+    self.bm_ptr = bm_ptr;
+    self.bm_block = bm_block;
+    self.bm_val = bm_val;
   }
 
   pub fn n_docs(&self) -> usize {
@@ -270,10 +342,13 @@ impl<T: Impact> BlockIndex<T> {
     self.block_size as usize
   }
   pub fn n_blocks(&self) -> usize {
-    self.block_ptr.len() - 1
+    (self.n_docs as usize).div_ceil(self.block_size as usize)
   }
   pub fn n_postings(&self) -> usize {
-    self.post_off.len()
+    match &self.by_term {
+      Some(tp) => tp.doc.len(),
+      None => self.post_off.len(),
+    }
   }
   /// Term groups in block `b` (tests use it to pick queries for both scoring paths).
   pub fn groups_in_block(&self, b: usize) -> usize {
@@ -285,7 +360,16 @@ impl<T: Impact> BlockIndex<T> {
   }
 
   /// Postings of every document, as (position, term, impact) in block order (for export/rebuild).
+  /// Term-major indexes visit term by term instead (each document's terms still ascend).
   pub fn for_each_posting(&self, mut f: impl FnMut(usize, u32, T)) {
+    if let Some(tp) = &self.by_term {
+      for t in 0..tp.n_terms() {
+        for p in tp.range(t) {
+          f(tp.doc[p] as usize, t as u32, tp.imp[p]);
+        }
+      }
+      return;
+    }
     let bs = self.block_size as usize;
     for b in 0..self.n_blocks() {
       for g in self.block_ptr[b] as usize..self.block_ptr[b + 1] as usize {
@@ -302,8 +386,9 @@ impl<T: Impact> BlockIndex<T> {
 
   /// Bytes by component.
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
-    vec![
-      (
+    let postings = match &self.by_term {
+      Some(tp) => ("postings", tp.bytes()),
+      None => (
         "forward",
         self.block_ptr.len() * 4
           + self.group_term.len() * 4
@@ -311,6 +396,9 @@ impl<T: Impact> BlockIndex<T> {
           + self.post_off.len()
           + self.post_imp.len() * std::mem::size_of::<T>(),
       ),
+    };
+    vec![
+      postings,
       ("blockMaxDense", self.bm_dense.len() + self.dense_slot.len() * 4),
       (
         "blockMaxSparse",
@@ -366,6 +454,31 @@ impl<T: Impact> BlockIndex<T> {
     if q.is_empty() || n_blocks == 0 || k == 0 {
       return top.into_sorted();
     }
+    if let Some(tp) = &self.by_term {
+      let bounds: Vec<f32> = if params.exhaustive {
+        Vec::new()
+      } else {
+        let mut u = self.block_bounds(&q);
+        for x in &mut u {
+          *x *= 1.0 + BOUND_SLACK;
+        }
+        u
+      };
+      let theta = if params.exhaustive { 0.0 } else { self.seed_threshold(&q, k, allowed) };
+      let s = WindowSearch {
+        query: &q,
+        n_docs: self.n_docs as usize,
+        block_size: self.block_size as usize,
+        bounds: &bounds,
+        theta,
+        floor,
+        alpha: params.alpha,
+        allowed,
+        ids,
+      };
+      tp.search(&s, &mut top);
+      return top.into_sorted();
+    }
     let mut acc = vec![0f32; self.block_size as usize];
     if params.exhaustive {
       for b in 0..n_blocks {
@@ -376,9 +489,17 @@ impl<T: Impact> BlockIndex<T> {
       }
       return top.into_sorted();
     }
-    // 1. Block upper bounds.
+    // 1. Block upper bounds; 2. the threshold seed.
+    let ubs = self.block_bounds(&q);
+    let theta = self.seed_threshold(&q, k, allowed);
+    self.search_forward(&q, params, allowed, ids, floor, ubs, theta, top)
+  }
+
+  /// Upper bound of every block's scores for `q` (before the slack).
+  fn block_bounds(&self, q: &[(u32, f32)]) -> Vec<f32> {
+    let n_blocks = self.n_blocks();
     let mut ubs = vec![0f32; n_blocks];
-    for &(t, w) in &q {
+    for &(t, w) in q {
       let ws = w * self.bm_scale;
       let slot = self.dense_slot[t as usize];
       if slot != NO_SLOT {
@@ -394,8 +515,12 @@ impl<T: Impact> BlockIndex<T> {
         }
       }
     }
-    // 2. Threshold seeding from per-term k-th impacts (unsafe under a filter: the k documents
-    //    behind the estimate may not be allowed).
+    ubs
+  }
+
+  /// The largest per-term k-th impact × weight: a safe lower bound of the k-th score (none under
+  /// a filter: the k documents behind the estimate may not be allowed).
+  fn seed_threshold(&self, q: &[(u32, f32)], k: usize, allowed: Option<&[u64]>) -> f32 {
     let mut theta = 0f32;
     if allowed.is_none() {
       let col = if k <= 10 {
@@ -408,11 +533,28 @@ impl<T: Impact> BlockIndex<T> {
         None
       };
       if let Some(c) = col {
-        for &(t, w) in &q {
+        for &(t, w) in q {
           theta = theta.max(w * self.kth[t as usize * 3 + c].to_f32());
         }
       }
     }
+    theta
+  }
+
+  /// Search, continued: the block-forward layout's candidates and best-first scoring.
+  #[allow(clippy::too_many_arguments)]
+  fn search_forward(
+    &self,
+    q: &[(u32, f32)],
+    params: &SearchParams,
+    allowed: Option<&[u64]>,
+    ids: &[u32],
+    floor: f32,
+    ubs: Vec<f32>,
+    theta: f32,
+    mut top: TopMax<f32>,
+  ) -> Vec<Scored<f32>> {
+    let mut acc = vec![0f32; self.block_size as usize];
     // 3. Candidate blocks (bound ≥ seed, bound > 0, at least one allowed doc), bucketed by bound.
     let bound = |u: f32| u * (1.0 + BOUND_SLACK);
     let mut max_ub = 0f32;
@@ -602,11 +744,18 @@ impl<T: Impact> BlockIndex<T> {
       b.put_raw(xs);
       b.into_bytes()
     }
-    w.section(&tag(b"BPT"), raw(&self.block_ptr));
-    w.section(&tag(b"GTM"), raw(&self.group_term));
-    w.section(&tag(b"GPT"), raw(&self.group_ptr));
-    w.section(&tag(b"POF"), self.post_off.clone());
-    w.section(&tag(b"PIM"), raw(&self.post_imp));
+    // The layout is told by which posting sections are present (older files: block-forward).
+    if let Some(tp) = &self.by_term {
+      w.section(&tag(b"TPT"), raw(&tp.term_ptr));
+      w.section(&tag(b"TDC"), raw(&tp.doc));
+      w.section(&tag(b"TIM"), raw(&tp.imp));
+    } else {
+      w.section(&tag(b"BPT"), raw(&self.block_ptr));
+      w.section(&tag(b"GTM"), raw(&self.group_term));
+      w.section(&tag(b"GPT"), raw(&self.group_ptr));
+      w.section(&tag(b"POF"), self.post_off.clone());
+      w.section(&tag(b"PIM"), raw(&self.post_imp));
+    }
     w.section(&tag(b"DSL"), raw(&self.dense_slot));
     w.section(&tag(b"BMD"), self.bm_dense.clone());
     w.section(&tag(b"BMP"), raw(&self.bm_ptr));
@@ -640,23 +789,36 @@ impl<T: Impact> BlockIndex<T> {
       }
       ByteReader::new(b).get_raw(b.len() / X::SIZE, what)
     }
-    let block_ptr: Vec<u32> = arr(c, tag(b"BPT"), "block pointers")?;
-    let group_term: Vec<u32> = arr(c, tag(b"GTM"), "group terms")?;
-    let group_ptr: Vec<u32> = arr(c, tag(b"GPT"), "group pointers")?;
-    let post_off = c.section(&tag(b"POF"))?.to_vec();
-    let post_imp: Vec<T> = arr(c, tag(b"PIM"), "impacts")?;
+    let (nd, nt, bs) = (n_docs as usize, n_terms as usize, block_size as usize);
+    let by_term = if c.optional_section(&tag(b"TPT")).is_some() {
+      let tp = TermPostings {
+        term_ptr: arr(c, tag(b"TPT"), "term posting pointers")?,
+        doc: arr(c, tag(b"TDC"), "posting documents")?,
+        imp: arr(c, tag(b"TIM"), "impacts")?,
+      };
+      tp.validate(nd, nt)?;
+      Some(tp)
+    } else {
+      None
+    };
+    let forward = by_term.is_none();
+    let block_ptr: Vec<u32> = if forward { arr(c, tag(b"BPT"), "block pointers")? } else { Vec::new() };
+    let group_term: Vec<u32> = if forward { arr(c, tag(b"GTM"), "group terms")? } else { Vec::new() };
+    let group_ptr: Vec<u32> = if forward { arr(c, tag(b"GPT"), "group pointers")? } else { vec![0] };
+    let post_off = if forward { c.section(&tag(b"POF"))?.to_vec() } else { Vec::new() };
+    let post_imp: Vec<T> = if forward { arr(c, tag(b"PIM"), "impacts")? } else { Vec::new() };
     let dense_slot: Vec<u32> = arr(c, tag(b"DSL"), "dense slots")?;
     let bm_dense = c.section(&tag(b"BMD"))?.to_vec();
     let bm_ptr: Vec<u32> = arr(c, tag(b"BMP"), "block-max pointers")?;
     let bm_block: Vec<u32> = arr(c, tag(b"BMB"), "block-max blocks")?;
     let bm_val = c.section(&tag(b"BMV"))?.to_vec();
     let kth: Vec<T> = arr(c, tag(b"KTH"), "k-th impacts")?;
-    let (nd, nt, bs) = (n_docs as usize, n_terms as usize, block_size as usize);
     let n_blocks = nd.div_ceil(bs);
     let bad = |m: String| Err(Error::corrupt(m));
-    if block_ptr.len() != n_blocks + 1
-      || block_ptr[0] != 0
-      || *block_ptr.last().unwrap_or(&0) as usize != group_term.len()
+    if forward
+      && (block_ptr.len() != n_blocks + 1
+        || block_ptr[0] != 0
+        || *block_ptr.last().unwrap_or(&0) as usize != group_term.len())
     {
       return bad("block pointers do not match the block/group counts".into());
     }
@@ -677,7 +839,7 @@ impl<T: Impact> BlockIndex<T> {
         post_imp.len()
       ));
     }
-    for b in 0..n_blocks {
+    for b in (0..n_blocks).filter(|_| forward) {
       let terms = &group_term[block_ptr[b] as usize..block_ptr[b + 1] as usize];
       if terms.windows(2).any(|w| w[0] >= w[1]) || terms.last().is_some_and(|&t| t >= n_terms) {
         return bad(format!("block {b}: group terms unsorted or out of range"));
@@ -726,8 +888,32 @@ impl<T: Impact> BlockIndex<T> {
       bm_block,
       bm_val,
       kth,
+      by_term,
     })
   }
+}
+
+/// 10th/100th/1000th largest impact of each term's list (0 when a list is shorter).
+fn kth_of_lists<'a, T: Impact + 'a>(n_terms: usize, list: impl Fn(usize) -> &'a [T]) -> Vec<T> {
+  let mut kth = vec![T::default(); n_terms * 3];
+  let mut buf: Vec<T> = Vec::new();
+  for t in 0..n_terms {
+    let l = list(t);
+    if l.len() < 10 {
+      continue;
+    }
+    buf.clear();
+    buf.extend_from_slice(l);
+    for (c, &kk) in [10usize, 100, 1000].iter().enumerate() {
+      if buf.len() >= kk {
+        let (_, v, _) = buf.select_nth_unstable_by(kk - 1, |a, b| {
+          b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        kth[t * 3 + c] = *v;
+      }
+    }
+  }
+  kth
 }
 
 /// 10th/100th/1000th largest impact per term (0 when a list is shorter).

@@ -703,7 +703,7 @@ fn make_segment(
         .collect()
     })
     .collect();
-  let blocks = BlockIndex::build(n, n_terms, opts.block_size, |i| (&rows[i].0, &imps[i]))?;
+  let blocks = BlockIndex::build_term_major(n, n_terms, opts.block_size, |i| (&rows[i].0, &imps[i]))?;
   let mut tf = TfColumn::default();
   blocks.for_each_posting(|pos, t, _| {
     let (terms, tfs) = &rows[pos];

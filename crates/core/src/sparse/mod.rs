@@ -3,6 +3,7 @@
 //!
 //! - [`tokenize`]: bm25s-compatible text → tokens (stop words, Snowball, CJK bigrams);
 //! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
+//! - `term_major`: the BM25 posting layout, searched block-max term-at-a-time in windows;
 //! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
 //! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
 //! - [`segments`]: incremental updates (a segment per `add`, tombstones, merged search);
@@ -15,6 +16,7 @@ pub mod ciff;
 pub mod index;
 pub mod reorder;
 pub mod segments;
+mod term_major;
 pub mod tokenize;
 mod ub;
 pub mod vocab;

@@ -682,3 +682,103 @@ fn delete_on_a_snapshot_copy_shares_the_ids_and_leaves_the_snapshot_intact() {
   bm_next.add(vec![texts[3].clone()]).unwrap();
   assert_eq!(bm_next.len(), 299);
 }
+
+/// Brute-force top-k of `q` over f32 documents: Σ w · impact in ascending term order (the order
+/// both layouts sum in), scores > floor, allowed positions only, ties by lower id.
+fn brute_f32(
+  docs: &[(Vec<u32>, Vec<f32>)],
+  q: &[(u32, f32)],
+  k: usize,
+  floor: f32,
+  allowed: Option<&[bool]>,
+  ids: &[u32],
+) -> Vec<Scored<f32>> {
+  let mut hits: Vec<Scored<f32>> = Vec::new();
+  for (pos, (t, v)) in docs.iter().enumerate() {
+    if allowed.is_some_and(|a| !a[pos]) {
+      continue;
+    }
+    let mut s = 0f32;
+    for &(qt, w) in q {
+      if let Ok(j) = t.binary_search(&qt) {
+        s += w * v[j];
+      }
+    }
+    if s > floor {
+      let id = if ids.is_empty() { pos as u32 } else { ids[pos] };
+      hits.push(Scored { id, score: s });
+    }
+  }
+  hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+  hits.truncate(k);
+  hits
+}
+
+/// The term-major layout (BM25's) and the block-forward layout are independent code paths:
+/// both must equal brute force exactly, ties by id included, with floors, filters, an id
+/// permutation and the exhaustive scan, and the term-major index must round-trip its file.
+#[test]
+fn term_major_search_equals_block_forward_and_brute_force() {
+  let n: usize = 1300;
+  let nt = 40u32;
+  let mut rng = Rng::new(57);
+  // Few terms, impacts from a handful of values: many exact ties; some empty documents.
+  let docs: Vec<(Vec<u32>, Vec<f32>)> = (0..n)
+    .map(|_| {
+      let t: Vec<u32> = (0..nt).filter(|&t| rng.below(4 + t as u64 / 4) == 0).collect();
+      let v = t.iter().map(|_| [0.25f32, 0.5, 0.75, 1.5][rng.below(4) as usize]).collect();
+      (t, v)
+    })
+    .collect();
+  let allowed: Vec<bool> = (0..n).map(|i| rng.below(4) == 0 || i == 3).collect();
+  let mut bits = vec![0u64; n.div_ceil(64)];
+  for (i, _) in allowed.iter().enumerate().filter(|e| *e.1) {
+    bits[i / 64] |= 1 << (i % 64);
+  }
+  let mut perm: Vec<u32> = (0..n as u32).collect();
+  for i in (1..n).rev() {
+    perm.swap(i, rng.below(i as u64 + 1) as usize);
+  }
+  for bs in [8usize, 32, 128] {
+    let doc = |i: usize| (docs[i].0.as_slice(), docs[i].1.as_slice());
+    let fwd = BlockIndex::<f32>::build(n, nt as usize, bs, doc).unwrap();
+    let tm = BlockIndex::<f32>::build_term_major(n, nt as usize, bs, doc).unwrap();
+    assert!(tm.is_term_major() && !fwd.is_term_major());
+    assert_eq!(tm.n_postings(), fwd.n_postings());
+    let mut w = crate::io::ContainerWriter::new(crate::io::Kind::Bm25Index, Vec::new());
+    tm.write(&mut w, b'B');
+    let bytes = w.to_bytes();
+    let c = crate::io::Container::parse(&bytes, crate::io::Kind::Bm25Index).unwrap();
+    let back = BlockIndex::<f32>::read(&c, b'B').unwrap();
+    assert!(back.is_term_major());
+    for qi in 0..10 {
+      let mut q: Vec<(u32, f32)> = Vec::new();
+      for t in 0..nt {
+        if rng.below(6) == 0 || (q.is_empty() && t == nt - 1) {
+          q.push((t, [1.0f32, 2.0, 0.5][rng.below(3) as usize]));
+        }
+      }
+      let all = brute_f32(&docs, &q, n, 0.0, None, &[]);
+      for k in [1usize, 10, 100, 1000, n + 5] {
+        let mut floors = vec![0.0f32];
+        if !all.is_empty() {
+          floors.extend([all[all.len() / 3].score, all[0].score]);
+        }
+        for &floor in &floors {
+          let want = brute_f32(&docs, &q, k, floor, None, &[]);
+          let what = format!("bs {bs} query {qi} k {k} floor {floor}");
+          assert_eq!(tm.search_above(&q, k, &EXACT, None, &[], floor), want, "{what}");
+          assert_eq!(fwd.search_above(&q, k, &EXACT, None, &[], floor), want, "{what}");
+          assert_eq!(back.search_above(&q, k, &EXACT, None, &[], floor), want, "{what}");
+          let wantf = brute_f32(&docs, &q, k, floor, Some(&allowed), &[]);
+          assert_eq!(tm.search_above(&q, k, &EXACT, Some(&bits), &[], floor), wantf, "filtered {what}");
+          assert_eq!(tm.search_above(&q, k, &SCAN, Some(&bits), &[], floor), wantf, "scan {what}");
+          let wantp = brute_f32(&docs, &q, k, floor, None, &perm);
+          assert_eq!(tm.search_above(&q, k, &EXACT, None, &perm, floor), wantp, "permuted {what}");
+          assert_eq!(fwd.search_above(&q, k, &EXACT, None, &perm, floor), wantp, "permuted {what}");
+        }
+        assert_eq!(tm.search(&q, k, &SCAN, None, &[]), brute_f32(&docs, &q, k, 0.0, None, &[]));
+      }
+    }
+  }
+}
