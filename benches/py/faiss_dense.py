@@ -52,6 +52,10 @@ for line in sys.stdin:
             if not index.is_trained:
                 index.train(train)
             t_train = time.perf_counter() - t
+            if not msg.get("add", True):
+                # A timed training round only: the bench alternates trainings and keeps the last.
+                print(json.dumps({"train": t_train}), flush=True)
+                continue
             t = time.perf_counter()
             index.add(data)
             t_add = time.perf_counter() - t

@@ -8,7 +8,8 @@
 //!   SIMD lanes run across points (AVX2: 2 × 8 lanes) and each lane keeps its own running
 //!   minimum in a register, with no horizontal sums; every lane adds in dimension order with
 //!   separate multiply and add, so every SIMD tier returns the same bits as the scalar twin
-//!   and training is identical on every CPU (the AVX-512 tier runs the AVX2 kernel);
+//!   and training is identical on every CPU (the AVX-512 tier holds a block in one 16-lane
+//!   register and scores 8 centroids per pass);
 //! - an empty cluster takes the point of the largest cluster farthest from that cluster's
 //!   centroid, which never increases the objective, so it is monotone non-increasing.
 
@@ -62,7 +63,8 @@ pub struct KMeans {
   pub sizes: Vec<usize>,
 }
 
-/// Points per block: lanes run across points (2 rows of 8 lanes for AVX2), so each lane is one
+/// Points per block: lanes run across points (2 rows of 8 lanes for AVX2, one row of 16 for
+/// AVX-512), so each lane is one
 /// point's running minimum and no horizontal reduction is needed. 16 points keep the transposed
 /// block (`dim × 16` floats, 24 KiB at d = 384) inside L1 for the common embedding sizes.
 const BLOCK: usize = 16;
@@ -165,9 +167,12 @@ impl Assigner {
 fn block(tier: Tier, xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
   match tier {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the Avx2 and Avx512 tiers are only active when the CPU has AVX2
-    // (simd::detected; every AVX-512 CPU has AVX2), which is all `block_avx2` uses.
-    Tier::Avx2 | Tier::Avx512 => unsafe { block_avx2(xt, centroids, cnorm, dim, best) },
+    // SAFETY: the Avx512 tier is only active when the CPU has AVX-512F (simd::detected checks
+    // avx512f), which is all `block_avx512` uses.
+    Tier::Avx512 => unsafe { block_avx512(xt, centroids, cnorm, dim, best) },
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Avx2 tier is only active when the CPU has AVX2 (simd::detected).
+    Tier::Avx2 => unsafe { block_avx2(xt, centroids, cnorm, dim, best) },
     _ => block_scalar(xt, centroids, cnorm, dim, best),
   }
 }
@@ -231,6 +236,90 @@ unsafe fn block_avx2(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, b
     _mm256_storeu_ps(best.d.as_mut_ptr().add(r * ROW), bd[r]);
     _mm256_storeu_si256(best.i.as_mut_ptr().add(r * ROW) as *mut __m256i, bi[r]);
   }
+}
+
+/// Centroids the AVX-512 kernel scores per pass over a block: the 16 points fill one 16-lane
+/// register, so each point load serves 8 centroids (8 accumulators of the 32 registers).
+#[cfg(target_arch = "x86_64")]
+const GROUP512: usize = 8;
+
+/// [`block_avx2`] with 16-lane registers: one register holds the whole block, so every
+/// multiply and add does twice the work. Same per-lane operations in the same order (multiply,
+/// then add, dimension by dimension; strict `<` fold in increasing centroid order), so it
+/// returns the scalar twin's bits.
+///
+/// # Safety
+/// The CPU must support AVX-512F. `xt` holds `dim × BLOCK` floats and `centroids`
+/// `cnorm.len() × dim` (checked below before any pointer read).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_avx512(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize, best: &mut BlockBest) {
+  use std::arch::x86_64::*;
+  let k = cnorm.len();
+  assert!(xt.len() >= dim * BLOCK && centroids.len() >= k * dim);
+  let mut bd = _mm512_set1_ps(f32::INFINITY);
+  let mut bi = _mm512_setzero_si512();
+  let mut c = 0;
+  while c + GROUP512 <= k {
+    // In bounds: c + GROUP512 ≤ k, and every row read is < dim (checked above).
+    let acc = dots_avx512::<GROUP512>(xt, centroids.as_ptr().add(c * dim), dim);
+    for (g, &a) in acc.iter().enumerate() {
+      fold_avx512(a, cnorm[c + g], c + g, &mut bd, &mut bi);
+    }
+    c += GROUP512;
+  }
+  while c < k {
+    let acc = dots_avx512::<1>(xt, centroids.as_ptr().add(c * dim), dim);
+    fold_avx512(acc[0], cnorm[c], c, &mut bd, &mut bi);
+    c += 1;
+  }
+  _mm512_storeu_ps(best.d.as_mut_ptr(), bd);
+  _mm512_storeu_si512(best.i.as_mut_ptr() as *mut __m512i, bi);
+}
+
+/// [`dots_avx2`] for one 16-lane register per block.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `xt` holds `dim × BLOCK` floats and `cen` points at
+/// `G × dim` readable floats.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn dots_avx512<const G: usize>(xt: &[f32], cen: *const f32, dim: usize) -> [std::arch::x86_64::__m512; G] {
+  use std::arch::x86_64::*;
+  let mut acc = [_mm512_setzero_ps(); G];
+  let xp = xt.as_ptr();
+  for j in 0..dim {
+    let x = _mm512_loadu_ps(xp.add(j * BLOCK));
+    for (g, a) in acc.iter_mut().enumerate() {
+      let b = _mm512_set1_ps(*cen.add(g * dim + j));
+      *a = _mm512_add_ps(*a, _mm512_mul_ps(x, b));
+    }
+  }
+  acc
+}
+
+/// [`fold_avx2`] for one 16-lane register.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn fold_avx512(
+  acc: std::arch::x86_64::__m512,
+  cnorm_c: f32,
+  c: usize,
+  bd: &mut std::arch::x86_64::__m512,
+  bi: &mut std::arch::x86_64::__m512i,
+) {
+  use std::arch::x86_64::*;
+  // cn − 2·acc, exactly as the scalar twin (doubling is exact).
+  let d = _mm512_sub_ps(_mm512_set1_ps(cnorm_c), _mm512_add_ps(acc, acc));
+  let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, *bd);
+  *bd = _mm512_mask_blend_ps(lt, *bd, d);
+  // The label's u32 bit pattern (labels are u32; k fits, see Assigner::new).
+  *bi = _mm512_mask_blend_epi32(lt, *bi, _mm512_set1_epi32(c as u32 as i32));
 }
 
 /// Dot products of the block's points with `G` consecutive centroids starting at `cen`,
