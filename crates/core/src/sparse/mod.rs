@@ -31,3 +31,5 @@ pub use tokenize::{Tokenizer, TokenizerOptions};
 mod segment_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod format_compat_tests;
