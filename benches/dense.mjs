@@ -425,7 +425,7 @@ export async function run({ smoke }) {
       notes: [
         'one query per call on one thread for both (RAYON_NUM_THREADS=1, faiss.omp_set_num_threads(1)); repetitions alternate; ratio > 1 means slimdex is faster, median (min–max)',
         `training: ${trainReps} trainings per contender, alternated (slimdex, faiss, …); median (min–max) seconds and the median of the per-pair ratios slimdex / faiss (< 1 means slimdex trains faster)`,
-        'the implementations train their own codebooks with the same parameters (k-means 25 iterations, ≤ 256 points per centroid), so results are compared by recall, not id by id',
+        'the implementations train their own codebooks with the same parameters (k-means 25 iterations for the PQ codebooks and 10 for the IVF coarse quantizer, the defaults of FAISS and slimdex; ≤ 256 points per centroid), so results are compared by recall, not id by id',
         'slimdex 4-bit fast scan re-ranks by default with the float ADC table so its result is exactly the 4-bit ADC top-k; faiss IndexPQFastScan returns its quantized-table order (no refine)',
         `bytes/vector: slimdex memoryUsage().total / n (codes + sequential ids + list ids + codebooks amortised); faiss: sa_code_size (+ 8-byte ids in inverted lists); float32 = ${4 * dim} bytes`,
         `scalar storage (exact search over the stored form, ${scalarN.toLocaleString('en-US')} vectors, L2): ` +
