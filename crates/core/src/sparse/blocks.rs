@@ -161,13 +161,7 @@ impl<T: Impact> BlockIndex<T> {
   where
     T: 'a,
   {
-    if !(1..=256).contains(&block_size) {
-      return Err(Error::InvalidArg(format!(
-        "blockSize must be in [1, 256] (got {block_size})"
-      )));
-    }
-    let n_docs_u32 = crate::validate::to_u32(n_docs, "document count")?;
-    let n_terms_u32 = crate::validate::to_u32(n_terms, "vocabulary size")?;
+    let (n_docs_u32, n_terms_u32) = check_shape(n_docs, n_terms, block_size)?;
     let n_blocks = n_docs.div_ceil(block_size);
     let mut block_ptr = Vec::with_capacity(n_blocks + 1);
     let mut group_term = Vec::new();
@@ -175,9 +169,7 @@ impl<T: Impact> BlockIndex<T> {
     let mut post_off = Vec::new();
     let mut post_imp: Vec<T> = Vec::new();
     // (term, block, max) triples, collected block by block (so blocks ascend within a term).
-    let mut term_blocks: Vec<u32> = vec![0; n_terms];
     let mut maxima: Vec<(u32, u32, T)> = Vec::new();
-    let mut global_max = 0f32;
     let mut entries: Vec<(u32, u8, T)> = Vec::new();
     block_ptr.push(0u32);
     for b in 0..n_blocks {
@@ -205,9 +197,7 @@ impl<T: Impact> BlockIndex<T> {
         }
         group_term.push(t);
         group_ptr.push(crate::validate::to_u32(post_off.len(), "posting count")?);
-        term_blocks[t as usize] += 1;
         maxima.push((t, b as u32, m));
-        global_max = global_max.max(m.to_f32());
       }
       block_ptr.push(crate::validate::to_u32(group_term.len(), "group count")?);
     }
@@ -230,7 +220,7 @@ impl<T: Impact> BlockIndex<T> {
       kth,
       by_term: None,
     };
-    idx.set_block_maxima(&term_blocks, &maxima, global_max);
+    idx.set_block_maxima(&maxima);
     Ok(idx)
   }
 
@@ -245,21 +235,9 @@ impl<T: Impact> BlockIndex<T> {
   where
     T: 'a,
   {
-    if !(1..=256).contains(&block_size) {
-      return Err(Error::InvalidArg(format!(
-        "blockSize must be in [1, 256] (got {block_size})"
-      )));
-    }
-    let n_docs_u32 = crate::validate::to_u32(n_docs, "document count")?;
-    let n_terms_u32 = crate::validate::to_u32(n_terms, "vocabulary size")?;
+    let (n_docs_u32, n_terms_u32) = check_shape(n_docs, n_terms, block_size)?;
     let tp = TermPostings::build(n_docs, n_terms, &doc)?;
     let maxima = tp.block_maxima(block_size);
-    let mut term_blocks = vec![0u32; n_terms];
-    let mut global_max = 0f32;
-    for &(t, _, m) in &maxima {
-      term_blocks[t as usize] += 1;
-      global_max = global_max.max(m.to_f32());
-    }
     let kth = kth_of_lists(n_terms, |t| &tp.imp[tp.range(t)]);
     let mut idx = BlockIndex {
       n_docs: n_docs_u32,
@@ -279,7 +257,7 @@ impl<T: Impact> BlockIndex<T> {
       kth,
       by_term: Some(tp),
     };
-    idx.set_block_maxima(&term_blocks, &maxima, global_max);
+    idx.set_block_maxima(&maxima);
     Ok(idx)
   }
 
@@ -289,9 +267,15 @@ impl<T: Impact> BlockIndex<T> {
   }
 
   /// Fills the block-max structure from (term, block, max) triples, blocks ascending within
-  /// a term; `term_blocks[t]` = how many blocks hold t.
-  fn set_block_maxima(&mut self, term_blocks: &[u32], maxima: &[(u32, u32, T)], global_max: f32) {
+  /// a term (both layouts' builders produce them so).
+  fn set_block_maxima(&mut self, maxima: &[(u32, u32, T)]) {
     let (n_terms, n_blocks) = (self.n_terms as usize, self.n_blocks());
+    let mut term_blocks = vec![0u32; n_terms];
+    let mut global_max = 0f32;
+    for &(t, _, m) in maxima {
+      term_blocks[t as usize] += 1;
+      global_max = global_max.max(m.to_f32());
+    }
     let bm_scale = T::bm_scale(global_max);
     // Dense rows for frequent terms, sparse pairs for the rest.
     let mut dense_slot = vec![NO_SLOT; n_terms];
@@ -914,6 +898,19 @@ fn kth_of_lists<'a, T: Impact + 'a>(n_terms: usize, list: impl Fn(usize) -> &'a 
     }
   }
   kth
+}
+
+/// Checks a build's shape: block size in [1, 256] (offsets are u8), counts that fit u32.
+fn check_shape(n_docs: usize, n_terms: usize, block_size: usize) -> Result<(u32, u32)> {
+  if !(1..=256).contains(&block_size) {
+    return Err(Error::InvalidArg(format!(
+      "blockSize must be in [1, 256] (got {block_size})"
+    )));
+  }
+  Ok((
+    crate::validate::to_u32(n_docs, "document count")?,
+    crate::validate::to_u32(n_terms, "vocabulary size")?,
+  ))
 }
 
 /// 10th/100th/1000th largest impact per term (0 when a list is shorter).
