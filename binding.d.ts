@@ -44,6 +44,10 @@ export declare class NativeBinaryIndex {
 }
 
 export declare class NativeBm25Columns {
+  /**
+   * The columns, handed over once (the wrapper's constructor takes them): scores and offsets
+   * move to JS without a copy, docs are copied (`ids` still reads them). A second call fails.
+   */
   arrays(): Bm25ColumnArrays
   /** External ids of hits `[start, end)`: numbers (exact: ids are safe integers) or strings. */
   ids(start: number, end: number): Float64Array | Array<string>
@@ -67,8 +71,12 @@ export declare class NativeBm25Index {
   /** Adds documents as a new segment on the libuv pool; searches keep the previous snapshot meanwhile. */
   add(ids: IdsInput, texts: Array<string>, signal?: AbortSignal | undefined | null): Promise<void>
   options(): Bm25Init
-  /** One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`). */
-  search(text: string, k: number, search: SparseSearchInit, idsOut: Float64Array, scoresOut: Float64Array): number | Array<string>
+  /**
+   * One query on the calling thread. The knobs come one by one (no options object to read)
+   * and the hits go into `out` (ids in its first half, scores in its second); when they do
+   * not fit, nothing is written and their count is returned (see `hits_into_halves`).
+   */
+  search(text: string, k: number, alpha: number, beta: number, exhaustive: boolean, filter: IdsInput | undefined | null, out: Float64Array): number | Array<string>
   searchBatchSync(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null): HitBatch
   searchBatch(texts: Array<string>, k: number, search: SparseSearchInit, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<HitBatch>
   /** Many queries as flat columns (see `NativeBm25Columns`), on the calling thread. */

@@ -198,3 +198,28 @@ test('searchColumns and the search fast path reject bad input with clear errors'
   t.throws(() => index.search('hello', null as unknown as { k: number }), arg)
   t.throws(() => index.search('hello', Object.assign(Object.create({ alpha: 5 }), { k: 1 })), arg)
 })
+
+test('search returns every hit when more match than its result buffer held, with numeric and string ids, after adds too', (t) => {
+  for (const kind of ['number', 'string'] as const) {
+    const id = (i: number) => (kind === 'number' ? i : `d${i}`)
+    // 300 documents share 'common' with different lengths (distinct scores per length).
+    const docs = Array.from({ length: 300 }, (_, i) => ({ id: id(i), text: `common ${'filler '.repeat(i % 17)}w${i}` }))
+    const index = BM25Index.buildSync(docs)
+    const small = index.search('common', { k: 5 })
+    t.is(small.length, 5)
+    const all = index.search('common', { k: 1000 })
+    t.is(all.length, 300)
+    t.deepEqual(all.slice(0, 5), small)
+    t.deepEqual(all, index.search('common', { k: 1000, exhaustive: true }))
+    t.deepEqual(all, index.searchColumnsSync(['common'], { k: 1000, threads: 1 }).hits(0))
+    for (let r = 1; r < all.length; r++) t.true(all[r - 1].score >= all[r].score)
+    t.deepEqual(all.map((h) => String(h.id)).sort(), docs.map((d) => String(d.id)).sort())
+    // A later, larger result set still fits (the buffer grows again) and equals the columns form.
+    index.addSync(Array.from({ length: 500 }, (_, i) => ({ id: id(1000 + i), text: `common w${1000 + i}` })))
+    const more = index.search('common', { k: 1000 })
+    t.is(more.length, 800)
+    t.deepEqual(more, index.searchColumnsSync(['common'], { k: 1000, threads: 1 }).hits(0))
+    t.deepEqual(index.search('common', { k: 3 }), more.slice(0, 3))
+    t.deepEqual(index.search('nothing', { k: 1000 }), [])
+  }
+})

@@ -12,7 +12,7 @@ import type { TokenizerOptions } from './tokenizer'
 import { toTokenizerInit } from './tokenizer'
 import { fromBufferOf, loadOf, loadSyncOf, mmapOption, saveOf, saveSyncOf, toBufferOf } from './persist'
 import type { AsyncOptions, Hit, Id, MemoryUsage } from './types'
-import { ResultBuffers, toHitBatches, toMemoryUsage } from './types'
+import { HalvesBuffer, toHitBatches, toMemoryUsage } from './types'
 import { BM25Results } from './bm25-results'
 import { checkSignal, parseOptions, positiveInt, toIds } from './validate'
 
@@ -168,7 +168,7 @@ export function toIdList(ids: unknown): Float64Array | string[] {
  */
 export class BM25Index {
   #native: NativeBm25Index
-  readonly #buffers = new ResultBuffers()
+  readonly #hits = new HalvesBuffer()
 
   private constructor(native: NativeBm25Index) {
     this.#native = native
@@ -276,8 +276,8 @@ export class BM25Index {
     const o = quick === undefined ? parseOptions(searchSchema, options, 'search options') : undefined
     const k = quick ?? o!.k
     const init = o === undefined ? EXACT_INIT : toSearchInit(o)
-    const out = this.#buffers.reserve(Math.min(k, this.size))
-    return out.hits(callNative(() => this.#native.search(text, k, init, out.ids, out.scores)))
+    const native = this.#native
+    return callNative(() => this.#hits.search((out) => native.search(text, k, init.alpha, init.beta, init.exhaustive, init.filter, out)))
   }
 
   /**

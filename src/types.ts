@@ -60,6 +60,36 @@ export function toHitBatches(out: NativeHitBatch): Hit[][] {
 }
 
 /**
+ * One result buffer for a native single-query search that writes ids into its first half and
+ * scores into its second, and returns the hit count (or the string ids). When the hits do not
+ * fit, the native side writes nothing and returns their count: {@link HalvesBuffer.search}
+ * grows the buffer and asks again (once a buffer is large enough it stays so). No `size`
+ * lookup per query, one typed array crossing. @internal
+ */
+export class HalvesBuffer {
+  #buffer = new Float64Array(64)
+
+  /** Runs `native(buffer)` until its hits fit, then zips them into `{ id, score }` objects. */
+  search(native: (buffer: Float64Array) => number | string[]): Hit[] {
+    let result = native(this.#buffer)
+    while (typeof result === 'number' && result > this.#buffer.length >> 1) {
+      this.#buffer = new Float64Array(2 * Math.max(result, this.#buffer.length))
+      result = native(this.#buffer)
+    }
+    const buffer = this.#buffer
+    const scoresAt = buffer.length >> 1
+    if (typeof result === 'number') {
+      const hits: Hit[] = new Array(result)
+      for (let i = 0; i < result; i++) hits[i] = { id: buffer[i], score: buffer[scoresAt + i] }
+      return hits
+    }
+    const hits: Hit[] = new Array(result.length)
+    for (let i = 0; i < result.length; i++) hits[i] = { id: result[i], score: buffer[scoresAt + i] }
+    return hits
+  }
+}
+
+/**
  * Reusable result columns for single-query searches: the native side writes into them, so a
  * search allocates nothing across the boundary. Grows to the largest `k` seen.
  */

@@ -28,6 +28,8 @@ pub struct NativeBm25Columns {
   docs: Vec<u32>,
   scores: Vec<f32>,
   offsets: Vec<u32>,
+  /// Whether `arrays` moved the scores and offsets out.
+  handed_over: bool,
 }
 
 impl NativeBm25Columns {
@@ -56,19 +58,26 @@ impl NativeBm25Columns {
       docs,
       scores,
       offsets,
+      handed_over: false,
     })
   }
 }
 
 #[napi]
 impl NativeBm25Columns {
+  /// The columns, handed over once (the wrapper's constructor takes them): scores and offsets
+  /// move to JS without a copy, docs are copied (`ids` still reads them). A second call fails.
   #[napi]
-  pub fn arrays(&self) -> Bm25ColumnArrays {
-    Bm25ColumnArrays {
-      docs: Uint32Array::new(self.docs.clone()),
-      scores: Float32Array::new(self.scores.clone()),
-      offsets: Uint32Array::new(self.offsets.clone()),
+  pub fn arrays(&mut self) -> napi::Result<Bm25ColumnArrays> {
+    if self.handed_over {
+      return Err(invalid("the result columns were already handed over".to_string()));
     }
+    self.handed_over = true;
+    Ok(Bm25ColumnArrays {
+      docs: Uint32Array::new(self.docs.clone()),
+      scores: Float32Array::new(std::mem::take(&mut self.scores)),
+      offsets: Uint32Array::new(std::mem::take(&mut self.offsets)),
+    })
   }
 
   /// External ids of hits `[start, end)`: numbers (exact: ids are safe integers) or strings.

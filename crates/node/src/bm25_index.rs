@@ -3,13 +3,13 @@
 
 use crate::bm25_columns::NativeBm25Columns;
 use crate::convert::{
-  hit_batch_out, hits_into, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
+  hit_batch_out, hits_into_halves, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
   MemoryComponent,
 };
 use crate::error::{guard, invalid};
 use crate::snapshot::{segment_methods, Snapshot};
 use crate::sparse_common::{
-  search_params, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit,
+  search_params, search_params_of, tokenizer_options, tokenizer_out, SparseSearchInit, TokenizerInit,
 };
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
@@ -196,27 +196,30 @@ impl NativeBm25Index {
     }
   }
 
-  /// One query on the calling thread; results go into `idsOut` / `scoresOut` (see `hits_into`).
+  /// One query on the calling thread. The knobs come one by one (no options object to read)
+  /// and the hits go into `out` (ids in its first half, scores in its second); when they do
+  /// not fit, nothing is written and their count is returned (see `hits_into_halves`).
   #[napi]
+  #[allow(clippy::too_many_arguments)]
   pub fn search(
     &self,
     text: String,
     k: f64,
-    search: SparseSearchInit,
-    mut ids_out: Float64ArraySlice,
-    mut scores_out: Float64ArraySlice,
+    alpha: f64,
+    beta: f64,
+    exhaustive: bool,
+    filter: Option<IdsInput>,
+    mut out: Float64ArraySlice,
   ) -> napi::Result<Either<u32, Vec<String>>> {
     let k = to_k(k)?;
-    let s = search_params(search)?;
+    let s = search_params_of(alpha, beta, exhaustive, filter)?;
     let snap = self.inner.get();
     let bits = s.filter.as_ref().map(|f| snap.filter_bitset(f));
     let hits = guard(|| snap.search(&text, k, &s.params, bits.as_ref()))?;
-    // SAFETY: the buffers are private, non-shared Float64Arrays owned by the TS wrapper
-    // (`ResultBuffers`); this call is synchronous on the JS thread, so no JS code can read or
-    // write them while the slices exist.
-    hits_into(snap.ids(), &hits, unsafe { ids_out.as_mut() }, unsafe {
-      scores_out.as_mut()
-    })
+    // SAFETY: the buffer is a private, non-shared Float64Array owned by the TS wrapper
+    // (`HalvesBuffer`); this call is synchronous on the JS thread, so no JS code can read or
+    // write it while the slice exists.
+    hits_into_halves(snap.ids(), &hits, unsafe { out.as_mut() })
   }
 
   #[napi]

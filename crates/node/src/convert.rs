@@ -98,6 +98,25 @@ pub fn hits_into(
   Ok(Either::A(hits.len() as u32))
 }
 
+/// Writes hits into one caller-provided buffer: ids in its first half, scores in its second
+/// (one typed array crossing instead of two). When the hits do not fit, nothing is written and
+/// their count (> half the length) is returned so the caller can grow the buffer and retry.
+/// Otherwise as [`hits_into`]: the count for integer ids, the string ids as an array.
+pub fn hits_into_halves(
+  ids: &IdMap,
+  hits: &[Scored<f32>],
+  out: &mut [f64],
+) -> napi::Result<Either<u32, Vec<String>>> {
+  let cap = out.len() / 2;
+  if hits.len() > cap {
+    return u32::try_from(hits.len())
+      .map(Either::A)
+      .map_err(|_| invalid(format!("{} hits do not fit in a result buffer", hits.len())));
+  }
+  let (ids_out, scores_out) = out.split_at_mut(cap);
+  hits_into(ids, hits, ids_out, scores_out)
+}
+
 pub fn hit_batch_out(ids: &IdMap, batches: &[Vec<Scored<f32>>]) -> HitBatch {
   let mut offsets = Vec::with_capacity(batches.len() + 1);
   offsets.push(0u32);

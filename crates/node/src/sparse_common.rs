@@ -59,18 +59,29 @@ pub struct Search {
 }
 
 pub fn search_params(s: SparseSearchInit) -> napi::Result<Search> {
-  if !(s.alpha > 0.0 && s.alpha <= 1.0) {
-    return Err(invalid(format!("alpha must be in (0, 1] (got {})", s.alpha)));
+  search_params_of(s.alpha, s.beta, s.exhaustive, s.filter)
+}
+
+/// [`search_params`] from the knobs passed one by one (the single-query fast path: reading
+/// four properties of an options object costs more than a query on a small corpus).
+pub fn search_params_of(
+  alpha: f64,
+  beta: f64,
+  exhaustive: bool,
+  filter: Option<IdsInput>,
+) -> napi::Result<Search> {
+  if !(alpha > 0.0 && alpha <= 1.0) {
+    return Err(invalid(format!("alpha must be in (0, 1] (got {alpha})")));
   }
-  if !(s.beta > 0.0 && s.beta <= 1.0) {
-    return Err(invalid(format!("beta must be in (0, 1] (got {})", s.beta)));
+  if !(beta > 0.0 && beta <= 1.0) {
+    return Err(invalid(format!("beta must be in (0, 1] (got {beta})")));
   }
-  let filter = s.filter.map(ids_from_js).transpose()?;
+  let filter = filter.map(ids_from_js).transpose()?;
   Ok(Search {
     params: SearchParams {
-      alpha: s.alpha as f32,
-      beta: s.beta as f32,
-      exhaustive: s.exhaustive,
+      alpha: alpha as f32,
+      beta: beta as f32,
+      exhaustive,
     },
     filter,
   })

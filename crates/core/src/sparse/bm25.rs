@@ -415,7 +415,7 @@ impl Bm25Index {
   pub fn prepare_query(&self, text: &str) -> (Vec<(u32, f32)>, f32) {
     let mut t: Vec<u32> = Vec::new();
     self.tokenizer.for_each_token(text, |tok| {
-      if let Some(id) = self.vocab.get(&tok) {
+      if let Some(id) = self.vocab.get(tok) {
         t.push(id);
       }
     });

@@ -164,7 +164,7 @@ impl Tokenizer {
   /// Tokens of `text` in order (repeats kept). Empty text gives no tokens.
   pub fn tokenize(&self, text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    self.for_each_token(text, |t| out.push(t));
+    self.for_each_token(text, |t| out.push(t.to_string()));
     out
   }
 
@@ -174,10 +174,14 @@ impl Tokenizer {
     texts.par_iter().map(|t| self.tokenize(t)).collect()
   }
 
-  /// Calls `f` with each token of `text`, in order.
-  pub fn for_each_token(&self, text: &str, mut f: impl FnMut(String)) {
+  /// Calls `f` with each token of `text`, in order. Tokens are borrowed (no allocation per
+  /// token, and none for the lowercasing of text that has no uppercase ASCII and is ASCII):
+  /// a query's tokens are only looked up.
+  pub fn for_each_token(&self, text: &str, mut f: impl FnMut(&str)) {
     let lowered;
-    let text = if self.opts.lowercase {
+    let needs_lowering =
+      self.opts.lowercase && (!text.is_ascii() || text.bytes().any(|b| b.is_ascii_uppercase()));
+    let text = if needs_lowering {
       lowered = text.to_lowercase();
       lowered.as_str()
     } else {
@@ -188,15 +192,15 @@ impl Tokenizer {
         return;
       }
       let tok = match &self.stemmer {
-        Some(s) => s.stem(raw).into_owned(),
-        None => raw.to_string(),
+        Some(s) => s.stem(raw),
+        None => std::borrow::Cow::Borrowed(raw),
       };
       if let Some(v) = &self.vocab {
-        if !v.contains(&tok) {
+        if !v.contains(tok.as_ref()) {
           return;
         }
       }
-      f(tok);
+      f(&tok);
     };
     let mut start: Option<usize> = None;
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
