@@ -198,9 +198,14 @@ export declare class NativeMinHasher {
    * Signs joined token sets: document d is `data[docOffsets[d], docOffsets[d + 1])`, UTF-8,
    * its `tokenCounts[d]` tokens joined by U+001F. Documents holding more separators than
    * tokens − 1 (a token contains U+001F) are listed in `ambiguous` and left unsigned (slots 0),
-   * never mis-split. The typed arrays are read in place.
+   * never mis-split. The typed arrays are read in place; the signatures go into `out`
+   * (documents × numPerm slots) and the ambiguous documents are returned.
    */
-  signJoinedTokensSync(data: Uint8Array, docOffsets: Uint32Array, tokenCounts: Uint32Array, threads?: number | undefined | null): JoinedSignatures
+  signJoinedTokensIntoSync(data: Uint8Array, docOffsets: Uint32Array, tokenCounts: Uint32Array, out: Uint32Array, threads?: number | undefined | null): Uint32Array
+  /**
+   * The async twin of `signJoinedTokensIntoSync`: copies its inputs (the worker thread
+   * cannot borrow JS memory) and returns new signatures.
+   */
   signJoinedTokens(data: Uint8Array, docOffsets: Uint32Array, tokenCounts: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<JoinedSignatures>
   /** The shingles of one text under this hasher's shingle options (for inspection and tests). */
   shingles(text: string): Array<string>

@@ -138,6 +138,25 @@ test('signTokens over many chunks, a document larger than a chunk and separators
   }
 })
 
+test('signTokens over more documents than one chunk holds (tiny documents), into a reused result array', async (t) => {
+  const r = rng(12)
+  // 40,000 one- or two-token documents: chunks end at the document cap, not the byte cap;
+  // U+001F and non-ASCII tokens sit in every chunk, the last chunk is partial.
+  const sets = Array.from({ length: 40_000 }, (_, d) => {
+    const set = [`t${r.below(5000)}`]
+    if (d % 3 === 0) set.push(d % 1001 === 7 ? `sep\u001f${d}` : d % 999 === 5 ? `é${d}🙂` : `u${d}`)
+    return set
+  })
+  const h = new MinHasher({ numPerm: 32 })
+  const want = perTokenReference(h, sets)
+  for (let pass = 0; pass < 2; pass++) {
+    t.true(Buffer.from(h.signTokensSync(sets).buffer).equals(Buffer.from(want.buffer)), `sync pass ${pass}`)
+  }
+  t.true(Buffer.from((await h.signTokens(sets)).buffer).equals(Buffer.from(want.buffer)), 'async')
+  // A smaller batch after a large one: stale scratch contents must not leak into it.
+  t.deepEqual(h.signTokensSync(sets.slice(5, 9)), want.slice(5 * 32, 9 * 32))
+})
+
 test('signTokens refuses bad token sets with errors that name the culprit', async (t) => {
   const h = new MinHasher({ numPerm: 16 })
   const typeError = (sets: unknown, where: RegExp) => {

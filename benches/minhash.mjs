@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spamAssassin, syntheticTexts } from './lib/data.mjs'
-import { alternate, fmt, loadSlimdex, stats, writeResults } from './lib/report.mjs'
+import { alternate, collectGarbage, fmt, loadSlimdex, stats, writeResults } from './lib/report.mjs'
 import { ensureVenv, PyWorker } from './lib/python.mjs'
 import { ensureNpmPeers } from './lib/npm-peers.mjs'
 
@@ -81,7 +81,10 @@ export async function run({ smoke }) {
     if (!sameU32(viaTokens, viaText)) throw new Error(`${c.name}: signTokens(shingles) ≠ sign(texts)`)
     if (!sameU32(oph.signTokenOffsetsSync(packed), viaTokens)) throw new Error(`${c.name}: signTokenOffsets ≠ signTokens`)
     if (!sameU32(ds.signTokensSync(shingles), ds.signSync(c.texts))) throw new Error(`${c.name}: datasketch scheme: signTokens(shingles) ≠ sign(texts)`)
+    // Each pass starts from a collected heap (Python's passes too, in the worker), so that it
+    // pays for its own garbage only, not for a major GC that earlier contenders made due.
     const timed = (f, docs = n) => async () => {
+      collectGarbage()
       const t = process.hrtime.bigint()
       f()
       return docs / secondsOf(t)
@@ -110,12 +113,16 @@ export async function run({ smoke }) {
           throw new Error(`${c.name}: datasketch and slimdex (datasketch scheme) disagree on document ${i}`)
         }
       }
+      // Process CPU ÷ wall time of every Python pass: above 1 means the peer used more than one core.
+      const pyCpuOverWall = {}
+      measurements.signing[`${c.name} python cpu/wall`] = pyCpuOverWall
       for (const [lib, label] of [['datasketch', 'datasketch'], ['rensa', 'rensa'], ['rensa-rho', RHO]]) {
         // The warm-up pass (the first call) signs a 1,000-document prefix: it only loads code.
         const py = (fromTexts) => {
           let warm = true
           return async () => {
             const r = await worker.call({ cmd: 'sign', lib, numPerm: K, seed: SEED, fromTexts, limit: warm ? Math.min(n, 1000) : undefined })
+            if (!warm) (pyCpuOverWall[`${label}${fromTexts ? '' : ' (pre-split)'}`] ??= []).push(r.cpuSeconds / r.seconds)
             warm = false
             return r.docs / r.seconds
           }
@@ -154,6 +161,11 @@ export async function run({ smoke }) {
         rows.push([`${c.name}: ${label}`, name, name === 'npm minhash' ? `${npmN} (prefix)` : String(n), range(st, (x) => fmt(x, 0)), fmt((st.median * avg) / 1e6, 2), vs])
       }
     }
+    const cpuOverWall = measurements.signing[`${c.name} python cpu/wall`]
+    if (cpuOverWall) {
+      const med = Object.entries(cpuOverWall).map(([k, xs]) => `${k} ${fmt(stats(xs).median)}`).join(', ')
+      notes.push(`${c.name}: Python process CPU ÷ wall time per pass, median: ${med} (above 1: more than one core busy — rensa’s bulk call can keep a second thread busy despite RAYON_NUM_THREADS=1, 1.6–1.7 on the 100k synthetic shingles, so its wall time drops on an idle second core)`)
+    }
     notes.push(`${c.name}: packTokenSets (string[][] → one UTF-8 buffer + offsets, in JS) took ${fmt(packSeconds * 1000, 0)} ms for ${n} documents (not included in the signTokenOffsets row)`)
 
     // Accuracy of each library's estimates on the same pairs (different hash functions, so
@@ -184,7 +196,8 @@ export async function run({ smoke }) {
     'signing, pre-split shingles: every contender gets the same shingle strings (Python: list[list[str]], encoded to bytes inside datasketch’s timing as its API needs; JS: string[][]) and hashes them itself; slimdex also with the packed form (one UTF-8 buffer + Arrow-style offsets, packTokenSets)',
     'datasketch (MinHash.bulk, its shared-permutation path) and slimdex\'s datasketch-compatible scheme produced bit-identical signatures on the first 50 documents of each corpus before timing',
     'rensa: RMinHash.digest_matrix_from_token_sets (R-MinHash over all shingles, its bulk matrix API; the goal is against this one) and the _rho variant, RAYON_NUM_THREADS=1; _rho subsamples the tokens of long documents (about 15 tokens per document at numPerm 128), so it is not a MinHash over all shingles and its speed is not comparable work',
-    'slimdex signTokens (string[][]): each document’s tokens are checked, joined with U+001F by V8 (Array.prototype.join) and copied as Latin-1 bytes when ASCII (UTF-8 otherwise) into a reused 4 MiB buffer; Rust splits each document exactly (separator count = tokens − 1, else the document is re-signed from its packed tokens) and signs; the timing includes all of it',
+    'slimdex signTokens (string[][]): each document’s tokens are checked, joined with U+001F by V8 (Array.prototype.join) and copied as Latin-1 bytes when ASCII (UTF-8 otherwise) into a reused 4 MiB buffer; Rust splits each document exactly (separator count = tokens − 1, else the document is re-signed from its packed tokens) and signs it straight into the result array; the timing includes all of it',
+    'every timed pass (JS and Python) starts right after a full garbage collection, outside its timing: before this, a pass could pay for the 0.3–0.5 s major GC (plus incremental marking) that earlier contenders\' garbage and 51 MB result arrays made due on this heap of ~15 M shingle strings, which made signTokens (string[][]) read 13 µs/doc here against 5 µs/doc in scripts/minhash-sign-sbs.mjs',
     "ratio column: the section's slimdex baseline docs/s (raw texts: slimdex oph sign; pre-split: slimdex oph signTokens over string[][]) ÷ the contender's docs/s per repetition, median (min–max); > 1 means slimdex is faster",
   )
 
@@ -195,11 +208,13 @@ export async function run({ smoke }) {
     const contenders = {}
     for (const threads of threadCounts) {
       contenders[`sign texts, ${threads} thread${threads > 1 ? 's' : ''}`] = async () => {
+        collectGarbage()
         const t = process.hrtime.bigint()
         oph.signSync(c.texts, { threads })
         return c.texts.length / secondsOf(t)
       }
       contenders[`signTokens string[][], ${threads} thread${threads > 1 ? 's' : ''}`] = async () => {
+        collectGarbage()
         const t = process.hrtime.bigint()
         oph.signTokensSync(c.shingles, { threads })
         return c.texts.length / secondsOf(t)

@@ -7,7 +7,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spamAssassin, syntheticTexts } from '../benches/lib/data.mjs'
 import { ensureVenv, PyWorker } from '../benches/lib/python.mjs'
-import { fmt, stats } from '../benches/lib/report.mjs'
+import { collectGarbage, fmt, stats } from '../benches/lib/report.mjs'
 
 const reps = Number(process.argv[2] ?? 3)
 const here = await import('../dist/index.mjs')
@@ -17,7 +17,9 @@ const worker = python ? new PyWorker(python, join(import.meta.dirname, '..', 'be
 const dir = mkdtempSync(join(tmpdir(), 'slimdex-sbs-'))
 console.log(`load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
 
+// Every pass starts from a collected heap (the Python worker collects too), as in benches/minhash.mjs.
 const timed = (f) => async () => {
+  collectGarbage()
   const c = process.cpuUsage()
   const t = process.hrtime.bigint()
   f()

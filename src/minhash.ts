@@ -183,6 +183,7 @@ export function packTokenSets(tokenSets: ReadonlyArray<readonly string[]>): Pack
 /**
  * A run of documents `first …` as `signJoinedTokens` takes them: each document's tokens
  * joined by U+001F, UTF-8, concatenated in `data`, with byte offsets and token counts.
+ * Views of module-level scratch arrays: valid until the next chunk is asked for.
  */
 interface JoinedChunk {
   first: number
@@ -194,24 +195,35 @@ interface JoinedChunk {
 const TOKEN_SEPARATOR = '\u001f'
 /** Bytes of joined documents handed to Rust per call: small enough to stay in cache. */
 const CHUNK_BYTES = 1 << 22
+/** Documents per chunk at most (the size of the reused offset and count arrays). */
+const CHUNK_DOCS = 1 << 14
 /** Reused between calls (a fresh buffer costs a page fault per 4 KiB); dropped when it grew past this. */
 const SCRATCH_KEEP_BYTES = 1 << 26
 let scratch = Buffer.allocUnsafe(CHUNK_BYTES)
+// Reused too: one chunk's document end offsets (entry 0 stays 0) and token counts. No array
+// is allocated per chunk, so signing a corpus leaves V8's heap as it found it.
+const chunkDocOffsets = new Uint32Array(CHUNK_DOCS + 1)
+const chunkTokenCounts = new Uint32Array(CHUNK_DOCS)
 
 /**
  * Checks token sets and yields them in chunks of joined documents. Why joined: one native
  * `join` per document plus one Latin-1 copy (when it is ASCII, the usual case) is far cheaper
  * than encoding tokens one by one in JS or passing one string per token through N-API. The
- * chunks share one scratch buffer: consume (copy) each before asking for the next.
+ * chunks share the scratch arrays: consume (copy) each before asking for the next. Each
+ * chunk is written within one `next()` call, so interleaved calls cannot mix their bytes.
  */
 function* joinedChunks(tokenSets: unknown): Generator<JoinedChunk, void, undefined> {
   if (!Array.isArray(tokenSets)) throw invalidType('tokenSets must be an array of string arrays')
   const sets = tokenSets as unknown[]
   let first = 0
   let pos = 0
-  let offsets: number[] = [0]
-  let counts: number[] = []
-  const chunk = (): JoinedChunk => ({ first, data: scratch.subarray(0, pos), docOffsets: Uint32Array.from(offsets), counts: Uint32Array.from(counts) })
+  let docs = 0
+  const chunk = (): JoinedChunk => ({
+    first,
+    data: scratch.subarray(0, pos),
+    docOffsets: chunkDocOffsets.subarray(0, docs + 1),
+    counts: chunkTokenCounts.subarray(0, docs),
+  })
   for (let d = 0; d < sets.length; d++) {
     // Checked, joined and copied one document at a time, while its strings are in cache.
     const set = sets[d] as string[]
@@ -221,20 +233,19 @@ function* joinedChunks(tokenSets: unknown): Generator<JoinedChunk, void, undefin
     }
     const joined = joinTokens(set, TOKEN_SEPARATOR, d)
     const bytes = Buffer.byteLength(joined, 'utf8')
-    if (pos > 0 && pos + bytes > scratch.length) {
+    if (docs > 0 && (pos + bytes > scratch.length || docs === CHUNK_DOCS)) {
       yield chunk()
       first = d
       pos = 0
-      offsets = [0]
-      counts = []
+      docs = 0
     }
     if (bytes > scratch.length) scratch = Buffer.allocUnsafe(bytes)
     // One byte per UTF-16 unit means ASCII, whose Latin-1 bytes are its UTF-8 bytes (a plain copy).
     pos += scratch.write(joined, pos, bytes === joined.length ? 'latin1' : 'utf8')
-    offsets.push(pos)
-    counts.push(set.length)
+    chunkTokenCounts[docs] = set.length
+    chunkDocOffsets[++docs] = pos
   }
-  if (counts.length > 0) yield chunk()
+  if (docs > 0) yield chunk()
   if (scratch.length > SCRATCH_KEEP_BYTES) scratch = Buffer.allocUnsafe(CHUNK_BYTES)
 }
 
@@ -340,9 +351,10 @@ export class MinHasher {
     const sigs = new Uint32Array(Array.isArray(tokenSets) ? tokenSets.length * k : 0)
     const ambiguous: number[] = []
     for (const c of joinedChunks(tokenSets)) {
-      const r = callNative(() => this.#native.signJoinedTokensSync(c.data, c.docOffsets, c.counts, o.threads))
-      sigs.set(r.signatures, c.first * k)
-      for (const d of r.ambiguous) ambiguous.push(c.first + d)
+      // Signed straight into this chunk's rows of the result (no array per chunk).
+      const rows = sigs.subarray(c.first * k, (c.first + c.counts.length) * k)
+      const r = callNative(() => this.#native.signJoinedTokensIntoSync(c.data, c.docOffsets, c.counts, rows, o.threads))
+      for (const d of r) ambiguous.push(c.first + d)
     }
     if (ambiguous.length > 0) {
       const p = packTokenSets(ambiguous.map((d) => tokenSets[d]))

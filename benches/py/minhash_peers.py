@@ -4,7 +4,9 @@ The JS side writes the shingles it signs (one JSON array per line) and, for the 
 signatures (raw little-endian uint32, n x num_perm). Every timing is single-threaded
 (RAYON_NUM_THREADS=1 for rensa) and excludes file reading and bytes encoding.
 """
+import gc
 import json
+import os
 import re
 import resource
 import sys
@@ -20,6 +22,13 @@ try:
     from importlib.metadata import version
 except ImportError:  # pragma: no cover
     version = None
+
+# rensa's digest_matrix_from_token_sets keeps a second thread busy even with
+# RAYON_NUM_THREADS=1: on the bench's shingles its process CPU time is 1.6-1.7x its wall time
+# when it may use both cores, and CPU = wall when pinned to one. The sign reply carries both;
+# SLIMDEX_PEER_ONE_CPU=1 pins this worker to one CPU (fair only on an otherwise idle core).
+if os.environ.get("SLIMDEX_PEER_ONE_CPU") == "1" and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 docs = []  # list of list[str]
 docs_b = []  # list of list[bytes]
@@ -49,6 +58,8 @@ def rss_mb():
 
 
 def sign(lib, num_perm, seed, limit, from_texts=False):
+    # From a collected heap, like the JS side's passes (outside the timing).
+    gc.collect()
     t = time.perf_counter()
     c = time.process_time()
     if from_texts:

@@ -199,24 +199,33 @@ impl NativeMinHasher {
   /// Signs joined token sets: document d is `data[docOffsets[d], docOffsets[d + 1])`, UTF-8,
   /// its `tokenCounts[d]` tokens joined by U+001F. Documents holding more separators than
   /// tokens − 1 (a token contains U+001F) are listed in `ambiguous` and left unsigned (slots 0),
-  /// never mis-split. The typed arrays are read in place.
+  /// never mis-split. The typed arrays are read in place; the signatures go into `out`
+  /// (documents × numPerm slots) and the ambiguous documents are returned.
   #[napi]
-  pub fn sign_joined_tokens_sync(
+  pub fn sign_joined_tokens_into_sync(
     &self,
     data: &[u8],
     doc_offsets: &[u32],
     token_counts: &[u32],
+    mut out: Uint32ArraySlice,
     threads: Option<f64>,
-  ) -> napi::Result<JoinedSignatures> {
+  ) -> napi::Result<Uint32Array> {
     let threads = to_usize_opt(threads, "threads")?;
+    // SAFETY: `out` is the result array the TS wrapper (`signTokensSync`) allocated for this
+    // call and has not handed out yet, distinct from the scratch buffers behind `data`,
+    // `doc_offsets` and `token_counts`; the call is synchronous on the JS thread, so no JS
+    // code reads or writes it (or detaches it) while the slice exists.
+    let out = unsafe { out.as_mut() };
     guard(|| {
       self
         .inner
-        .sign_joined_tokens(data, doc_offsets, token_counts, threads)
+        .sign_joined_tokens_into(data, doc_offsets, token_counts, out, threads)
     })
-    .map(joined_signatures)
+    .map(Uint32Array::from)
   }
 
+  /// The async twin of `signJoinedTokensIntoSync`: copies its inputs (the worker thread
+  /// cannot borrow JS memory) and returns new signatures.
   #[napi(ts_return_type = "Promise<JoinedSignatures>")]
   pub fn sign_joined_tokens(
     &self,

@@ -36,6 +36,27 @@ impl MinHasher {
     token_counts: &[u32],
     threads: Option<usize>,
   ) -> Result<JoinedSignatures> {
+    let docs = doc_offsets.len().saturating_sub(1);
+    let mut signatures = vec![0u32; docs * self.num_perm()];
+    let ambiguous =
+      self.sign_joined_tokens_into(data, doc_offsets, token_counts, &mut signatures, threads)?;
+    Ok(JoinedSignatures {
+      signatures,
+      ambiguous,
+    })
+  }
+
+  /// [`MinHasher::sign_joined_tokens`] into a caller's buffer of `docs × num_perm` slots (the
+  /// JS layer passes its result array: no allocation per chunk, so nothing for V8's GC to
+  /// account for). Returns the ambiguous documents; their slots are set to 0.
+  pub fn sign_joined_tokens_into(
+    &self,
+    data: &[u8],
+    doc_offsets: &[u32],
+    token_counts: &[u32],
+    out: &mut [u32],
+    threads: Option<usize>,
+  ) -> Result<Vec<u32>> {
     check_offsets(doc_offsets, data.len(), "docOffsets", "data bytes")?;
     let docs = doc_offsets.len() - 1;
     if token_counts.len() != docs {
@@ -44,15 +65,20 @@ impl MinHasher {
         token_counts.len()
       )));
     }
+    let k = self.num_perm();
+    if out.len() != docs * k {
+      return Err(Error::InvalidArg(format!(
+        "signature buffer has {} slots, expected {docs} documents × numPerm {k}",
+        out.len()
+      )));
+    }
     // Checked up front so that the error names the first empty document.
     if let Some(d) = token_counts.iter().position(|&c| c == 0) {
       return Err(Error::InvalidArg(format!(
         "document {d} has no token: a MinHash signature is undefined for the empty set"
       )));
     }
-    let k = self.num_perm();
-    let mut signatures = vec![0u32; docs * k];
-    let split: Vec<bool> = parallel::try_map_chunks_mut(threads, &mut signatures, k, |d, out| {
+    let split: Vec<bool> = parallel::try_map_chunks_mut(threads, out, k, |d, out| {
       let doc = &data[doc_offsets[d] as usize..doc_offsets[d + 1] as usize];
       let mut tokens = SplitTokens::new(doc);
       self
@@ -65,11 +91,7 @@ impl MinHasher {
       }
       Ok(true)
     })?;
-    let ambiguous = (0..docs as u32).filter(|&d| !split[d as usize]).collect();
-    Ok(JoinedSignatures {
-      signatures,
-      ambiguous,
-    })
+    Ok((0..docs as u32).filter(|&d| !split[d as usize]).collect())
   }
 }
 
@@ -146,6 +168,16 @@ mod tests {
       let want = mh.sign_token_sets(&sets, Some(1)).unwrap();
       for threads in [Some(1), Some(2)] {
         let got = mh.sign_joined_tokens(&data, &offsets, &counts, threads).unwrap();
+        // Into a caller's buffer (stale values in it): the same slots and the same report.
+        let mut into = vec![7u32; sets.len() * 16];
+        let ambiguous = mh
+          .sign_joined_tokens_into(&data, &offsets, &counts, &mut into, threads)
+          .unwrap();
+        assert_eq!(
+          (&into, &ambiguous),
+          (&got.signatures, &got.ambiguous),
+          "{scheme:?}"
+        );
         assert_eq!(got.ambiguous, vec![4, 5], "{scheme:?}");
         for d in 0..sets.len() {
           let row = &got.signatures[d * 16..(d + 1) * 16];
@@ -213,6 +245,11 @@ mod tests {
         .ambiguous,
       vec![0]
     );
+    let mut short = vec![0u32; mh.num_perm()];
+    let err = mh
+      .sign_joined_tokens_into(&data, &offsets, &counts, &mut short, None)
+      .unwrap_err();
+    assert!(err.to_string().contains("signature buffer has"), "{err}");
     let none = mh.sign_joined_tokens(&data, &[0], &[], None).unwrap();
     assert!(none.signatures.is_empty() && none.ambiguous.is_empty());
   }
