@@ -76,7 +76,7 @@ impl Impact for f32 {
 
 /// Relative slack on block bounds: bounds and scores are summed in different orders, so a
 /// bound is inflated by this much before being compared with a score (keeps alpha = 1 exact).
-pub(super) const BOUND_SLACK: f32 = 1e-5;
+const BOUND_SLACK: f32 = 1e-5;
 
 /// Search knobs. `alpha = 1, beta = 1` is safe (identical to an exhaustive scan).
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@
 //! Scores are summed per document in ascending term order from 0, exactly as the
 //! block-forward scoring does, so both layouts and the exhaustive scan return identical hits.
 
-use super::blocks::{Impact, BOUND_SLACK};
+use super::blocks::Impact;
 use super::term_windows::TermWindows;
 use crate::topk::TopMax;
 use crate::{Error, Result};
@@ -151,13 +151,7 @@ impl<T: Impact> TermPostings<T> {
 
   /// Derives the per-term window tables the search needs (after build or load).
   pub fn index_windows(&mut self, n_docs: usize, block_size: usize) {
-    self.windows = TermWindows::build(
-      &self.term_ptr,
-      &self.doc,
-      &self.imp,
-      n_docs,
-      WINDOW_BLOCKS * block_size,
-    );
+    self.windows = TermWindows::build(&self.term_ptr, &self.doc, n_docs, WINDOW_BLOCKS * block_size);
   }
 
   /// Block-max term-at-a-time search into `top` (see the module comment). With empty
@@ -165,11 +159,9 @@ impl<T: Impact> TermPostings<T> {
   ///
   /// Pruned, windows are visited by descending bound (the largest of their blocks' bounds), so
   /// the k-th score rises to near its final value after a few windows and the search stops at
-  /// the first window whose bound it beats. Within a window, the query terms whose summed
-  /// maxima cannot reach the k-th score (MaxScore's non-essential terms) are first left out:
-  /// a document without an essential term cannot enter the top-k, so only the live blocks
-  /// holding a document whose essential partial score plus that sum can still reach it are
-  /// then scored with every term (scores summed in ascending term order, as everywhere else).
+  /// the first window whose bound it beats. (MaxScore within a window, scanning first only the
+  /// terms whose summed maxima can reach the k-th score, was tried: on Zipf 1M its extra pass
+  /// cost more than the blocks it pruned, at k = 10 and 1000.)
   #[inline(never)]
   pub fn search(&self, s: &WindowSearch<'_>, top: &mut TopMax<f32>) {
     let bs = s.block_size;
@@ -198,16 +190,10 @@ impl<T: Impact> TermPostings<T> {
       o.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
       o
     };
-    // Query terms by ascending maximum contribution: the non-essential ones are a prefix.
-    let term_ub: Vec<f32> = q.iter().map(|&(t, w)| w * self.windows.max(t)).collect();
-    let mut by_ub: Vec<usize> = (0..q.len()).collect();
-    by_ub.sort_unstable_by(|&a, &b| term_ub[a].total_cmp(&term_ub[b]).then(a.cmp(&b)));
     let mut w = Window {
       acc: vec![0f32; WINDOW_BLOCKS * bs],
-      hits: vec![0u64; (WINDOW_BLOCKS * bs).div_ceil(64)],
       start: vec![0usize; q.len()],
       stop: vec![0usize; q.len()],
-      essential: vec![true; q.len()],
       base: 0,
     };
     for &(wb, wi) in &order {
@@ -237,27 +223,7 @@ impl<T: Impact> TermPostings<T> {
         w.start[i] = self.windows.start(t, wi, &self.doc, lo, hi);
         w.stop[i] = self.windows.stop(t, wi, hi);
       }
-      // The longest prefix of terms by bound whose summed bound cannot reach the top-k.
-      let mut rest_ub = 0f32;
-      let mut pruned_terms = false;
-      for &i in by_ub.iter().filter(|_| !exhaustive) {
-        let sum = rest_ub + term_ub[i];
-        if live(sum * (1.0 + BOUND_SLACK), th) {
-          break;
-        }
-        rest_ub = sum;
-        w.essential[i] = false;
-        pruned_terms = true;
-      }
-      if pruned_terms {
-        self.accumulate(s, &mut w, mask, true);
-        w.essential.fill(true);
-        mask = w.candidate_blocks(s, rest_ub * (1.0 + BOUND_SLACK), top.threshold());
-        if mask == 0 {
-          continue;
-        }
-      }
-      self.accumulate(s, &mut w, mask, false);
+      self.accumulate(s, &mut w, mask);
       let mut m = mask;
       while m != 0 {
         let b = m.trailing_zeros() as usize;
@@ -284,9 +250,8 @@ impl<T: Impact> TermPostings<T> {
   }
 
   /// Zeroes the window accumulator over the blocks of `mask` and adds `w · impact` of every
-  /// query term there (of the essential ones only, marking their documents in `hits`, when
-  /// `essential_only`), term by term in ascending term order.
-  fn accumulate(&self, s: &WindowSearch<'_>, w: &mut Window, mask: u64, essential_only: bool) {
+  /// query term there, term by term in ascending term order.
+  fn accumulate(&self, s: &WindowSearch<'_>, w: &mut Window, mask: u64) {
     let (bs, base) = (s.block_size, w.base);
     let mut m = mask;
     while m != 0 {
@@ -294,13 +259,7 @@ impl<T: Impact> TermPostings<T> {
       w.acc[lo * bs..hi * bs].fill(0.0);
       m = clear_below(m, hi);
     }
-    if essential_only {
-      w.hits.fill(0);
-    }
     for (i, &(_, wt)) in s.query.iter().enumerate() {
-      if essential_only && !w.essential[i] {
-        continue;
-      }
       let end = w.stop[i];
       let mut c = w.start[i];
       self.prefetch_runs(c, end, mask, base, bs);
@@ -309,16 +268,9 @@ impl<T: Impact> TermPostings<T> {
         let (lo, hi) = run(m);
         let (lo_doc, hi_doc) = ((base + lo * bs) as u32, (base + hi * bs).min(s.n_docs) as u32);
         c = seek(&self.doc, c, end, lo_doc);
-        let first = c;
         while c < end && self.doc[c] < hi_doc {
           w.acc[self.doc[c] as usize - base] += wt * self.imp[c].to_f32();
           c += 1;
-        }
-        if essential_only {
-          for &d in &self.doc[first..c] {
-            let o = d as usize - base;
-            w.hits[o / 64] |= 1 << (o % 64);
-          }
         }
         m = clear_below(m, hi);
       }
@@ -378,38 +330,13 @@ impl<T: Impact> TermPostings<T> {
 struct Window {
   /// Scores of the window's documents (offset from `base`), valid over the accumulated blocks.
   acc: Vec<f32>,
-  /// Documents holding an essential term (set by the essential-only pass).
-  hits: Vec<u64>,
   /// Per query term: its first posting in the window.
   start: Vec<usize>,
   /// Per query term: a posting index past its last in the window (the list's end or the
   /// next window's first posting).
   stop: Vec<usize>,
-  /// Per query term: whether the current pass scans it.
-  essential: Vec<bool>,
   /// The window's first document.
   base: usize,
-}
-
-impl Window {
-  /// The blocks holding a document of `hits` whose essential partial score plus `rest_ub` (the
-  /// non-essential terms' summed bound) may still enter the top-k (`th`: its k-th score).
-  fn candidate_blocks(&self, s: &WindowSearch<'_>, rest_ub: f32, th: Option<f32>) -> u64 {
-    let cut = th.map_or(s.floor, |th| th.max(s.floor));
-    let mut mask = 0u64;
-    for (wi, &word) in self.hits.iter().enumerate() {
-      let mut bits = word;
-      while bits != 0 {
-        let o = wi * 64 + bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        let ub = (self.acc[o] + rest_ub) * (1.0 + BOUND_SLACK);
-        if ub > s.floor && ub >= cut {
-          mask |= 1 << (o / s.block_size);
-        }
-      }
-    }
-    mask
-  }
 }
 
 /// The first run of set bits of `m` (≠ 0) as [lo, hi) bit indexes.

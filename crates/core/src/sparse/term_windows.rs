@@ -1,9 +1,7 @@
 //! Per-term data the term-major search derives from the postings (at build and at load; never
-//! stored, so the file format is unchanged): each term's largest impact, and for long lists the
-//! first posting of every window, so a search visiting windows out of docid order starts a
-//! term's cursor in a window with one lookup instead of a binary search over ~N postings.
-
-use super::blocks::Impact;
+//! stored, so the file format is unchanged): for long lists the first posting of every window,
+//! so a search visiting windows out of docid order starts a term's cursor in a window with one
+//! lookup instead of a binary search over ~N postings.
 
 /// Lists with at least this many postings per window get a window table. Its cost is then at
 /// most 4 / LONG_LIST_PER_WINDOW bytes per posting (0.5), in practice a few bytes per document
@@ -17,8 +15,6 @@ pub struct TermWindows {
   /// Documents per window (window blocks × block size).
   window_docs: usize,
   n_windows: usize,
-  /// Largest impact of each term (0 for an empty list), as f32.
-  max: Vec<f32>,
   /// Per term: its row in `first`, or NO_TABLE.
   row: Vec<u32>,
   /// Per long term, `n_windows + 1` absolute posting indexes: the first posting whose document
@@ -27,22 +23,14 @@ pub struct TermWindows {
 }
 
 impl TermWindows {
-  /// `term_ptr`, `doc`, `imp` as in `TermPostings` (already validated).
-  pub fn build<T: Impact>(
-    term_ptr: &[u32],
-    doc: &[u32],
-    imp: &[T],
-    n_docs: usize,
-    window_docs: usize,
-  ) -> Self {
+  /// `term_ptr`, `doc` as in `TermPostings` (already validated).
+  pub fn build(term_ptr: &[u32], doc: &[u32], n_docs: usize, window_docs: usize) -> Self {
     let n_terms = term_ptr.len().saturating_sub(1);
     let n_windows = n_docs.div_ceil(window_docs.max(1));
-    let mut max = vec![0f32; n_terms];
     let mut row = vec![NO_TABLE; n_terms];
     let mut first = Vec::new();
     for t in 0..n_terms {
       let (lo, hi) = (term_ptr[t] as usize, term_ptr[t + 1] as usize);
-      max[t] = imp[lo..hi].iter().fold(0f32, |m, v| m.max(v.to_f32()));
       if n_windows > 1 && hi - lo >= LONG_LIST_PER_WINDOW * n_windows {
         row[t] = (first.len() / (n_windows + 1)) as u32;
         let mut p = lo;
@@ -59,14 +47,9 @@ impl TermWindows {
     TermWindows {
       window_docs,
       n_windows,
-      max,
       row,
       first,
     }
-  }
-
-  pub fn max(&self, t: u32) -> f32 {
-    self.max[t as usize]
   }
 
   /// The first posting of term `t` (list `lo..hi` of `doc`) in window `w` or after it.
@@ -92,7 +75,7 @@ impl TermWindows {
   }
 
   pub fn bytes(&self) -> usize {
-    self.max.len() * 4 + self.row.len() * 4 + self.first.len() * 4
+    self.row.len() * 4 + self.first.len() * 4
   }
 }
 
@@ -108,11 +91,9 @@ mod tests {
     let long = doc.len();
     doc.extend([5u32, 64, 65, 700]);
     let term_ptr = vec![0, long as u32, doc.len() as u32, doc.len() as u32];
-    let imp: Vec<f32> = (0..doc.len()).map(|i| (i % 7) as f32).collect();
-    let tw = TermWindows::build(&term_ptr, &doc, &imp, n_docs, 64);
+    let tw = TermWindows::build(&term_ptr, &doc, n_docs, 64);
     assert_ne!(tw.row[0], NO_TABLE);
     assert_eq!(tw.row[1], NO_TABLE);
-    assert_eq!((tw.max(0), tw.max(1), tw.max(2)), (6.0, 6.0, 0.0));
     for t in 0..3u32 {
       let (lo, hi) = (term_ptr[t as usize] as usize, term_ptr[t as usize + 1] as usize);
       for w in 0..n_docs.div_ceil(64) {
