@@ -236,7 +236,8 @@ impl<T: Impact> BlockIndex<T> {
     T: 'a,
   {
     let (n_docs_u32, n_terms_u32) = check_shape(n_docs, n_terms, block_size)?;
-    let tp = TermPostings::build(n_docs, n_terms, &doc)?;
+    let mut tp = TermPostings::build(n_docs, n_terms, &doc)?;
+    tp.index_windows(n_docs, block_size);
     let maxima = tp.block_maxima(block_size);
     let kth = kth_of_lists(n_terms, |t| &tp.imp[tp.range(t)]);
     let mut idx = BlockIndex {
@@ -775,12 +776,14 @@ impl<T: Impact> BlockIndex<T> {
     }
     let (nd, nt, bs) = (n_docs as usize, n_terms as usize, block_size as usize);
     let by_term = if c.optional_section(&tag(b"TPT")).is_some() {
-      let tp = TermPostings {
+      let mut tp = TermPostings {
         term_ptr: arr(c, tag(b"TPT"), "term posting pointers")?,
         doc: arr(c, tag(b"TDC"), "posting documents")?,
         imp: arr(c, tag(b"TIM"), "impacts")?,
+        windows: Default::default(),
       };
       tp.validate(nd, nt)?;
+      tp.index_windows(nd, bs);
       Some(tp)
     } else {
       None

@@ -3,7 +3,8 @@
 //!
 //! - [`tokenize`]: bm25s-compatible text → tokens (stop words, Snowball, CJK bigrams);
 //! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
-//! - `term_major`: the BM25 posting layout, searched block-max term-at-a-time in windows;
+//! - `term_major`: the BM25 posting layout, searched block-max term-at-a-time in windows
+//!   (`term_windows`: the per-term data it derives at build and load);
 //! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
 //! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
 //! - [`segments`]: incremental updates (a segment per `add`, tombstones, merged search);
@@ -17,6 +18,7 @@ pub mod index;
 pub mod reorder;
 pub mod segments;
 mod term_major;
+mod term_windows;
 pub mod tokenize;
 mod ub;
 pub mod vocab;

@@ -13,6 +13,7 @@
 //! block-forward scoring does, so both layouts and the exhaustive scan return identical hits.
 
 use super::blocks::Impact;
+use super::term_windows::TermWindows;
 use crate::topk::TopMax;
 use crate::{Error, Result};
 
@@ -26,6 +27,8 @@ pub struct TermPostings<T: Impact> {
   /// Document positions, strictly increasing within a term.
   pub doc: Vec<u32>,
   pub imp: Vec<T>,
+  /// Derived from the above by [`index_windows`](Self::index_windows); not stored.
+  pub windows: TermWindows,
 }
 
 /// What the windowed search needs besides the postings.
@@ -81,6 +84,7 @@ impl<T: Impact> TermPostings<T> {
       term_ptr,
       doc: docs,
       imp: imps,
+      windows: TermWindows::default(),
     })
   }
 
@@ -93,7 +97,10 @@ impl<T: Impact> TermPostings<T> {
   }
 
   pub fn bytes(&self) -> usize {
-    self.term_ptr.len() * 4 + self.doc.len() * 4 + self.imp.len() * std::mem::size_of::<T>()
+    self.term_ptr.len() * 4
+      + self.doc.len() * 4
+      + self.imp.len() * std::mem::size_of::<T>()
+      + self.windows.bytes()
   }
 
   /// Checks what the search relies on: pointers monotone and complete, documents strictly
@@ -142,28 +149,60 @@ impl<T: Impact> TermPostings<T> {
     out
   }
 
+  /// Derives the per-term window tables the search needs (after build or load).
+  pub fn index_windows(&mut self, n_docs: usize, block_size: usize) {
+    self.windows = TermWindows::build(&self.term_ptr, &self.doc, n_docs, WINDOW_BLOCKS * block_size);
+  }
+
   /// Block-max term-at-a-time search into `top` (see the module comment). With empty
-  /// `bounds`, every block is scored (the exhaustive scan).
+  /// `bounds`, every block is scored in docid order (the exhaustive scan).
+  ///
+  /// Pruned, windows are visited by descending bound (the largest of their blocks' bounds), so
+  /// the k-th score rises to near its final value after a few windows and the search stops at
+  /// the first window whose bound it beats. (MaxScore within a window, scanning first only the
+  /// terms whose summed maxima can reach the k-th score, was tried: on Zipf 1M its extra pass
+  /// cost more than the blocks it pruned, at k = 10 and 1000.)
+  #[inline(never)]
   pub fn search(&self, s: &WindowSearch<'_>, top: &mut TopMax<f32>) {
     let bs = s.block_size;
     let n_blocks = s.n_docs.div_ceil(bs);
+    let n_windows = n_blocks.div_ceil(WINDOW_BLOCKS);
     let exhaustive = s.bounds.is_empty();
     let q = s.query;
-    let mut cur: Vec<usize> = q.iter().map(|&(t, _)| self.term_ptr[t as usize] as usize).collect();
-    let ends: Vec<usize> = q.iter().map(|&(t, _)| self.term_ptr[t as usize + 1] as usize).collect();
-    let mut acc = vec![0f32; WINDOW_BLOCKS * bs];
     // A block may hold a document entering the top-k only while this holds (the k-th score
     // only rises, so a block failing it once fails it for good). Strict on the k-th score:
     // a document tying it with a lower id must still get in.
     let live = |u: f32, th: Option<f32>| {
-      u > 0.0
-        && u >= s.theta
-        && s.floor < s.alpha * u
-        && th.is_none_or(|th| th <= s.alpha * u)
+      u > 0.0 && u >= s.theta && s.floor < s.alpha * u && th.is_none_or(|th| th <= s.alpha * u)
     };
-    for w0 in (0..n_blocks).step_by(WINDOW_BLOCKS) {
-      let w1 = (w0 + WINDOW_BLOCKS).min(n_blocks);
+    // Windows to visit: pruned, by descending bound (ties by docid), those live before any
+    // document is scored; exhaustive, all in docid order.
+    let order: Vec<(f32, usize)> = if exhaustive {
+      (0..n_windows).map(|w| (f32::INFINITY, w)).collect()
+    } else {
+      let mut o: Vec<(f32, usize)> = s
+        .bounds
+        .chunks(WINDOW_BLOCKS)
+        .enumerate()
+        .map(|(w, b)| (b.iter().fold(0f32, |m, &u| m.max(u)), w))
+        .filter(|&(u, _)| live(u, None))
+        .collect();
+      o.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+      o
+    };
+    let mut w = Window {
+      acc: vec![0f32; WINDOW_BLOCKS * bs],
+      start: vec![0usize; q.len()],
+      stop: vec![0usize; q.len()],
+      base: 0,
+    };
+    for &(wb, wi) in &order {
       let th = top.threshold();
+      if !exhaustive && !live(wb, th) {
+        break;
+      }
+      let w0 = wi * WINDOW_BLOCKS;
+      let w1 = (w0 + WINDOW_BLOCKS).min(n_blocks);
       let mut mask = 0u64;
       for b in w0..w1 {
         if (exhaustive || live(s.bounds[b], th))
@@ -175,28 +214,16 @@ impl<T: Impact> TermPostings<T> {
       if mask == 0 {
         continue;
       }
-      let base = w0 * bs;
-      let mut m = mask;
-      while m != 0 {
-        let (lo, hi) = run(m);
-        acc[lo * bs..hi * bs].fill(0.0);
-        m = clear_below(m, hi);
+      w.base = w0 * bs;
+      for (i, &(t, _)) in q.iter().enumerate() {
+        let (lo, hi) = (
+          self.term_ptr[t as usize] as usize,
+          self.term_ptr[t as usize + 1] as usize,
+        );
+        w.start[i] = self.windows.start(t, wi, &self.doc, lo, hi);
+        w.stop[i] = self.windows.stop(t, wi, hi);
       }
-      for (i, &(_, w)) in q.iter().enumerate() {
-        let (mut c, end) = (cur[i], ends[i]);
-        let mut m = mask;
-        while m != 0 && c < end {
-          let (lo, hi) = run(m);
-          let (lo_doc, hi_doc) = ((base + lo * bs) as u32, (base + hi * bs).min(s.n_docs) as u32);
-          c = gallop(&self.doc, c, end, lo_doc);
-          while c < end && self.doc[c] < hi_doc {
-            acc[self.doc[c] as usize - base] += w * self.imp[c].to_f32();
-            c += 1;
-          }
-          m = clear_below(m, hi);
-        }
-        cur[i] = c;
-      }
+      self.accumulate(s, &mut w, mask);
       let mut m = mask;
       while m != 0 {
         let b = m.trailing_zeros() as usize;
@@ -204,26 +231,112 @@ impl<T: Impact> TermPostings<T> {
         if !exhaustive && !live(s.bounds[w0 + b], top.threshold()) {
           continue;
         }
-        let lo = base + b * bs;
+        let lo = w.base + b * bs;
         let hi = (lo + bs).min(s.n_docs);
         // Most documents of a live block score below the k-th score: compare with a local copy
-        // first (a tie still goes to `push`, which orders it by id).
+        // first (a tie still goes to `push`, which orders it by id), the whole block at once.
         let mut cut = top.threshold().map_or(s.floor, |th| th.max(s.floor));
-        for pos in lo..hi {
-          let score = acc[pos - base];
-          if score > s.floor && score >= cut {
-            if s.allowed.is_some_and(|a| a.get(pos / 64).is_none_or(|x| x >> (pos % 64) & 1 == 0)) {
-              continue;
-            }
-            let id = if s.ids.is_empty() { pos as u32 } else { s.ids[pos] };
-            if top.push(score, id) {
-              cut = top.threshold().map_or(s.floor, |th| th.max(s.floor));
-            }
+        let block = &w.acc[lo - w.base..hi - w.base];
+        if !block.iter().fold(false, |any, &x| any | (x >= cut)) {
+          continue;
+        }
+        for (pos, &score) in (lo..hi).zip(block) {
+          if score > s.floor && score >= cut && self.offer(s, pos, score, top) {
+            cut = top.threshold().map_or(s.floor, |th| th.max(s.floor));
           }
         }
       }
     }
   }
+
+  /// Zeroes the window accumulator over the blocks of `mask` and adds `w · impact` of every
+  /// query term there, term by term in ascending term order.
+  fn accumulate(&self, s: &WindowSearch<'_>, w: &mut Window, mask: u64) {
+    let (bs, base) = (s.block_size, w.base);
+    let mut m = mask;
+    while m != 0 {
+      let (lo, hi) = run(m);
+      w.acc[lo * bs..hi * bs].fill(0.0);
+      m = clear_below(m, hi);
+    }
+    for (i, &(_, wt)) in s.query.iter().enumerate() {
+      let end = w.stop[i];
+      let mut c = w.start[i];
+      self.prefetch_runs(c, end, mask, base, bs);
+      let mut m = mask;
+      while m != 0 && c < end {
+        let (lo, hi) = run(m);
+        let (lo_doc, hi_doc) = ((base + lo * bs) as u32, (base + hi * bs).min(s.n_docs) as u32);
+        c = seek(&self.doc, c, end, lo_doc);
+        while c < end && self.doc[c] < hi_doc {
+          w.acc[self.doc[c] as usize - base] += wt * self.imp[c].to_f32();
+          c += 1;
+        }
+        m = clear_below(m, hi);
+      }
+    }
+  }
+
+  /// Offers document `pos` (if allowed) to `top`; returns whether it was kept.
+  #[inline]
+  fn offer(&self, s: &WindowSearch<'_>, pos: usize, score: f32, top: &mut TopMax<f32>) -> bool {
+    if s
+      .allowed
+      .is_some_and(|a| a.get(pos / 64).is_none_or(|x| x >> (pos % 64) & 1 == 0))
+    {
+      return false;
+    }
+    let id = if s.ids.is_empty() { pos as u32 } else { s.ids[pos] };
+    top.push(score, id)
+  }
+}
+
+impl<T: Impact> TermPostings<T> {
+  /// Hints the caches to fetch where each run of `mask` starts in postings `c..end` (the
+  /// [`seek`] guess): a run is a few cache lines of a cold list, so fetched one after another
+  /// they cost a memory latency each; requested together up front, the fetches overlap.
+  #[inline]
+  fn prefetch_runs(&self, c: usize, end: usize, mask: u64, base: usize, bs: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+      use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+      if end <= c + 16 {
+        return;
+      }
+      let (d0, d1) = (self.doc[c] as u64, self.doc[end - 1] as u64);
+      let mut m = mask;
+      while m != 0 {
+        let (lo, hi) = run(m);
+        m = clear_below(m, hi);
+        let target = (base + lo * bs) as u64;
+        if target >= d1 {
+          break;
+        }
+        let g = c + (target.saturating_sub(d0) * (end - 1 - c) as u64 / (d1 - d0).max(1)) as usize;
+        let g = g.min(end - 1);
+        // SAFETY: prefetch is a hint that never faults, and g < end ≤ the arrays' length.
+        unsafe {
+          _mm_prefetch(self.doc.as_ptr().add(g) as *const i8, _MM_HINT_T0);
+          _mm_prefetch(self.imp.as_ptr().add(g) as *const i8, _MM_HINT_T0);
+        }
+      }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (c, end, mask, base, bs);
+  }
+}
+
+/// A window's scratch state.
+struct Window {
+  /// Scores of the window's documents (offset from `base`), valid over the accumulated blocks.
+  acc: Vec<f32>,
+  /// Per query term: its first posting in the window.
+  start: Vec<usize>,
+  /// Per query term: a posting index past its last in the window (the list's end or the
+  /// next window's first posting).
+  stop: Vec<usize>,
+  /// The window's first document.
+  base: usize,
 }
 
 /// The first run of set bits of `m` (≠ 0) as [lo, hi) bit indexes.
@@ -261,6 +374,39 @@ fn gallop(doc: &[u32], c: usize, end: usize, target: u32) -> usize {
   lo + 1 + doc[lo + 1..hi].partition_point(|&d| d < target)
 }
 
+/// [`gallop`] for long lists: the first index in `c..end` whose document is ≥ `target`,
+/// probing first where the target would be if the postings were spread evenly between
+/// `doc[c]` and `doc[end - 1]`, then galloping forward or back from there. A BM25 head term's
+/// postings are spread so, and the probe lands within a cache line of the answer, where
+/// galloping from `c` takes ~2·log2(distance) dependent steps, each a likely cache miss.
+/// Exact for any spread (only the first probe is a guess).
+#[inline]
+fn seek(doc: &[u32], c: usize, end: usize, target: u32) -> usize {
+  if c >= end || doc[c] >= target {
+    return c;
+  }
+  if end - c <= 16 {
+    return gallop(doc, c, end, target);
+  }
+  let (d0, d1) = (doc[c], doc[end - 1]);
+  if d1 < target {
+    return end;
+  }
+  // doc[c] < target ≤ d1, so d1 > d0 and the guess is in c..end.
+  let g = c + ((target - d0) as u64 * (end - 1 - c) as u64 / (d1 - d0) as u64) as usize;
+  if doc[g] < target {
+    return gallop(doc, g, end, target);
+  }
+  // doc[c] < target ≤ doc[g]: step back from g until below the target, then binary search.
+  let (mut hi, mut step) = (g, 1);
+  while hi - c > step && doc[hi - step] >= target {
+    hi -= step;
+    step *= 2;
+  }
+  let lo = hi.saturating_sub(step).max(c);
+  lo + 1 + doc[lo + 1..hi].partition_point(|&d| d < target)
+}
+
 #[inline]
 fn block_has_allowed(allowed: &[u64], b: usize, bs: usize, n_docs: usize) -> bool {
   let lo = b * bs;
@@ -279,6 +425,27 @@ mod tests {
       for target in [0u32, 1, 2, 3, 50, 51, 700, 1497, 1498, 5000] {
         let want = c + doc[c..].partition_point(|&d| d < target);
         assert_eq!(gallop(&doc, c, doc.len(), target), want, "c {c} target {target}");
+      }
+    }
+  }
+
+  #[test]
+  fn seek_equals_a_binary_search_on_even_and_skewed_lists() {
+    let even: Vec<u32> = (0..2000).map(|i| i * 3 + (i % 2)).collect();
+    let skewed: Vec<u32> = (0..2000u32)
+      .map(|i| if i < 1500 { i } else { 100_000 + i * i })
+      .collect();
+    for doc in [&even, &skewed] {
+      for c in [0usize, 1, 17, 900, 1499, 1500, 1999, 2000] {
+        for end in [c, c + 1, c + 16, c + 17, 1600, 2000] {
+          let end = end.min(doc.len());
+          for target in [
+            0u32, 1, 2, 3, 50, 51, 1499, 1500, 2000, 5000, 100_000, 2_000_000, 4_200_000, 5_000_000,
+          ] {
+            let want = (c + doc[c.min(end)..end].partition_point(|&d| d < target)).max(c);
+            assert_eq!(seek(doc, c, end, target), want, "c {c} end {end} target {target}");
+          }
+        }
       }
     }
   }
