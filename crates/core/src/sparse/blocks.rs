@@ -603,7 +603,7 @@ impl<T: Impact> BlockIndex<T> {
         if let Some(&(_, nb)) = slice.get(i + 1) {
           self.prefetch(nb as usize);
         }
-        self.score_block(b as usize, &q, &mut acc, allowed, ids, floor, &mut top);
+        self.score_block(b as usize, q, &mut acc, allowed, ids, floor, &mut top);
       }
     }
     top.into_sorted()
