@@ -39,13 +39,18 @@ fn main() {
     t.elapsed().as_secs_f64(),
     idx.memory_usage()
   );
-  for k in [10usize, 1000] {
+  // BM25_SPEED_REPS / BM25_SPEED_K: longer runs of one k for a profiler.
+  let reps: usize = std::env::var("BM25_SPEED_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+  let ks: Vec<usize> = match std::env::var("BM25_SPEED_K").ok().and_then(|v| v.parse().ok()) {
+    Some(k) => vec![k],
+    None => vec![10, 1000],
+  };
+  for k in ks {
     for exhaustive in [false, true] {
       let p = SearchParams {
         exhaustive,
         ..Default::default()
       };
-      let reps = 20;
       let t = Instant::now();
       for _ in 0..reps {
         for q in &queries {

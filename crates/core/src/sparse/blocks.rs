@@ -13,7 +13,7 @@
 //! Search returns only documents with a positive score (documents sharing no term with the
 //! query are not matches), ranked by score, ties by lower internal id.
 
-use super::term_major::{TermPostings, WindowSearch};
+use super::term_major::{self, Scratch, TermPostings, WindowSearch};
 use super::ub;
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, FromLeBytes, ToLeBytes};
 use crate::topk::{Scored, TopMax};
@@ -440,29 +440,30 @@ impl<T: Impact> BlockIndex<T> {
       return top.into_sorted();
     }
     if let Some(tp) = &self.by_term {
-      let bounds: Vec<f32> = if params.exhaustive {
-        Vec::new()
-      } else {
-        let mut u = self.block_bounds(&q);
-        for x in &mut u {
-          *x *= 1.0 + BOUND_SLACK;
+      return term_major::with_scratch(|scratch| {
+        let Scratch { bounds, work } = scratch;
+        bounds.clear();
+        if !params.exhaustive {
+          self.block_bounds_into(&q, bounds);
+          for x in bounds.iter_mut() {
+            *x *= 1.0 + BOUND_SLACK;
+          }
         }
-        u
-      };
-      let theta = if params.exhaustive { 0.0 } else { self.seed_threshold(&q, k, allowed) };
-      let s = WindowSearch {
-        query: &q,
-        n_docs: self.n_docs as usize,
-        block_size: self.block_size as usize,
-        bounds: &bounds,
-        theta,
-        floor,
-        alpha: params.alpha,
-        allowed,
-        ids,
-      };
-      tp.search(&s, &mut top);
-      return top.into_sorted();
+        let theta = if params.exhaustive { 0.0 } else { self.seed_threshold(&q, k, allowed) };
+        let s = WindowSearch {
+          query: &q,
+          n_docs: self.n_docs as usize,
+          block_size: self.block_size as usize,
+          bounds,
+          theta,
+          floor,
+          alpha: params.alpha,
+          allowed,
+          ids,
+        };
+        tp.search(&s, &mut top, work);
+        top.into_sorted()
+      });
     }
     let mut acc = vec![0f32; self.block_size as usize];
     if params.exhaustive {
@@ -482,14 +483,22 @@ impl<T: Impact> BlockIndex<T> {
 
   /// Upper bound of every block's scores for `q` (before the slack).
   fn block_bounds(&self, q: &[(u32, f32)]) -> Vec<f32> {
+    let mut ubs = Vec::new();
+    self.block_bounds_into(q, &mut ubs);
+    ubs
+  }
+
+  /// [`block_bounds`](Self::block_bounds) into a reused buffer (its old contents are dropped).
+  fn block_bounds_into(&self, q: &[(u32, f32)], ubs: &mut Vec<f32>) {
     let n_blocks = self.n_blocks();
-    let mut ubs = vec![0f32; n_blocks];
+    ubs.clear();
+    ubs.resize(n_blocks, 0.0);
     for &(t, w) in q {
       let ws = w * self.bm_scale;
       let slot = self.dense_slot[t as usize];
       if slot != NO_SLOT {
         let row = &self.bm_dense[slot as usize * n_blocks..(slot as usize + 1) * n_blocks];
-        ub::add_scaled_u8(&mut ubs, row, ws);
+        ub::add_scaled_u8(ubs, row, ws);
       } else {
         let (lo, hi) = (
           self.bm_ptr[t as usize] as usize,
@@ -500,7 +509,6 @@ impl<T: Impact> BlockIndex<T> {
         }
       }
     }
-    ubs
   }
 
   /// The largest per-term k-th impact × weight: a safe lower bound of the k-th score (none under

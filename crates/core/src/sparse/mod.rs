@@ -4,13 +4,15 @@
 //! - [`tokenize`]: bm25s-compatible text → tokens (stop words, Snowball, CJK bigrams);
 //! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
 //! - `term_major`: the BM25 posting layout, searched block-max term-at-a-time in windows
-//!   (`term_windows`: the per-term data it derives at build and load);
+//!   (`term_windows`: the per-term data it derives at build and load; `above`: the SIMD mask of
+//!   the scores that can enter the top-k);
 //! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
 //! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
 //! - [`segments`]: incremental updates (a segment per `add`, tombstones, merged search);
 //! - [`reorder`]: recursive graph bisection;
 //! - [`ciff`]: Common Index File Format import/export.
 
+mod above;
 pub mod blocks;
 pub mod bm25;
 pub mod ciff;

@@ -52,6 +52,12 @@ impl TermWindows {
     }
   }
 
+  /// Whether term `t` has a window table (a long list: `stop` is then the window's end).
+  #[inline]
+  pub fn has_table(&self, t: u32) -> bool {
+    self.row[t as usize] != NO_TABLE
+  }
+
   /// The first posting of term `t` (list `lo..hi` of `doc`) in window `w` or after it.
   #[inline]
   pub fn start(&self, t: u32, w: usize, doc: &[u32], lo: usize, hi: usize) -> usize {
