@@ -318,7 +318,9 @@ export class BM25Index {
 
   /**
    * Bytes held, by component: `postings` (term-major; `forward` for an index loaded from a file
-   * written before that layout), `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
+   * written before that layout), `headRows` (dense impact rows of the terms in at least half
+   * the documents, derived from the postings at build and load), `blockMaxDense`,
+   * `blockMaxSparse`, `kthImpacts` (summed
    * over segments), `segments` (their bookkeeping), `tombstones` (live-document bitsets of
    * segments with deletions), `vocabulary`, `statistics` (df, document lengths, segment avgdl),
    * `termFrequencies` (kept so `compact` can rescore), `ids`.

@@ -382,7 +382,7 @@ impl<T: Impact> BlockIndex<T> {
           + self.post_imp.len() * std::mem::size_of::<T>(),
       ),
     };
-    vec![
+    let mut v = vec![
       postings,
       ("blockMaxDense", self.bm_dense.len() + self.dense_slot.len() * 4),
       (
@@ -390,7 +390,11 @@ impl<T: Impact> BlockIndex<T> {
         self.bm_ptr.len() * 4 + self.bm_block.len() * 4 + self.bm_val.len(),
       ),
       ("kthImpacts", self.kth.len() * std::mem::size_of::<T>()),
-    ]
+    ];
+    if let Some(tp) = &self.by_term {
+      v.push(("headRows", tp.dense.bytes()));
+    }
+    v
   }
 
   /// Top `k` for `query` = (term, weight) pairs, terms sorted and unique, weights > 0 and finite
@@ -789,6 +793,7 @@ impl<T: Impact> BlockIndex<T> {
         doc: arr(c, tag(b"TDC"), "posting documents")?,
         imp: arr(c, tag(b"TIM"), "impacts")?,
         windows: Default::default(),
+        dense: Default::default(),
       };
       tp.validate(nd, nt)?;
       tp.index_windows(nd, bs);

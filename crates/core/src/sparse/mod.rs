@@ -4,7 +4,8 @@
 //! - [`tokenize`]: bm25s-compatible text → tokens (stop words, Snowball, CJK bigrams);
 //! - [`blocks`]: the flat block index and the BMP search (safe and approximate);
 //! - `term_major`: the BM25 posting layout, searched block-max term-at-a-time in windows
-//!   (`term_windows`: the per-term data it derives at build and load; `above`: the SIMD mask of
+//!   (`term_windows`, `term_dense`: the per-term data it derives at build and load, window
+//!   tables and the head terms' dense rows; `above`: the SIMD mask of
 //!   the scores that can enter the top-k);
 //! - [`index`]: `SparseIndex` (8-bit quantised learned weights);
 //! - [`bm25`]: `BM25Index` (five bm25s variants scored eagerly);
@@ -19,6 +20,7 @@ pub mod ciff;
 pub mod index;
 pub mod reorder;
 pub mod segments;
+mod term_dense;
 mod term_major;
 mod term_windows;
 pub mod tokenize;

@@ -722,10 +722,13 @@ fn term_major_search_equals_block_forward_and_brute_force() {
   let n: usize = 1300;
   let nt = 40u32;
   let mut rng = Rng::new(57);
-  // Few terms, impacts from a handful of values: many exact ties; some empty documents.
+  // Few terms, impacts from a handful of values: many exact ties; some empty documents. Terms
+  // 0 and 1 are in ~3/4 of the documents, so they get head-term dense rows.
   let docs: Vec<(Vec<u32>, Vec<f32>)> = (0..n)
     .map(|_| {
-      let t: Vec<u32> = (0..nt).filter(|&t| rng.below(4 + t as u64 / 4) == 0).collect();
+      let t: Vec<u32> = (0..nt)
+        .filter(|&t| if t < 2 { rng.below(4) != 0 } else { rng.below(4 + t as u64 / 4) == 0 })
+        .collect();
       let v = t.iter().map(|_| [0.25f32, 0.5, 0.75, 1.5][rng.below(4) as usize]).collect();
       (t, v)
     })
@@ -751,6 +754,10 @@ fn term_major_search_equals_block_forward_and_brute_force() {
     let c = crate::io::Container::parse(&bytes, crate::io::Kind::Bm25Index).unwrap();
     let back = BlockIndex::<f32>::read(&c, b'B').unwrap();
     assert!(back.is_term_major());
+    let head_rows = |ix: &BlockIndex<f32>| ix.memory_usage().iter().find(|e| e.0 == "headRows").map(|e| e.1);
+    // Two rows of n impacts (and a row slot per term), derived again on load.
+    assert!(head_rows(&tm) >= Some(2 * n * 4) && head_rows(&tm) < Some(3 * n * 4), "{:?}", head_rows(&tm));
+    assert_eq!(head_rows(&back), head_rows(&tm));
     for qi in 0..10 {
       let mut q: Vec<(u32, f32)> = Vec::new();
       for t in 0..nt {
@@ -778,6 +785,23 @@ fn term_major_search_equals_block_forward_and_brute_force() {
           assert_eq!(fwd.search_above(&q, k, &EXACT, None, &perm, floor), wantp, "permuted {what}");
         }
         assert_eq!(tm.search(&q, k, &SCAN, None, &[]), brute_f32(&docs, &q, k, 0.0, None, &[]));
+        // Approximate (alpha < 1): hits keep their exact scores, and a document of the exact
+        // top k is missing only where alpha · its score ≤ the last hit's (its block's bound
+        // fell below the k-th score / alpha).
+        let exact: HashMap<u32, f32> = all.iter().map(|h| (h.id, h.score)).collect();
+        let want = brute_f32(&docs, &q, k, 0.0, None, &[]);
+        for alpha in [0.5f32, 0.8] {
+          let p = SearchParams { alpha, ..EXACT };
+          let got = tm.search(&q, k, &p, None, &[]);
+          assert_eq!(got.len(), want.len(), "alpha {alpha} bs {bs} k {k}");
+          assert!(got.iter().all(|h| exact.get(&h.id) == Some(&h.score)), "alpha {alpha}");
+          assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
+          let kept: HashSet<u32> = got.iter().map(|h| h.id).collect();
+          let last = got.last().map_or(0.0, |h| h.score);
+          for h in want.iter().filter(|h| !kept.contains(&h.id)) {
+            assert!(alpha * h.score <= last, "alpha {alpha} bs {bs} k {k}: {h:?} missing, last {last}");
+          }
+        }
       }
     }
   }

@@ -14,6 +14,7 @@
 
 use super::above::above_mask;
 use super::blocks::Impact;
+use super::term_dense::TermDense;
 use super::term_windows::TermWindows;
 use crate::topk::TopMax;
 use std::cell::RefCell;
@@ -31,6 +32,8 @@ pub struct TermPostings<T: Impact> {
   pub imp: Vec<T>,
   /// Derived from the above by [`index_windows`](Self::index_windows); not stored.
   pub windows: TermWindows,
+  /// Derived like `windows`: dense impact rows of the head terms.
+  pub dense: TermDense,
 }
 
 /// What the windowed search needs besides the postings.
@@ -87,6 +90,7 @@ impl<T: Impact> TermPostings<T> {
       doc: docs,
       imp: imps,
       windows: TermWindows::default(),
+      dense: TermDense::default(),
     })
   }
 
@@ -151,17 +155,22 @@ impl<T: Impact> TermPostings<T> {
     out
   }
 
-  /// Derives the per-term window tables the search needs (after build or load).
+  /// Derives the per-term window tables and head-term rows the search needs (after build or
+  /// load).
   pub fn index_windows(&mut self, n_docs: usize, block_size: usize) {
     self.windows = TermWindows::build(&self.term_ptr, &self.doc, n_docs, WINDOW_BLOCKS * block_size);
+    let imp = &self.imp;
+    self.dense = TermDense::build(&self.term_ptr, &self.doc, |p| imp[p].to_f32(), n_docs);
   }
 
   /// Block-max term-at-a-time search into `top` (see the module comment). With empty
   /// `bounds`, every block is scored in docid order (the exhaustive scan).
   ///
-  /// Pruned, windows are visited by descending bound (the largest of their blocks' bounds), so
-  /// the k-th score rises to near its final value after a few windows and the search stops at
-  /// the first window whose bound it beats. (MaxScore within a window, scanning first only the
+  /// Pruned, the few windows of largest bound (the largest of their blocks' bounds) are visited
+  /// first, so the k-th score rises to near its final value, then the rest in docid order,
+  /// skipping those whose bound it beats: visited in docid order, the postings are read as
+  /// forward streams the hardware prefetches (on Zipf 1M at k = 1000, where most windows stay
+  /// live, 1.1× faster than visiting all of them by bound; k = 10 is unchanged). (MaxScore within a window, scanning first only the
   /// terms whose summed maxima can reach the k-th score, was tried: on Zipf 1M its extra pass
   /// cost more than the blocks it pruned, at k = 10 and 1000.)
   #[inline(never)]
@@ -177,8 +186,9 @@ impl<T: Impact> TermPostings<T> {
     let live = |u: f32, th: Option<f32>| {
       u > 0.0 && u >= s.theta && s.floor < s.alpha * u && th.is_none_or(|th| th <= s.alpha * u)
     };
-    // Windows to visit: pruned, by descending bound (ties by docid), those live before any
-    // document is scored; exhaustive, all in docid order.
+    // Windows to visit: pruned, those live before any document is scored, the
+    // BEST_FIRST_WINDOWS of largest bound first (ties by docid), then the others in docid
+    // order; exhaustive, all in docid order.
     let Work { order, window: w } = work;
     order.clear();
     if exhaustive {
@@ -188,10 +198,13 @@ impl<T: Impact> TermPostings<T> {
         s.bounds
           .chunks(WINDOW_BLOCKS)
           .enumerate()
-          .map(|(w, b)| (b.iter().fold(0f32, |m, &u| m.max(u)), w))
+          .map(|(w, b)| (max_bound(b), w))
           .filter(|&(u, _)| live(u, None)),
       );
       order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+      if order.len() > BEST_FIRST_WINDOWS {
+        order[BEST_FIRST_WINDOWS..].sort_unstable_by_key(|e| e.1);
+      }
     }
     // Reused buffers: `acc` is zeroed per window over the blocks accumulated (see `accumulate`),
     // so its old contents never matter.
@@ -201,16 +214,28 @@ impl<T: Impact> TermPostings<T> {
     for &(wb, wi) in order.iter() {
       let th = top.threshold();
       if !exhaustive && !live(wb, th) {
-        break;
+        continue;
       }
       let w0 = wi * WINDOW_BLOCKS;
       let w1 = (w0 + WINDOW_BLOCKS).min(n_blocks);
-      let mut mask = 0u64;
-      for b in w0..w1 {
-        if (exhaustive || live(s.bounds[b], th))
-          && s.allowed.is_none_or(|a| block_has_allowed(a, b, bs, s.n_docs))
-        {
-          mask |= 1 << (b - w0);
+      let mut mask = if exhaustive {
+        low_bits(w1 - w0)
+      } else if s.alpha == 1.0 {
+        // `live` at alpha 1 as one SIMD compare per 8 blocks: u ≥ max(theta, th) and
+        // u > max(0, floor) hold exactly when its four conditions do.
+        let cut = th.map_or(s.theta, |th| th.max(s.theta));
+        above_mask(&s.bounds[w0..w1], cut, s.floor.max(0.0))
+      } else {
+        (w0..w1).fold(0u64, |m, b| m | (live(s.bounds[b], th) as u64) << (b - w0))
+      };
+      if let Some(a) = s.allowed {
+        let mut m = mask;
+        while m != 0 {
+          let b = m.trailing_zeros() as usize;
+          m &= m - 1;
+          if !block_has_allowed(a, w0 + b, bs, s.n_docs) {
+            mask &= !(1 << b);
+          }
         }
       }
       if mask == 0 {
@@ -268,6 +293,21 @@ impl<T: Impact> TermPostings<T> {
     let runs = count_runs(mask);
     let window_end = (base + WINDOW_BLOCKS * bs).min(s.n_docs) as u32;
     for (i, &(t, wt)) in s.query.iter().enumerate() {
+      // A head term: its dense row over each run of live blocks (contiguous adds, the same
+      // `acc += w · impact` per document, + 0 where it is absent, so the sums are unchanged).
+      if let Some(row) = self.dense.row(t) {
+        let row = &row[base..(base + WINDOW_BLOCKS * bs).min(s.n_docs)];
+        let mut m = mask;
+        while m != 0 {
+          let (lo, hi) = run(m);
+          let (a, b) = (lo * bs, (hi * bs).min(row.len()));
+          for (x, &v) in w.acc[a..b].iter_mut().zip(&row[a..b]) {
+            *x += wt * v;
+          }
+          m = clear_below(m, hi);
+        }
+        continue;
+      }
       let end = w.stop[i];
       let mut c = w.start[i];
       // Few postings per run: add them all rather than seek to each run. Postings in blocks
@@ -386,11 +426,41 @@ struct Window {
   base: usize,
 }
 
+/// How many windows the pruned search visits by descending bound before it takes the rest in
+/// docid order (k = 1000 on Zipf 1M: 4, 8 and 16 within 2% of each other).
+const BEST_FIRST_WINDOWS: usize = 8;
+
 /// A window's term adds all its postings there, instead of seeking to each run of live blocks,
 /// while it has at most this many per run: a seek costs a few dependent probes (~10–20 ns), an
 /// add ~1 ns. Lists without a window table average fewer than 8 postings per window (see
 /// `term_windows`) and are always added.
 const LINEAR_POSTINGS_PER_RUN: usize = 16;
+
+/// The largest of `bounds` (finite, ≥ 0), 0 when empty: eight lanes, so the compiler turns
+/// the per-lane compare-select into vector max instructions (a single running max cannot be
+/// vectorised without reordering, which NaN rules forbid it to assume is harmless).
+#[inline]
+fn max_bound(bounds: &[f32]) -> f32 {
+  let mut lanes = [0f32; 8];
+  let chunks = bounds.chunks_exact(8);
+  let rest = chunks.remainder();
+  for c in chunks {
+    for (m, &u) in lanes.iter_mut().zip(c) {
+      *m = if u > *m { u } else { *m };
+    }
+  }
+  rest.iter().chain(&lanes).fold(0f32, |m, &u| if u > m { u } else { m })
+}
+
+/// A mask of the low `n` bits (`n` ≤ 64).
+#[inline]
+fn low_bits(n: usize) -> u64 {
+  if n >= 64 {
+    !0
+  } else {
+    (1u64 << n) - 1
+  }
+}
 
 /// How many runs of consecutive set bits `m` has.
 #[inline]
@@ -507,6 +577,17 @@ mod tests {
         }
       }
     }
+  }
+
+  #[test]
+  fn max_bound_equals_a_running_max() {
+    for n in [0usize, 1, 7, 8, 9, 63, 64] {
+      let xs: Vec<f32> = (0..n).map(|i| ((i * 37 + 11) % 23) as f32 * 0.25).collect();
+      assert_eq!(max_bound(&xs), xs.iter().fold(0f32, |m, &u| m.max(u)), "n {n}");
+    }
+    assert_eq!(low_bits(0), 0);
+    assert_eq!(low_bits(3), 0b111);
+    assert_eq!(low_bits(64), u64::MAX);
   }
 
   #[test]
