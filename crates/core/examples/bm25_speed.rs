@@ -40,7 +40,10 @@ fn main() {
     idx.memory_usage()
   );
   // BM25_SPEED_REPS / BM25_SPEED_K: longer runs of one k for a profiler.
-  let reps: usize = std::env::var("BM25_SPEED_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+  let reps: usize = std::env::var("BM25_SPEED_REPS")
+    .ok()
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(20);
   let ks: Vec<usize> = match std::env::var("BM25_SPEED_K").ok().and_then(|v| v.parse().ok()) {
     Some(k) => vec![k],
     None => vec![10, 1000],

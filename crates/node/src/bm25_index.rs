@@ -3,8 +3,8 @@
 
 use crate::bm25_columns::NativeBm25Columns;
 use crate::convert::{
-  hit_batch_out, hits_into_halves, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch, IdsInput,
-  MemoryComponent,
+  hit_batch_out, hits_into_halves, ids_from_js, memory_to_js, to_k, to_usize, to_usize_opt, HitBatch,
+  IdsInput, MemoryComponent,
 };
 use crate::error::{guard, invalid};
 use crate::snapshot::{segment_methods, Snapshot};

@@ -285,7 +285,11 @@ unsafe fn block_avx512(xt: &[f32], centroids: &[f32], cnorm: &[f32], dim: usize,
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn dots_avx512<const G: usize>(xt: &[f32], cen: *const f32, dim: usize) -> [std::arch::x86_64::__m512; G] {
+unsafe fn dots_avx512<const G: usize>(
+  xt: &[f32],
+  cen: *const f32,
+  dim: usize,
+) -> [std::arch::x86_64::__m512; G] {
   use std::arch::x86_64::*;
   let mut acc = [_mm512_setzero_ps(); G];
   let xp = xt.as_ptr();

@@ -43,7 +43,10 @@ unsafe fn above_avx2(xs: &[f32], cut: f32, floor: f32) -> u64 {
     // SAFETY: i + 8 ≤ xs.len(); an unaligned load. Ordered, non-signalling compares: NaN
     // fails both, as in the scalar twin.
     let v = _mm256_loadu_ps(xs.as_ptr().add(i));
-    let ok = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, c), _mm256_cmp_ps::<_CMP_GT_OQ>(v, f));
+    let ok = _mm256_and_ps(
+      _mm256_cmp_ps::<_CMP_GE_OQ>(v, c),
+      _mm256_cmp_ps::<_CMP_GT_OQ>(v, f),
+    );
     m |= (_mm256_movemask_ps(ok) as u32 as u64) << i;
     i += 8;
   }
@@ -75,7 +78,11 @@ mod tests {
           assert_eq!(want >> n, 0, "no bit past the scores");
         }
         for tier in simd::available() {
-          assert_eq!(above_mask_with(tier, &xs, cut, floor), want, "tier {tier:?} n {n}");
+          assert_eq!(
+            above_mask_with(tier, &xs, cut, floor),
+            want,
+            "tier {tier:?} n {n}"
+          );
         }
       }
     }

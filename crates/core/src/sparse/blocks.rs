@@ -369,6 +369,17 @@ impl<T: Impact> BlockIndex<T> {
     }
   }
 
+  /// The components [`memory_usage`](Self::memory_usage) lists for each layout.
+  pub const FORWARD_COMPONENTS: [&'static str; 4] =
+    ["forward", "blockMaxDense", "blockMaxSparse", "kthImpacts"];
+  pub const TERM_MAJOR_COMPONENTS: [&'static str; 5] = [
+    "postings",
+    "blockMaxDense",
+    "blockMaxSparse",
+    "kthImpacts",
+    "headRows",
+  ];
+
   /// Bytes by component.
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
     let postings = match &self.by_term {
@@ -453,7 +464,11 @@ impl<T: Impact> BlockIndex<T> {
             *x *= 1.0 + BOUND_SLACK;
           }
         }
-        let theta = if params.exhaustive { 0.0 } else { self.seed_threshold(&q, k, allowed) };
+        let theta = if params.exhaustive {
+          0.0
+        } else {
+          self.seed_threshold(&q, k, allowed)
+        };
         let s = WindowSearch {
           query: &q,
           n_docs: self.n_docs as usize,
@@ -802,11 +817,31 @@ impl<T: Impact> BlockIndex<T> {
       None
     };
     let forward = by_term.is_none();
-    let block_ptr: Vec<u32> = if forward { arr(c, tag(b"BPT"), "block pointers")? } else { Vec::new() };
-    let group_term: Vec<u32> = if forward { arr(c, tag(b"GTM"), "group terms")? } else { Vec::new() };
-    let group_ptr: Vec<u32> = if forward { arr(c, tag(b"GPT"), "group pointers")? } else { vec![0] };
-    let post_off = if forward { c.section(&tag(b"POF"))?.to_vec() } else { Vec::new() };
-    let post_imp: Vec<T> = if forward { arr(c, tag(b"PIM"), "impacts")? } else { Vec::new() };
+    let block_ptr: Vec<u32> = if forward {
+      arr(c, tag(b"BPT"), "block pointers")?
+    } else {
+      Vec::new()
+    };
+    let group_term: Vec<u32> = if forward {
+      arr(c, tag(b"GTM"), "group terms")?
+    } else {
+      Vec::new()
+    };
+    let group_ptr: Vec<u32> = if forward {
+      arr(c, tag(b"GPT"), "group pointers")?
+    } else {
+      vec![0]
+    };
+    let post_off = if forward {
+      c.section(&tag(b"POF"))?.to_vec()
+    } else {
+      Vec::new()
+    };
+    let post_imp: Vec<T> = if forward {
+      arr(c, tag(b"PIM"), "impacts")?
+    } else {
+      Vec::new()
+    };
     let dense_slot: Vec<u32> = arr(c, tag(b"DSL"), "dense slots")?;
     let bm_dense = c.section(&tag(b"BMD"))?.to_vec();
     let bm_ptr: Vec<u32> = arr(c, tag(b"BMP"), "block-max pointers")?;

@@ -501,7 +501,7 @@ impl Bm25Index {
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
-    let mut v = self.segs.memory_usage();
+    let mut v = self.segs.memory_usage(&BlockIndex::<f32>::TERM_MAJOR_COMPONENTS);
     v.retain(|e| e.0 != "reorder");
     v.push(("vocabulary", self.vocab.memory_bytes()));
     v.push((

@@ -506,7 +506,7 @@ impl SparseIndex {
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
-    let mut v = self.segs.memory_usage();
+    let mut v = self.segs.memory_usage(&BlockIndex::<u8>::FORWARD_COMPONENTS);
     v.push(("vocabulary", self.vocab.memory_bytes()));
     v.push(("ids", self.ids.memory_bytes()));
     v

@@ -34,8 +34,8 @@ pub use segments::{Filter, MAX_SEGMENTS};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
 #[cfg(test)]
+mod format_compat_tests;
+#[cfg(test)]
 mod segment_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod format_compat_tests;

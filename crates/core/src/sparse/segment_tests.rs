@@ -727,9 +727,18 @@ fn term_major_search_equals_block_forward_and_brute_force() {
   let docs: Vec<(Vec<u32>, Vec<f32>)> = (0..n)
     .map(|_| {
       let t: Vec<u32> = (0..nt)
-        .filter(|&t| if t < 2 { rng.below(4) != 0 } else { rng.below(4 + t as u64 / 4) == 0 })
+        .filter(|&t| {
+          if t < 2 {
+            rng.below(4) != 0
+          } else {
+            rng.below(4 + t as u64 / 4) == 0
+          }
+        })
         .collect();
-      let v = t.iter().map(|_| [0.25f32, 0.5, 0.75, 1.5][rng.below(4) as usize]).collect();
+      let v = t
+        .iter()
+        .map(|_| [0.25f32, 0.5, 0.75, 1.5][rng.below(4) as usize])
+        .collect();
       (t, v)
     })
     .collect();
@@ -756,7 +765,11 @@ fn term_major_search_equals_block_forward_and_brute_force() {
     assert!(back.is_term_major());
     let head_rows = |ix: &BlockIndex<f32>| ix.memory_usage().iter().find(|e| e.0 == "headRows").map(|e| e.1);
     // Two rows of n impacts (and a row slot per term), derived again on load.
-    assert!(head_rows(&tm) >= Some(2 * n * 4) && head_rows(&tm) < Some(3 * n * 4), "{:?}", head_rows(&tm));
+    assert!(
+      head_rows(&tm) >= Some(2 * n * 4) && head_rows(&tm) < Some(3 * n * 4),
+      "{:?}",
+      head_rows(&tm)
+    );
     assert_eq!(head_rows(&back), head_rows(&tm));
     for qi in 0..10 {
       let mut q: Vec<(u32, f32)> = Vec::new();
@@ -778,13 +791,32 @@ fn term_major_search_equals_block_forward_and_brute_force() {
           assert_eq!(fwd.search_above(&q, k, &EXACT, None, &[], floor), want, "{what}");
           assert_eq!(back.search_above(&q, k, &EXACT, None, &[], floor), want, "{what}");
           let wantf = brute_f32(&docs, &q, k, floor, Some(&allowed), &[]);
-          assert_eq!(tm.search_above(&q, k, &EXACT, Some(&bits), &[], floor), wantf, "filtered {what}");
-          assert_eq!(tm.search_above(&q, k, &SCAN, Some(&bits), &[], floor), wantf, "scan {what}");
+          assert_eq!(
+            tm.search_above(&q, k, &EXACT, Some(&bits), &[], floor),
+            wantf,
+            "filtered {what}"
+          );
+          assert_eq!(
+            tm.search_above(&q, k, &SCAN, Some(&bits), &[], floor),
+            wantf,
+            "scan {what}"
+          );
           let wantp = brute_f32(&docs, &q, k, floor, None, &perm);
-          assert_eq!(tm.search_above(&q, k, &EXACT, None, &perm, floor), wantp, "permuted {what}");
-          assert_eq!(fwd.search_above(&q, k, &EXACT, None, &perm, floor), wantp, "permuted {what}");
+          assert_eq!(
+            tm.search_above(&q, k, &EXACT, None, &perm, floor),
+            wantp,
+            "permuted {what}"
+          );
+          assert_eq!(
+            fwd.search_above(&q, k, &EXACT, None, &perm, floor),
+            wantp,
+            "permuted {what}"
+          );
         }
-        assert_eq!(tm.search(&q, k, &SCAN, None, &[]), brute_f32(&docs, &q, k, 0.0, None, &[]));
+        assert_eq!(
+          tm.search(&q, k, &SCAN, None, &[]),
+          brute_f32(&docs, &q, k, 0.0, None, &[])
+        );
         // Approximate (alpha < 1): hits keep their exact scores, and a document of the exact
         // top k is missing only where alpha · its score ≤ the last hit's (its block's bound
         // fell below the k-th score / alpha).
@@ -794,15 +826,45 @@ fn term_major_search_equals_block_forward_and_brute_force() {
           let p = SearchParams { alpha, ..EXACT };
           let got = tm.search(&q, k, &p, None, &[]);
           assert_eq!(got.len(), want.len(), "alpha {alpha} bs {bs} k {k}");
-          assert!(got.iter().all(|h| exact.get(&h.id) == Some(&h.score)), "alpha {alpha}");
+          assert!(
+            got.iter().all(|h| exact.get(&h.id) == Some(&h.score)),
+            "alpha {alpha}"
+          );
           assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
           let kept: HashSet<u32> = got.iter().map(|h| h.id).collect();
           let last = got.last().map_or(0.0, |h| h.score);
           for h in want.iter().filter(|h| !kept.contains(&h.id)) {
-            assert!(alpha * h.score <= last, "alpha {alpha} bs {bs} k {k}: {h:?} missing, last {last}");
+            assert!(
+              alpha * h.score <= last,
+              "alpha {alpha} bs {bs} k {k}: {h:?} missing, last {last}"
+            );
           }
         }
       }
     }
   }
+}
+
+/// An empty index lists the components of its layout (at 0 bytes), the same names a built one
+/// lists: BM25 is term-major (`postings`, `headRows`), learned sparse block-forward (`forward`).
+#[test]
+fn an_empty_index_names_the_components_of_its_layout() {
+  let names = |v: Vec<(&'static str, usize)>| v.into_iter().map(|e| e.0).collect::<Vec<_>>();
+  let empty = Bm25Index::build(Vec::new(), Bm25Options::default()).unwrap();
+  let one = Bm25Index::build(
+    vec![(ExternalId::Int(1), "hello world".to_string())],
+    Bm25Options::default(),
+  )
+  .unwrap();
+  assert_eq!(names(empty.memory_usage()), names(one.memory_usage()));
+  assert!(empty
+    .memory_usage()
+    .iter()
+    .all(|e| e.0 != "forward" && (e.1 == 0 || e.0 == "segments")));
+  let opts = SparseIndexOptions::default();
+  let empty = SparseIndex::build(Vec::new(), &opts).unwrap();
+  let v = SparseVector::Indexed(vec![3], vec![0.5]);
+  let one = SparseIndex::build(vec![(ExternalId::Int(1), v)], &opts).unwrap();
+  assert_eq!(names(empty.memory_usage()), names(one.memory_usage()));
+  assert!(names(empty.memory_usage()).contains(&"forward"));
 }

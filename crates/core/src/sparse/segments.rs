@@ -364,8 +364,10 @@ impl<T: Impact> Segments<T> {
     top.into_sorted()
   }
 
-  /// Bytes by component, summed over segments, plus the segment bookkeeping.
-  pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
+  /// Bytes by component, summed over segments, plus the segment bookkeeping. `empty_names`:
+  /// the block index's components to list (at 0) when there is no segment, so an empty index
+  /// names the components its layout would have.
+  pub fn memory_usage(&self, empty_names: &[&'static str]) -> Vec<(&'static str, usize)> {
     let mut v: Vec<(&'static str, usize)> = Vec::new();
     for s in &self.segs {
       for (name, bytes) in s.data.blocks.memory_usage() {
@@ -376,11 +378,8 @@ impl<T: Impact> Segments<T> {
       }
     }
     if v.is_empty() {
-      // No segment (an empty index): the same component names, all zero.
-      v = ["forward", "blockMaxDense", "blockMaxSparse", "kthImpacts"]
-        .iter()
-        .map(|&n| (n, 0))
-        .collect();
+      // No segment (an empty index): the layout's component names, all zero.
+      v = empty_names.iter().map(|&n| (n, 0)).collect();
     }
     v.push((
       "reorder",

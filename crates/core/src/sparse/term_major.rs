@@ -17,8 +17,8 @@ use super::blocks::Impact;
 use super::term_dense::TermDense;
 use super::term_windows::TermWindows;
 use crate::topk::TopMax;
-use std::cell::RefCell;
 use crate::{Error, Result};
+use std::cell::RefCell;
 
 /// Blocks per window: the live-block set of a window is one u64 mask.
 pub const WINDOW_BLOCKS: usize = 64;
@@ -449,7 +449,10 @@ fn max_bound(bounds: &[f32]) -> f32 {
       *m = if u > *m { u } else { *m };
     }
   }
-  rest.iter().chain(&lanes).fold(0f32, |m, &u| if u > m { u } else { m })
+  rest
+    .iter()
+    .chain(&lanes)
+    .fold(0f32, |m, &u| if u > m { u } else { m })
 }
 
 /// A mask of the low `n` bits (`n` ≤ 64).
