@@ -319,6 +319,8 @@ export declare class NativeSparseIndex {
   get size(): number
   /** The quantisation scale (weight ≈ byte · scale). */
   get scale(): number
+  /** How segments store their postings: 'blocks' or 'terms'. */
+  get layout(): string
   get blockSize(): number
   /** Stored postings (deleted documents' included until compact). */
   get postings(): number
@@ -738,6 +740,8 @@ export interface SparseIndexInit {
   clamp: boolean
   /** 'none' | 'bp' */
   reorder: string
+  /** 'blocks' | 'terms' */
+  layout: string
 }
 
 /** Sparse vectors as CSR columns: row i is `[offsets[i], offsets[i+1])` of `terms` or `indices` and `values`. */

@@ -88,6 +88,20 @@ test('named terms, batches, recall of approximate settings, persistence and erro
   const mem = index.memoryUsage()
   t.true(mem.components.forward > 0)
   t.log(`bytes per posting: ${(mem.total / index.postings).toFixed(2)}`)
+  t.is(index.layout, 'blocks')
+  // The term-major layout returns the same hits (ids, scores, order), through add, save/load.
+  const terms = SparseIndex.buildSync(docs.slice(0, 2000), { layout: 'terms' })
+  terms.addSync(docs.slice(2000))
+  t.is(terms.layout, 'terms')
+  t.is(terms.segments, 2)
+  t.deepEqual(await terms.searchBatch(queries, { k: 10 }), exact)
+  t.deepEqual(terms.searchBatchSync(queries, { k: 10, exhaustive: true }), exact)
+  const terms2 = SparseIndex.fromBuffer(terms.toBuffer())
+  t.is(terms2.layout, 'terms')
+  t.deepEqual(queries.map((q) => terms2.search(q, { k: 1000 })), queries.map((q) => index.search(q, { k: 1000 })))
+  t.true(terms.memoryUsage().components.postings > 0 && terms.memoryUsage().components.forward === undefined)
+  t.throws(() => SparseIndex.buildSync(docs, { layout: 'rows' as unknown as 'terms' }), { instanceOf: RangeError, message: /layout/ })
+  t.is(SparseIndex.buildSync([], { layout: 'terms' }).memoryUsage().components.postings, 0)
 })
 
 test('CIFF round trip keeps scores; corrupted CIFF is rejected', (t) => {

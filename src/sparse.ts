@@ -33,12 +33,23 @@ export interface SparseIndexOptions extends AsyncOptions {
   quantization?: { scale?: number; clamp?: boolean }
   /** `'bp'`: reorder documents by recursive graph bisection (tighter block maxima); ids are unaffected. Default `'none'`. */
   reorder?: 'none' | 'bp'
+  /**
+   * How postings are stored; both give identical results (ids, scores, tie order). `'blocks'`
+   * (default): per block, grouped by term, as the BMP reference stores them. `'terms'`: per
+   * term in document order, searched block-max term-at-a-time in windows of 64 blocks (the
+   * layout `BM25Index` uses). On seeded SPLADE-like data (100,000 docs, ~120 non-zeros,
+   * 20-term queries) `'terms'` searched 10× faster at k = 10, 31× at k = 1000, and took 20% less
+   * memory. `add` and `compact` keep the index's layout; a loaded file keeps the one it was
+   * written with.
+   */
+  layout?: 'blocks' | 'terms'
 }
 
 const buildSchema = z.strictObject({
   blockSize: positiveInt(256).default(32),
   quantization: z.strictObject({ scale: z.number().positive().finite().optional(), clamp: z.boolean().default(false) }).default({ clamp: false }),
   reorder: z.enum(['none', 'bp']).default('none'),
+  layout: z.enum(['blocks', 'terms']).default('blocks'),
   signal: z.instanceof(AbortSignal).optional(),
 })
 
@@ -132,7 +143,7 @@ export class SparseIndex {
     const o = parseOptions(buildSchema, options, 'SparseIndex options')
     const { ids, rows } = splitDocs(docs)
     const signal = checkSignal(o.signal)
-    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder, layout: o.layout }
     return new SparseIndex(await callNativeAsync(() => NativeSparseIndex.build(ids, rows, init, signal)))
   }
 
@@ -140,7 +151,7 @@ export class SparseIndex {
   static buildSync(docs: readonly SparseDocument[], options: Omit<SparseIndexOptions, 'signal'> = {}): SparseIndex {
     const o = parseOptions(buildSchema, options, 'SparseIndex options')
     const { ids, rows } = splitDocs(docs)
-    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder }
+    const init = { blockSize: o.blockSize, scale: o.quantization.scale, clamp: o.quantization.clamp, reorder: o.reorder, layout: o.layout }
     return new SparseIndex(callNative(() => NativeSparseIndex.buildSync(ids, rows, init)))
   }
 
@@ -214,6 +225,11 @@ export class SparseIndex {
     return this.#native.postings
   }
 
+  /** How segments store their postings (see {@link SparseIndexOptions.layout}). */
+  get layout(): 'blocks' | 'terms' {
+    return this.#native.layout === 'terms' ? 'terms' : 'blocks'
+  }
+
   /** The `k` best documents for a query vector (unknown terms ignored), on the calling thread. */
   search(query: SparseVectorInput, options: SparseSearchOptions): Hit[] {
     const o = parseOptions(searchSchema, options, 'search options')
@@ -237,7 +253,9 @@ export class SparseIndex {
   }
 
   /**
-   * Bytes held, by component: `forward`, `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
+   * Bytes held, by component: `forward` (layout `'blocks'`) or `postings` and `headRows` (layout
+   * `'terms'`: postings, and dense impact rows of terms in at least half the documents),
+   * `blockMaxDense`, `blockMaxSparse`, `kthImpacts` (summed
    * over segments), `reorder`, `segments` (bookkeeping), `tombstones` (live-document bitsets of
    * segments with deletions), `vocabulary`, `ids`.
    */

@@ -13,7 +13,7 @@ use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use slimdex_core::io;
-use slimdex_core::sparse::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+use slimdex_core::sparse::{Layout, Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ pub struct SparseIndexInit {
   pub clamp: bool,
   /// 'none' | 'bp'
   pub reorder: String,
+  /// 'blocks' | 'terms'
+  pub layout: String,
 }
 
 /// Sparse vectors as CSR columns: row i is `[offsets[i], offsets[i+1])` of `terms` or `indices` and `values`.
@@ -133,6 +135,11 @@ fn build_job(ids: IdsInput, docs: SparseRows, o: SparseIndexInit) -> napi::Resul
       "bp" => Reorder::Bp,
       r => return Err(invalid(format!("reorder must be 'none' or 'bp' (got {r:?})"))),
     },
+    layout: match o.layout.as_str() {
+      "blocks" => Layout::Blocks,
+      "terms" => Layout::Terms,
+      l => return Err(invalid(format!("layout must be 'blocks' or 'terms' (got {l:?})"))),
+    },
   };
   Ok(Job::new(move || {
     let idx = guard(|| SparseIndex::build(docs, &opts))?;
@@ -199,6 +206,16 @@ impl NativeSparseIndex {
   #[napi(getter)]
   pub fn scale(&self) -> f64 {
     self.inner.get().scale() as f64
+  }
+
+  /// How segments store their postings: 'blocks' or 'terms'.
+  #[napi(getter)]
+  pub fn layout(&self) -> String {
+    match self.inner.get().layout() {
+      Layout::Blocks => "blocks",
+      Layout::Terms => "terms",
+    }
+    .to_string()
   }
 
   #[napi(getter)]

@@ -293,6 +293,7 @@ pub fn import(
     Csr { ptr, terms, vals },
     block_size,
     reorder,
+    super::index::Layout::Blocks,
   )?;
   Ok((idx, h))
 }
@@ -413,6 +414,7 @@ mod tests {
         block_size: 16,
         quantization: q,
         reorder: Reorder::Bp,
+        layout: crate::sparse::Layout::Blocks,
       },
     )
     .unwrap()

@@ -46,6 +46,22 @@ pub struct SparseIndexOptions {
   pub block_size: usize,
   pub quantization: Quantization,
   pub reorder: Reorder,
+  pub layout: Layout,
+}
+
+/// How segments store their postings. Both layouts hold the same block maxima and threshold
+/// seeds and return identical hits (ids, scores, tie order); they differ in speed and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Layout {
+  /// Block-forward (the BMP reference's layout): each block's postings grouped by term, blocks
+  /// scored best bound first.
+  #[default]
+  Blocks,
+  /// Term-major (BM25's layout, see `term_major`): each term's postings in document order,
+  /// searched block-max term-at-a-time in windows of 64 blocks. On the bench's topical corpus
+  /// (100,000 synthetic docs, 20-term queries) 10× faster at k = 10, 31× at k = 1000, and 20%
+  /// smaller.
+  Terms,
 }
 
 impl Default for SparseIndexOptions {
@@ -54,6 +70,7 @@ impl Default for SparseIndexOptions {
       block_size: 32,
       quantization: Quantization::default(),
       reorder: Reorder::None,
+      layout: Layout::Blocks,
     }
   }
 }
@@ -76,6 +93,8 @@ pub struct SparseIndex {
   clamp: bool,
   block_size: usize,
   reorder: Reorder,
+  /// The layout of segments this index builds (`add`, `compact`); loaded: the first segment's.
+  layout: Layout,
   /// Every internal id since the last build/compaction (deleted ones stay until `compact`, and
   /// stay bound until their id is added again). Shared between snapshots, so cloning the index
   /// for a copy-on-write `delete` copies no per-document data but the tombstone bitmaps.
@@ -160,13 +179,14 @@ fn make_segment(
   csr: &Csr<u8>,
   block_size: usize,
   reorder: Reorder,
+  layout: Layout,
 ) -> Result<Segment<u8>> {
   let n = csr.ptr.len() - 1;
   let pos_to_id = match reorder {
     Reorder::None => Vec::new(),
     Reorder::Bp => reorder::bisect(n, n_terms, &csr.ptr, &csr.terms),
   };
-  let blocks = BlockIndex::build(n, n_terms, block_size, |pos| {
+  let doc = |pos: usize| {
     let i = if pos_to_id.is_empty() {
       pos
     } else {
@@ -174,7 +194,11 @@ fn make_segment(
     };
     let (a, b) = (csr.ptr[i], csr.ptr[i + 1]);
     (&csr.terms[a..b], &csr.vals[a..b])
-  })?;
+  };
+  let blocks = match layout {
+    Layout::Blocks => BlockIndex::build(n, n_terms, block_size, doc)?,
+    Layout::Terms => BlockIndex::build_term_major(n, n_terms, block_size, doc)?,
+  };
   Segment::new(start, blocks, pos_to_id)
 }
 
@@ -225,6 +249,7 @@ impl SparseIndex {
       csr,
       opts.block_size,
       opts.reorder,
+      opts.layout,
     )?;
     idx.clamp = clamp;
     Ok(idx)
@@ -240,9 +265,10 @@ impl SparseIndex {
     csr: Csr<u8>,
     block_size: usize,
     reorder: Reorder,
+    layout: Layout,
   ) -> Result<Self> {
     let mut segs = Segments::new();
-    segs.push(make_segment(0, n_terms, &csr, block_size, reorder)?);
+    segs.push(make_segment(0, n_terms, &csr, block_size, reorder, layout)?);
     Ok(SparseIndex {
       named,
       vocab: Arc::new(vocab),
@@ -250,6 +276,7 @@ impl SparseIndex {
       clamp: false,
       block_size,
       reorder,
+      layout,
       ids: Arc::new(ids),
       segs,
     })
@@ -283,7 +310,7 @@ impl SparseIndex {
     let new_terms = pending.into_new_terms();
     let csr = quantize_rows(rows, self.scale, self.clamp)?;
     let start = crate::validate::to_u32(self.ids.len(), "document count")?;
-    let seg = make_segment(start, n_terms, &csr, self.block_size, self.reorder)?;
+    let seg = make_segment(start, n_terms, &csr, self.block_size, self.reorder, self.layout)?;
     // Nothing below fails: commit.
     self.named = named;
     Arc::make_mut(&mut self.vocab).extend_new(new_terms)?;
@@ -355,6 +382,7 @@ impl SparseIndex {
       csr,
       self.block_size,
       self.reorder,
+      self.layout,
     )?;
     idx.clamp = self.clamp;
     *self = idx;
@@ -379,6 +407,9 @@ impl SparseIndex {
   }
   pub fn reorder(&self) -> Reorder {
     self.reorder
+  }
+  pub fn layout(&self) -> Layout {
+    self.layout
   }
   pub fn n_terms(&self) -> usize {
     self.segs.n_terms()
@@ -506,7 +537,11 @@ impl SparseIndex {
   }
 
   pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
-    let mut v = self.segs.memory_usage(&BlockIndex::<u8>::FORWARD_COMPONENTS);
+    let empty_names: &[&'static str] = match self.layout {
+      Layout::Blocks => &BlockIndex::<u8>::FORWARD_COMPONENTS,
+      Layout::Terms => &BlockIndex::<u8>::TERM_MAJOR_COMPONENTS,
+    };
+    let mut v = self.segs.memory_usage(empty_names);
     v.push(("vocabulary", self.vocab.memory_bytes()));
     v.push(("ids", self.ids.memory_bytes()));
     v
@@ -576,6 +611,11 @@ impl SparseIndex {
       ));
     }
     let reorder = if reordered { Reorder::Bp } else { Reorder::None };
+    // Not stored: a file's segments carry their layout (an empty index builds block-forward).
+    let layout = match segs.list().first() {
+      Some(s) if s.blocks().is_term_major() => Layout::Terms,
+      _ => Layout::Blocks,
+    };
     Ok(SparseIndex {
       named,
       vocab: Arc::new(vocab),
@@ -583,6 +623,7 @@ impl SparseIndex {
       clamp,
       block_size,
       reorder,
+      layout,
       ids: Arc::new(ids),
       segs,
     })

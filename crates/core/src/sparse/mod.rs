@@ -29,7 +29,7 @@ pub mod vocab;
 
 pub use blocks::SearchParams;
 pub use bm25::{Bm25Index, Bm25Method, Bm25Options};
-pub use index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+pub use index::{Layout, Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 pub use segments::{Filter, MAX_SEGMENTS};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 

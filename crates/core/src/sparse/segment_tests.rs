@@ -5,7 +5,7 @@
 
 use super::blocks::BlockIndex;
 use super::bm25::{idf, tfc, Bm25Index, Bm25Method, Bm25Options};
-use super::index::{Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
+use super::index::{Layout, Quantization, Reorder, SparseIndex, SparseIndexOptions, SparseVector};
 use super::tests::{brute, load_msmarco, random_docs, random_query};
 use super::tokenize::Tokenizer;
 use super::SearchParams;
@@ -36,7 +36,14 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
   let docs = random_docs(n, 300, 10, 21);
   let mut rng = Rng::new(22);
   let queries: Vec<SparseVector> = (0..10).map(|_| random_query(&mut rng, 300, 6)).collect();
-  for &(bs, reorder) in &[(8usize, Reorder::None), (32, Reorder::Bp), (128, Reorder::None)] {
+  // The segmented index in either layout; the fresh build it must equal is always
+  // block-forward, so the term-major one is checked against the other layout too.
+  for &(bs, reorder, layout) in &[
+    (8usize, Reorder::None, Layout::Terms),
+    (32, Reorder::Bp, Layout::Blocks),
+    (32, Reorder::Bp, Layout::Terms),
+    (128, Reorder::None, Layout::Blocks),
+  ] {
     let q0 = Quantization {
       scale: None,
       clamp: true,
@@ -47,6 +54,7 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
         block_size: bs,
         quantization: q0,
         reorder,
+        layout,
       },
     )
     .unwrap();
@@ -54,6 +62,12 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
     idx.add(docs[800..1000].to_vec()).unwrap();
     idx.add(docs[1000..].to_vec()).unwrap();
     assert_eq!(idx.segments().count(), 4);
+    let term_major = layout == Layout::Terms;
+    assert!(idx
+      .segments()
+      .list()
+      .iter()
+      .all(|s| s.blocks().is_term_major() == term_major));
     // Delete every 7th document, and one from each segment boundary.
     let dead: HashSet<usize> = (0..n)
       .filter(|i| i % 7 == 3)
@@ -79,6 +93,7 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
         clamp: true,
       },
       reorder,
+      layout: Layout::Blocks,
     };
     let fresh = SparseIndex::build(live.clone(), &fresh_opts).unwrap();
     let allowed: Vec<ExternalId> = (0..n).filter(|i| i % 3 == 0).map(|i| docs[i].0.clone()).collect();
@@ -91,7 +106,7 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
           assert_eq!(
             ext(idx.ids(), &idx.search(q, k, &EXACT, None).unwrap()),
             want,
-            "{what} bs {bs} k {k}"
+            "{what} {layout:?} bs {bs} k {k}"
           );
           assert_eq!(
             ext(idx.ids(), &idx.search(q, k, &SCAN, None).unwrap()),
@@ -118,8 +133,11 @@ fn sparse_segments_equal_a_fresh_build_of_the_live_documents() {
     let back = SparseIndex::from_bytes(&idx.to_bytes()).unwrap();
     assert_eq!((back.segments().count(), back.n_deleted()), (4, dead.len()));
     check(&back, "segments after load");
+    assert_eq!(back.layout(), layout);
     let mut compacted = back.clone();
     compacted.compact().unwrap();
+    assert_eq!(compacted.layout(), layout);
+    assert!(compacted.segments().list()[0].blocks().is_term_major() == term_major);
     assert_eq!(
       (
         compacted.segments().count(),
@@ -541,6 +559,8 @@ fn carried_threshold_across_segments_keeps_results_exact_with_ties() {
         clamp: false,
       },
       reorder,
+      // The carried k-th score through both layouts' segment searches.
+      layout: if bs == 128 { Layout::Blocks } else { Layout::Terms },
     };
     let mut idx = SparseIndex::build(docs[bounds[0]..bounds[1]].to_vec(), &opts).unwrap();
     for w in bounds[1..].windows(2) {
@@ -600,6 +620,7 @@ fn delete_on_a_snapshot_copy_shares_the_ids_and_leaves_the_snapshot_intact() {
       clamp: false,
     },
     reorder: Reorder::None,
+    layout: Layout::Blocks,
   };
   let mut snapshot = SparseIndex::build(docs[..400].to_vec(), &opts).unwrap();
   snapshot.add(docs[400..].to_vec()).unwrap();
