@@ -38,8 +38,8 @@ export interface SparseIndexOptions extends AsyncOptions {
    * (default): per block, grouped by term, as the BMP reference stores them. `'terms'`: per
    * term in document order, searched block-max term-at-a-time in windows of 64 blocks (the
    * layout `BM25Index` uses). On seeded SPLADE-like data (~120 non-zeros, 20-term queries,
-   * 10⁵ / 10⁶ docs) `'terms'` searched 10× / 5.8× faster at k = 10, 31× / 21× at k = 1000, and
-   * took 20% less memory. `add` and `compact` keep the index's layout; a loaded file keeps the one it was
+   * 10⁵ / 10⁶ docs, two runs) `'terms'` searched 10–11× / 5.8–7× faster at k = 10 and
+   * 25–31× / 21–26× at k = 1000, and took about 22% less memory. `add` and `compact` keep the index's layout; a loaded file keeps the one it was
    * written with.
    */
   layout?: 'blocks' | 'terms'

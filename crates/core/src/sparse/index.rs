@@ -59,8 +59,8 @@ pub enum Layout {
   Blocks,
   /// Term-major (BM25's layout, see `term_major`): each term's postings in document order,
   /// searched block-max term-at-a-time in windows of 64 blocks. On the bench's topical corpus
-  /// (synthetic, 20-term queries, input order) 10× / 5.8× faster at k = 10 and 31× / 21× at
-  /// k = 1000 (10⁵ / 10⁶ docs), and 20% smaller.
+  /// (synthetic, 20-term queries, input order; two runs) 10–11× / 5.8–7× faster at k = 10 and
+  /// 25–31× / 21–26× at k = 1000 (10⁵ / 10⁶ docs), and about 22% smaller.
   Terms,
 }
 

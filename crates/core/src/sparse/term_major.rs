@@ -160,7 +160,14 @@ impl<T: Impact> TermPostings<T> {
   pub fn index_windows(&mut self, n_docs: usize, block_size: usize) {
     self.windows = TermWindows::build(&self.term_ptr, &self.doc, n_docs, WINDOW_BLOCKS * block_size);
     let imp = &self.imp;
-    self.dense = TermDense::build(&self.term_ptr, &self.doc, |p| imp[p].to_f32(), n_docs);
+    let posting_bytes = 4 + std::mem::size_of::<T>();
+    self.dense = TermDense::build(
+      &self.term_ptr,
+      &self.doc,
+      |p| imp[p].to_f32(),
+      n_docs,
+      posting_bytes,
+    );
   }
 
   /// Block-max term-at-a-time search into `top` (see the module comment). With empty
