@@ -163,11 +163,13 @@ export declare class NativeLshBloom {
   /** Documents inserted so far (summed over merges). */
   get count(): number
   get bandFalsePositiveRate(): number
-  insertIfNew(sig: Uint32Array): boolean
+  /** The hasher family of the inserted signatures, once known. */
+  get family(): SignatureFamilyJs | null
+  insertIfNew(sig: Uint32Array, family?: SignatureFamilyJs | undefined | null): boolean
   /** `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate. */
-  insertIfNewBatch(sigs: Uint32Array): Uint8Array
-  has(sig: Uint32Array): boolean
-  hasBatch(sigs: Uint32Array): Uint8Array
+  insertIfNewBatch(sigs: Uint32Array, family?: SignatureFamilyJs | undefined | null): Uint8Array
+  has(sig: Uint32Array, family?: SignatureFamilyJs | undefined | null): boolean
+  hasBatch(sigs: Uint32Array, family?: SignatureFamilyJs | undefined | null): Uint8Array
   merge(other: NativeLshBloom): void
   memoryUsage(): Array<MemoryComponent>
   /** Filter bytes per expected document. */
@@ -215,11 +217,13 @@ export declare class NativeMinHashLsh {
   constructor(o: MinHashLshInit)
   options(): MinHashLshOptionsOut
   get size(): number
-  insertSync(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null): void
-  insert(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
-  query(sig: Uint32Array, verify?: number | undefined | null): Array<LshMatch>
-  queryBatchSync(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null): Array<Array<LshMatch>>
-  queryBatch(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, signal?: AbortSignal | undefined | null): Promise<LshMatch[][]>
+  /** The hasher family of the held signatures, once known. */
+  get family(): SignatureFamilyJs | null
+  insertSync(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, family?: SignatureFamilyJs | undefined | null): void
+  insert(ids: IdsInput, sigs: Uint32Array, threads?: number | undefined | null, family?: SignatureFamilyJs | undefined | null, signal?: AbortSignal | undefined | null): Promise<void>
+  query(sig: Uint32Array, verify?: number | undefined | null, family?: SignatureFamilyJs | undefined | null): Array<LshMatch>
+  queryBatchSync(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, family?: SignatureFamilyJs | undefined | null): Array<Array<LshMatch>>
+  queryBatch(sigs: Uint32Array, verify?: number | undefined | null, threads?: number | undefined | null, family?: SignatureFamilyJs | undefined | null, signal?: AbortSignal | undefined | null): Promise<LshMatch[][]>
   remove(id: string | number): boolean
   has(id: string | number): boolean
   candidatePairs(verify?: number | undefined | null): Array<LshPair>
@@ -731,6 +735,12 @@ export interface SectionInfo {
 
 /** Forces the SIMD tier (clamped to what the CPU supports) and returns the tier now in use. */
 export declare function setSimdTier(tier: string): string
+
+/** Scheme and seed of the `MinHasher` that made some signatures. */
+export interface SignatureFamilyJs {
+  scheme: string
+  seed: number
+}
 
 export interface SparseIndexInit {
   blockSize: number

@@ -45,6 +45,8 @@ export {
 export type { JsonlRecord, Matrix, NpyArray } from './src/readers'
 
 export { MinHasher, jaccard, bBits, bBitsJaccard, optimalParams, collisionProbability, bandKeys, exactPairs, packTokenSets } from './src/minhash'
+export { signatureFamily } from './src/signature-family'
+export type { SignatureFamily } from './src/signature-family'
 export type { MinHasherOptions, MinHashScheme, ShingleKind, SignOptions, BBitOptions, BandsRows, PairColumns, PackedTokenSets } from './src/minhash'
 export { MinHashLSH, LSHBloom } from './src/lsh'
 export type { BandingOptions, MinHashLSHOptions, LSHBloomOptions, LSHMatch, LSHPair, Verify } from './src/lsh'

@@ -2,7 +2,7 @@ import test from 'ava'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LSHBloom, MinHashLSH, MinHasher, jaccard } from '../index.ts'
+import { LSHBloom, MinHashLSH, MinHasher, jaccard, packTokenSets, signatureFamily } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
 
 const K = 32
@@ -230,4 +230,67 @@ test('signatures from a MinHasher flow into both indexes', async (t) => {
   t.deepEqual(lsh.query(h.signature(sigs, 1)).map((m) => m.id), [0])
   const bloom = new LSHBloom({ threshold: 0.5, numPerm: 128, expectedItems: 100 })
   t.deepEqual(Array.from(bloom.insertIfNewBatch(sigs)), [1, 0, 1])
+})
+
+test('signatures of another hasher (seed or scheme) are refused by jaccard and both indexes, and the family persists', async (t) => {
+  const texts = ['the quick brown fox jumps over the lazy dog near the river bank', 'the quick brown fox jumps over the lazy dog near the river bend', 'a completely unrelated sentence about the weather in spring']
+  const h1 = new MinHasher({ numPerm: 64, seed: 1 })
+  const h2 = new MinHasher({ numPerm: 64, seed: 2 })
+  const hc = new MinHasher({ numPerm: 64, seed: 1, scheme: 'classic' })
+  const s1 = await h1.sign(texts)
+  const s2 = h2.signSync(texts)
+  const sc = hc.signTokensSync(texts.map((x) => hc.shingles(x)))
+  const mismatch = { code: 'ERR_SLIMDEX_SIGNATURE_MISMATCH' }
+  // Every result array and its views carry the family; copies do not.
+  t.deepEqual(signatureFamily(s1), { scheme: 'oph', seed: 1 })
+  t.deepEqual(signatureFamily(h1.signature(s1, 2)), h1.family)
+  t.deepEqual(signatureFamily(sc), { scheme: 'classic', seed: 1 })
+  t.deepEqual(signatureFamily(await h2.signTokenOffsets(packTokenSets(texts.map((x) => h2.shingles(x))))), h2.family)
+  t.is(signatureFamily(s1.slice()), undefined)
+  // jaccard: the same text under two seeds shares no slot; mixing them is refused.
+  t.is(jaccard(h1.signature(s1, 0), h1.signature(s1, 0)), 1)
+  t.throws(() => jaccard(h1.signature(s1, 0), h2.signature(s2, 0)), mismatch)
+  t.throws(() => jaccard(h1.signature(s1, 0), hc.signature(sc, 0)), mismatch)
+  t.is(jaccard(s1.slice(0, 64), s2.slice(0, 64)) < 0.2, true, 'untagged copies are compared as they are')
+
+  const lsh = new MinHashLSH({ threshold: 0.5, numPerm: 64 })
+  t.is(lsh.family, undefined)
+  lsh.insert('untagged', s2.slice(128, 192)) // unknown family: accepted, nothing recorded
+  t.is(lsh.family, undefined)
+  await lsh.insertBatch(['a', 'b'], s1.subarray(0, 128))
+  t.deepEqual(lsh.family, { scheme: 'oph', seed: 1 })
+  t.throws(() => lsh.insert('c', h2.signature(s2, 2)), mismatch)
+  await t.throwsAsync(lsh.insertBatch(['c'], h2.signature(s2, 2)), mismatch)
+  t.is(lsh.size, 3, 'a refused insert adds nothing')
+  t.throws(() => lsh.query(h2.signature(s2, 0)), mismatch)
+  t.throws(() => lsh.queryBatchSync(s2), mismatch)
+  await t.throwsAsync(lsh.queryBatch(sc), mismatch)
+  t.deepEqual(lsh.query(h1.signature(s1, 1)).map((m) => m.id), ['a', 'b'])
+  const back = MinHashLSH.fromBuffer(lsh.toBuffer())
+  t.deepEqual(back.family, h1.family)
+  t.throws(() => back.query(h2.signature(s2, 0)), mismatch)
+  t.deepEqual(back.query(h1.signature(s1, 1)).map((m) => m.id), ['a', 'b'])
+
+  const opts = { threshold: 0.5, numPerm: 64, expectedItems: 100 }
+  const bloom = new LSHBloom(opts)
+  t.deepEqual(Array.from(bloom.insertIfNewBatch(s1)), [1, 0, 1])
+  t.deepEqual(bloom.family, h1.family)
+  t.throws(() => bloom.insertIfNew(h2.signature(s2, 0)), mismatch)
+  t.throws(() => bloom.insertIfNewBatch(s2), mismatch)
+  t.throws(() => bloom.has(h2.signature(s2, 0)), mismatch)
+  t.throws(() => bloom.hasBatch(sc), mismatch)
+  t.is(bloom.count, 2)
+  const dir = mkdtempSync(join(tmpdir(), 'slimdex-family-'))
+  bloom.saveSync(join(dir, 'b.slmdx'))
+  const mapped = LSHBloom.loadSync(join(dir, 'b.slmdx'), { mmap: true })
+  t.deepEqual(mapped.family, h1.family)
+  t.throws(() => mapped.has(h2.signature(s2, 0)), mismatch)
+  // Merge: an unknown family takes the other's; two known families must agree.
+  const empty = new LSHBloom(opts)
+  empty.merge(bloom)
+  t.deepEqual(empty.family, h1.family)
+  const other = new LSHBloom(opts)
+  other.insertIfNewBatch(s2)
+  t.throws(() => other.merge(bloom), mismatch)
+  t.deepEqual(other.family, h2.family)
 })

@@ -8,6 +8,7 @@
  * | `ERR_SLIMDEX_DUPLICATE_ID` | `add` got an id already in the index (or twice in one batch) | `Error` |
  * | `ERR_SLIMDEX_CORRUPT_FILE` | a file or buffer failed validation on load (magic, version, kind, length, checksum) | `Error` |
  * | `ERR_SLIMDEX_INVALID_STATE` | the object is not ready for the call (e.g. `fit` after `add`) | `Error` |
+ * | `ERR_SLIMDEX_SIGNATURE_MISMATCH` | MinHash signatures from hashers with different schemes or seeds were compared, or given to an index holding another hasher's signatures | `Error` |
  * | `ERR_SLIMDEX_IO` | the operating system refused a read or write | `Error` |
  * | `ERR_SLIMDEX_PARSE` | a data file (JSONL, TSV qrels, TREC run, .npy, .fvecs) is malformed; the message names the file and line | `Error` |
  * | `ERR_SLIMDEX_INTERNAL` | a bug (a caught Rust panic): please report it | `Error` |
@@ -22,6 +23,7 @@ export type SlimdexErrorCode =
   | 'ERR_SLIMDEX_DUPLICATE_ID'
   | 'ERR_SLIMDEX_CORRUPT_FILE'
   | 'ERR_SLIMDEX_INVALID_STATE'
+  | 'ERR_SLIMDEX_SIGNATURE_MISMATCH'
   | 'ERR_SLIMDEX_IO'
   | 'ERR_SLIMDEX_PARSE'
   | 'ERR_SLIMDEX_INTERNAL'

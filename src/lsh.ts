@@ -8,6 +8,8 @@ import { z } from 'zod'
 import * as native from '../binding'
 import { callNative, callNativeAsync, invalidType } from './errors'
 import { bandKeys, checkSignatures, MAX_NUM_PERM, thresholdSchema } from './minhash'
+import { fromNativeFamily, signatureFamily } from './signature-family'
+import type { SignatureFamily } from './signature-family'
 import type { AsyncOptions, Id, MemoryUsage } from './types'
 import { toMemoryUsage } from './types'
 import { checkPath, checkSignal, parseOptions, positiveInt, toIds } from './validate'
@@ -161,6 +163,15 @@ export class MinHashLSH {
   get numPerm(): number {
     return this.#options.numPerm
   }
+  /**
+   * The scheme and seed of the hasher whose signatures the index holds: recorded from the
+   * first tagged signatures inserted (see {@link signatureFamily}), kept in saved files;
+   * `undefined` while unknown. Tagged signatures of another family are refused with
+   * `ERR_SLIMDEX_SIGNATURE_MISMATCH`.
+   */
+  get family(): SignatureFamily | undefined {
+    return fromNativeFamily(this.#native.family)
+  }
   /** Documents in the index (removed ones excluded). */
   get size(): number {
     return this.#native.size
@@ -169,7 +180,7 @@ export class MinHashLSH {
   /** Inserts one document. Throws `ERR_SLIMDEX_DUPLICATE_ID` if `id` is already present. */
   insert(id: Id, signature: Uint32Array): this {
     checkSignatures(signature, this.numPerm, 'signature', 1)
-    callNative(() => this.#native.insertSync(toIds([id], 1, 0), signature))
+    callNative(() => this.#native.insertSync(toIds([id], 1, 0), signature, undefined, signatureFamily(signature)))
     return this
   }
 
@@ -181,14 +192,14 @@ export class MinHashLSH {
     const o = parseOptions(insertSchema, options, 'insertBatch options')
     const nativeIds = this.#batchIds(ids, signatures)
     const signal = checkSignal(o.signal)
-    await callNativeAsync(() => this.#native.insert(nativeIds, signatures, o.threads, signal))
+    await callNativeAsync(() => this.#native.insert(nativeIds, signatures, o.threads, signatureFamily(signatures), signal))
   }
 
   /** Synchronous twin of {@link MinHashLSH.insertBatch}. */
   insertBatchSync(ids: readonly Id[], signatures: Uint32Array, options: { threads?: number } = {}): this {
     const o = parseOptions(insertSchema, options, 'insertBatch options')
     const nativeIds = this.#batchIds(ids, signatures)
-    callNative(() => this.#native.insertSync(nativeIds, signatures, o.threads))
+    callNative(() => this.#native.insertSync(nativeIds, signatures, o.threads, signatureFamily(signatures)))
     return this
   }
 
@@ -205,7 +216,7 @@ export class MinHashLSH {
   query(signature: Uint32Array, options: { verify?: Verify } = {}): LSHMatch[] {
     checkSignatures(signature, this.numPerm, 'signature', 1)
     const verify = toVerify(options.verify, this.#options.threshold)
-    return callNative(() => this.#native.query(signature, verify)).map(toMatch)
+    return callNative(() => this.#native.query(signature, verify, signatureFamily(signature))).map(toMatch)
   }
 
   /** {@link MinHashLSH.query} for a flat batch of signatures, in parallel on the libuv pool. */
@@ -214,7 +225,7 @@ export class MinHashLSH {
     checkSignatures(signatures, this.numPerm)
     const verify = toVerify(o.verify, this.#options.threshold)
     const signal = checkSignal(o.signal)
-    const r = await callNativeAsync(() => this.#native.queryBatch(signatures, verify, o.threads, signal))
+    const r = await callNativeAsync(() => this.#native.queryBatch(signatures, verify, o.threads, signatureFamily(signatures), signal))
     return r.map((ms) => ms.map(toMatch))
   }
 
@@ -223,7 +234,7 @@ export class MinHashLSH {
     const o = parseOptions(queryBatchSchema, options, 'queryBatch options')
     checkSignatures(signatures, this.numPerm)
     const verify = toVerify(o.verify, this.#options.threshold)
-    return callNative(() => this.#native.queryBatchSync(signatures, verify, o.threads)).map((ms) => ms.map(toMatch))
+    return callNative(() => this.#native.queryBatchSync(signatures, verify, o.threads, signatureFamily(signatures))).map((ms) => ms.map(toMatch))
   }
 
   /** Removes a document; returns whether it was present. */
@@ -346,6 +357,15 @@ export class LSHBloom {
   get numPerm(): number {
     return this.#options.numPerm
   }
+  /**
+   * The scheme and seed of the hasher whose signatures the filters hold: recorded from the
+   * first tagged signatures inserted (see {@link signatureFamily}), kept in saved files and
+   * by merges; `undefined` while unknown. Tagged signatures of another family are refused with
+   * `ERR_SLIMDEX_SIGNATURE_MISMATCH`.
+   */
+  get family(): SignatureFamily | undefined {
+    return fromNativeFamily(this.#native.family)
+  }
   /** Documents inserted so far (summed over merges). */
   get count(): number {
     return this.#native.count
@@ -365,30 +385,31 @@ export class LSHBloom {
    */
   insertIfNew(signature: Uint32Array): boolean {
     checkSignatures(signature, this.numPerm, 'signature', 1)
-    return callNative(() => this.#native.insertIfNew(signature))
+    return callNative(() => this.#native.insertIfNew(signature, signatureFamily(signature)))
   }
 
   /** {@link LSHBloom.insertIfNew} over a flat batch, in order: 1 = new, 0 = near-duplicate. */
   insertIfNewBatch(signatures: Uint32Array): Uint8Array {
     checkSignatures(signatures, this.numPerm)
-    return callNative(() => this.#native.insertIfNewBatch(signatures))
+    return callNative(() => this.#native.insertIfNewBatch(signatures, signatureFamily(signatures)))
   }
 
   /** Whether a near-duplicate of `signature` was inserted (no insertion). */
   has(signature: Uint32Array): boolean {
     checkSignatures(signature, this.numPerm, 'signature', 1)
-    return callNative(() => this.#native.has(signature))
+    return callNative(() => this.#native.has(signature, signatureFamily(signature)))
   }
 
   /** {@link LSHBloom.has} over a flat batch: 1 = seen, 0 = new. */
   hasBatch(signatures: Uint32Array): Uint8Array {
     checkSignatures(signatures, this.numPerm)
-    return callNative(() => this.#native.hasBatch(signatures))
+    return callNative(() => this.#native.hasBatch(signatures, signatureFamily(signatures)))
   }
 
   /**
    * ORs another filter set into this one (map-reduce: filter shards separately, then merge).
-   * Both must have identical options (bands, rows, sizes, seeds).
+   * Both must have identical options (bands, rows, sizes, seeds) and, where known, the same
+   * hasher family (else `ERR_SLIMDEX_SIGNATURE_MISMATCH`).
    */
   merge(other: LSHBloom): this {
     if (!(other instanceof LSHBloom)) throw invalidType('other must be an LSHBloom')

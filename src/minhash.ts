@@ -7,6 +7,8 @@
 import { z } from 'zod'
 import * as native from '../binding'
 import { callNative, callNativeAsync, invalidRange, invalidType, slimdexError } from './errors'
+import { checkSameFamily, tagSignatures } from './signature-family'
+import type { SignatureFamily } from './signature-family'
 import type { AsyncOptions } from './types'
 import { checkSignal, parseOptions, positiveInt } from './validate'
 
@@ -267,6 +269,7 @@ function placeRows(sigs: Uint32Array, at: ArrayLike<number>, rows: Uint32Array, 
 export class MinHasher {
   #native: native.NativeMinHasher
   readonly #options: Required<MinHasherOptions>
+  readonly #family: SignatureFamily
 
   constructor(options: MinHasherOptions = {}) {
     this.#options = parseOptions(hasherSchema, options, 'MinHasher options')
@@ -274,11 +277,20 @@ export class MinHasher {
       throw invalidRange(`MinHasher options: seed must be < 2^32 with scheme 'datasketch' (got ${this.#options.seed})`)
     }
     this.#native = callNative(() => new native.NativeMinHasher(this.#options))
+    this.#family = Object.freeze({ scheme: this.#options.scheme, seed: this.#options.seed })
   }
 
   /** Slots per signature. */
   get numPerm(): number {
     return this.#options.numPerm
+  }
+
+  /**
+   * The scheme and seed of this hasher: every signature array it returns is tagged with them
+   * (see {@link signatureFamily}), so that signatures of different hashers are never mixed.
+   */
+  get family(): SignatureFamily {
+    return this.#family
   }
 
   /** The options the hasher was built with (defaults filled in). */
@@ -296,13 +308,13 @@ export class MinHasher {
     const o = parseOptions(signSchema, options, 'sign options')
     const t = checkTexts(texts)
     const signal = checkSignal(o.signal)
-    return callNativeAsync(() => this.#native.sign(t, o.threads, signal))
+    return tagSignatures(await callNativeAsync(() => this.#native.sign(t, o.threads, signal)), this.#family)
   }
 
   /** Synchronous twin of {@link MinHasher.sign} (still parallel across texts). */
   signSync(texts: readonly string[], options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'sign options')
-    return callNative(() => this.#native.signSync(checkTexts(texts), o.threads))
+    return tagSignatures(callNative(() => this.#native.signSync(checkTexts(texts), o.threads)), this.#family)
   }
 
   /**
@@ -341,7 +353,7 @@ export class MinHasher {
       const p = packTokenSets(ambiguous.map((d) => tokenSets[d]))
       placeRows(sigs, ambiguous, await callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal)), k)
     }
-    return sigs
+    return tagSignatures(sigs, this.#family)
   }
 
   /** Synchronous twin of {@link MinHasher.signTokens}. */
@@ -360,7 +372,7 @@ export class MinHasher {
       const p = packTokenSets(ambiguous.map((d) => tokenSets[d]))
       placeRows(sigs, ambiguous, callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads)), k)
     }
-    return sigs
+    return tagSignatures(sigs, this.#family)
   }
 
   /**
@@ -373,14 +385,14 @@ export class MinHasher {
     const o = parseOptions(signSchema, options, 'signTokenOffsets options')
     const p = checkPacked(packed)
     const signal = checkSignal(o.signal)
-    return callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal))
+    return tagSignatures(await callNativeAsync(() => this.#native.signTokenOffsets(p.data, p.tokenOffsets, p.docOffsets, o.threads, signal)), this.#family)
   }
 
   /** Synchronous twin of {@link MinHasher.signTokenOffsets} (reads the typed arrays in place). */
   signTokenOffsetsSync(packed: PackedTokenSets, options: Omit<SignOptions, 'signal'> = {}): Uint32Array {
     const o = parseOptions(signSchema, options, 'signTokenOffsets options')
     const p = checkPacked(packed)
-    return callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads))
+    return tagSignatures(callNative(() => this.#native.signTokenOffsetsSync(p.data, p.tokenOffsets, p.docOffsets, o.threads)), this.#family)
   }
 
   /** The shingles of one text under this hasher's options (for inspection). */
@@ -400,13 +412,15 @@ export class MinHasher {
 
 /**
  * Estimated Jaccard similarity of two signatures: the fraction of equal slots. Both must come
- * from hashers with the same options (numPerm, seed, scheme, shingling).
+ * from hashers with the same options (numPerm, seed, scheme, shingling); signatures tagged with
+ * different families (see {@link signatureFamily}) throw `ERR_SLIMDEX_SIGNATURE_MISMATCH`.
  */
 export function jaccard(a: Uint32Array, b: Uint32Array): number {
   if (!(a instanceof Uint32Array) || !(b instanceof Uint32Array)) throw invalidType('signatures must be Uint32Arrays')
   if (a.length !== b.length) {
     throw slimdexError(RangeError, 'ERR_SLIMDEX_DIM_MISMATCH', `signatures have different lengths (${a.length} and ${b.length})`)
   }
+  checkSameFamily(a, b)
   return callNative(() => native.minhashJaccard(a, b))
 }
 

@@ -17,6 +17,8 @@ pub enum Error {
   InvalidState(String),
   /// The operation was cancelled (AbortSignal or a progress callback asked to stop).
   Aborted,
+  /// MinHash signatures from a hasher (scheme or seed) other than the one an index holds.
+  SignatureMismatch(String),
   /// An operating-system I/O error, with the path it concerned.
   Io { path: String, source: std::io::Error },
   /// A bug: a panic caught at the boundary, or an invariant that should not fail.
@@ -35,6 +37,7 @@ impl Error {
       Error::CorruptFile(_) => "ERR_SLIMDEX_CORRUPT_FILE",
       Error::InvalidState(_) => "ERR_SLIMDEX_INVALID_STATE",
       Error::Aborted => "ABORT_ERR",
+      Error::SignatureMismatch(_) => "ERR_SLIMDEX_SIGNATURE_MISMATCH",
       Error::Io { .. } => "ERR_SLIMDEX_IO",
       Error::Internal(_) => "ERR_SLIMDEX_INTERNAL",
     }
@@ -70,6 +73,7 @@ impl fmt::Display for Error {
       Error::CorruptFile(m) => write!(f, "corrupt or incompatible index data: {m}"),
       Error::InvalidState(m) => write!(f, "{m}"),
       Error::Aborted => write!(f, "the operation was aborted"),
+      Error::SignatureMismatch(m) => write!(f, "{m}"),
       Error::Io { path, source } => write!(f, "{path}: {source}"),
       Error::Internal(m) => write!(f, "internal error (please report): {m}"),
     }

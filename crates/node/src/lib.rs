@@ -21,6 +21,7 @@ mod pq_index;
 mod product_quantizer;
 mod progress;
 mod shared;
+mod signature_family;
 mod snapshot;
 mod sparse_common;
 mod sparse_index;

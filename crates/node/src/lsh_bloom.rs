@@ -2,6 +2,7 @@
 
 use crate::convert::{memory_to_js, MemoryComponent};
 use crate::error::{guard, invalid};
+use crate::signature_family::{family_from_js, family_to_js, SignatureFamilyJs};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -117,27 +118,59 @@ impl NativeLshBloom {
     read(&self.inner).band_false_positive_rate()
   }
 
+  /// The hasher family of the inserted signatures, once known.
+  #[napi(getter)]
+  pub fn family(&self) -> napi::Result<Option<SignatureFamilyJs>> {
+    family_to_js(read(&self.inner).family())
+  }
+
   #[napi]
-  pub fn insert_if_new(&self, sig: &[u32]) -> napi::Result<bool> {
-    guard(|| write(&self.inner).insert_if_new(sig))
+  pub fn insert_if_new(&self, sig: &[u32], family: Option<SignatureFamilyJs>) -> napi::Result<bool> {
+    let family = family_from_js(family)?;
+    guard(|| {
+      let mut f = write(&self.inner);
+      f.family().check(family)?;
+      let new = f.insert_if_new(sig)?;
+      f.family_mut().adopt(family);
+      Ok(new)
+    })
   }
 
   /// `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate.
   #[napi]
-  pub fn insert_if_new_batch(&self, sigs: &[u32]) -> napi::Result<Uint8Array> {
-    guard(|| write(&self.inner).insert_if_new_batch(sigs)).map(bools)
+  pub fn insert_if_new_batch(
+    &self,
+    sigs: &[u32],
+    family: Option<SignatureFamilyJs>,
+  ) -> napi::Result<Uint8Array> {
+    let family = family_from_js(family)?;
+    guard(|| {
+      let mut f = write(&self.inner);
+      f.family().check(family)?;
+      let new = f.insert_if_new_batch(sigs)?;
+      f.family_mut().adopt(family);
+      Ok(new)
+    })
+    .map(bools)
   }
 
   #[napi]
-  pub fn has(&self, sig: &[u32]) -> napi::Result<bool> {
-    guard(|| read(&self.inner).has(sig))
+  pub fn has(&self, sig: &[u32], family: Option<SignatureFamilyJs>) -> napi::Result<bool> {
+    let family = family_from_js(family)?;
+    guard(|| {
+      let f = read(&self.inner);
+      f.family().check(family)?;
+      f.has(sig)
+    })
   }
 
   #[napi]
-  pub fn has_batch(&self, sigs: &[u32]) -> napi::Result<Uint8Array> {
+  pub fn has_batch(&self, sigs: &[u32], family: Option<SignatureFamilyJs>) -> napi::Result<Uint8Array> {
+    let family = family_from_js(family)?;
     let f = read(&self.inner);
     let k = f.options().num_perm;
     guard(|| {
+      f.family().check(family)?;
       slimdex_core::validate::vector_count(sigs.len(), k, "signatures")?;
       sigs
         .chunks_exact(k)

@@ -2,6 +2,7 @@
 
 use crate::convert::{id_to_js, ids_from_js, memory_to_js, to_usize_opt, IdsInput, MemoryComponent};
 use crate::error::{guard, invalid};
+use crate::signature_family::{family_from_js, family_to_js, SignatureFamilyJs};
 use crate::tasks::{spawn, Job};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -83,12 +84,26 @@ fn hits_to_js(hits: Vec<LshHit>) -> Vec<LshMatch> {
     .collect()
 }
 
-fn insert_job(inner: Shared, ids: IdsInput, sigs: &[u32], threads: Option<f64>) -> napi::Result<Job<()>> {
+fn insert_job(
+  inner: Shared,
+  ids: IdsInput,
+  sigs: &[u32],
+  threads: Option<f64>,
+  family: Option<SignatureFamilyJs>,
+) -> napi::Result<Job<()>> {
   let ids = ids_from_js(ids)?;
   let threads = to_usize_opt(threads, "threads")?;
+  let family = family_from_js(family)?;
   let sigs = sigs.to_vec();
   Ok(Job::new(move || {
-    guard(|| write(&inner).insert_batch(ids, &sigs, threads).map(|_| ()))
+    guard(|| {
+      // Checked, inserted and recorded under one write lock: a refused batch records nothing.
+      let mut idx = write(&inner);
+      idx.family().check(family)?;
+      idx.insert_batch(ids, &sigs, threads)?;
+      idx.family_mut().adopt(family);
+      Ok(())
+    })
   }))
 }
 
@@ -97,11 +112,17 @@ fn query_batch_job(
   sigs: &[u32],
   verify: Option<f64>,
   threads: Option<f64>,
+  family: Option<SignatureFamilyJs>,
 ) -> napi::Result<Job<Vec<Vec<LshMatch>>>> {
   let threads = to_usize_opt(threads, "threads")?;
+  let family = family_from_js(family)?;
   let sigs = sigs.to_vec();
   Ok(Job::new(move || {
-    let r = guard(|| read(&inner).query_batch(&sigs, verify, threads))?;
+    let r = guard(|| {
+      let idx = read(&inner);
+      idx.family().check(family)?;
+      idx.query_batch(&sigs, verify, threads)
+    })?;
     Ok(r.into_iter().map(hits_to_js).collect())
   }))
 }
@@ -162,9 +183,21 @@ impl NativeMinHashLsh {
     read(&self.inner).len() as u32
   }
 
+  /// The hasher family of the held signatures, once known.
+  #[napi(getter)]
+  pub fn family(&self) -> napi::Result<Option<SignatureFamilyJs>> {
+    family_to_js(read(&self.inner).family())
+  }
+
   #[napi]
-  pub fn insert_sync(&self, ids: IdsInput, sigs: &[u32], threads: Option<f64>) -> napi::Result<()> {
-    insert_job(self.inner.clone(), ids, sigs, threads)?.run_sync()
+  pub fn insert_sync(
+    &self,
+    ids: IdsInput,
+    sigs: &[u32],
+    threads: Option<f64>,
+    family: Option<SignatureFamilyJs>,
+  ) -> napi::Result<()> {
+    insert_job(self.inner.clone(), ids, sigs, threads, family)?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<void>")]
@@ -173,17 +206,29 @@ impl NativeMinHashLsh {
     ids: IdsInput,
     sigs: &[u32],
     threads: Option<f64>,
+    family: Option<SignatureFamilyJs>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<()>>> {
     Ok(AsyncTask::with_optional_signal(
-      insert_job(self.inner.clone(), ids, sigs, threads)?,
+      insert_job(self.inner.clone(), ids, sigs, threads, family)?,
       signal,
     ))
   }
 
   #[napi]
-  pub fn query(&self, sig: &[u32], verify: Option<f64>) -> napi::Result<Vec<LshMatch>> {
-    guard(|| read(&self.inner).query(sig, verify)).map(hits_to_js)
+  pub fn query(
+    &self,
+    sig: &[u32],
+    verify: Option<f64>,
+    family: Option<SignatureFamilyJs>,
+  ) -> napi::Result<Vec<LshMatch>> {
+    let family = family_from_js(family)?;
+    guard(|| {
+      let idx = read(&self.inner);
+      idx.family().check(family)?;
+      idx.query(sig, verify)
+    })
+    .map(hits_to_js)
   }
 
   #[napi]
@@ -192,8 +237,9 @@ impl NativeMinHashLsh {
     sigs: &[u32],
     verify: Option<f64>,
     threads: Option<f64>,
+    family: Option<SignatureFamilyJs>,
   ) -> napi::Result<Vec<Vec<LshMatch>>> {
-    query_batch_job(self.inner.clone(), sigs, verify, threads)?.run_sync()
+    query_batch_job(self.inner.clone(), sigs, verify, threads, family)?.run_sync()
   }
 
   #[napi(ts_return_type = "Promise<LshMatch[][]>")]
@@ -202,10 +248,11 @@ impl NativeMinHashLsh {
     sigs: &[u32],
     verify: Option<f64>,
     threads: Option<f64>,
+    family: Option<SignatureFamilyJs>,
     signal: Option<AbortSignal>,
   ) -> napi::Result<AsyncTask<Job<Vec<Vec<LshMatch>>>>> {
     Ok(AsyncTask::with_optional_signal(
-      query_batch_job(self.inner.clone(), sigs, verify, threads)?,
+      query_batch_job(self.inner.clone(), sigs, verify, threads, family)?,
       signal,
     ))
   }

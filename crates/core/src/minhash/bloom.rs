@@ -10,6 +10,7 @@
 //! - `false_positive_rate` is the TOTAL extra rate over all bands: each band gets
 //!   p_band = 1 − (1 − p)^(1/b), so that 1 − (1 − p_band)^b = p.
 
+use super::family::{FamilySlot, FAMILY_SECTION};
 use super::lsh::{band_keys_into, check_bands, check_threshold, optimal_params};
 use crate::io::{read_file, ByteReader, ByteWriter, Bytes, Container, ContainerWriter, Kind};
 use crate::{Error, Result};
@@ -122,6 +123,8 @@ pub struct LshBloom {
   /// Documents inserted (merges add counts).
   count: u64,
   bits: Storage,
+  /// The hasher family of the signatures inserted so far, when the callers said.
+  family: FamilySlot,
 }
 
 impl std::fmt::Debug for LshBloom {
@@ -198,11 +201,19 @@ impl LshBloom {
       probes,
       count: 0,
       bits: Storage::Owned(vec![0u8; total]),
+      family: FamilySlot::default(),
     })
   }
 
   pub fn options(&self) -> &BloomOptions {
     &self.opts
+  }
+  /// The hasher family of the inserted signatures (see [`FamilySlot`]).
+  pub fn family(&self) -> &FamilySlot {
+    &self.family
+  }
+  pub fn family_mut(&mut self) -> &mut FamilySlot {
+    &mut self.family
   }
   pub fn bands(&self) -> usize {
     self.bands
@@ -345,12 +356,15 @@ impl LshBloom {
         other.probes
       )));
     }
+    let mut family = self.family;
+    family.merge(other.family)?;
     let src = other.bytes().to_vec();
     let dst = self.bytes_mut();
     for (d, s) in dst.iter_mut().zip(&src) {
       *d |= s;
     }
     self.count += other.count;
+    self.family = family;
     Ok(())
   }
 
@@ -388,6 +402,9 @@ impl LshBloom {
   pub fn to_bytes(&self) -> Vec<u8> {
     let mut w = ContainerWriter::new(Kind::LshBloom, self.params_bytes());
     w.section(b"BITS", self.bytes().to_vec());
+    if let Some(f) = self.family.section() {
+      w.section(FAMILY_SECTION, f);
+    }
     w.to_bytes()
   }
 
@@ -430,6 +447,7 @@ impl LshBloom {
         bits.len()
       )));
     }
+    let family = FamilySlot::from_section(c.optional_section(FAMILY_SECTION))?;
     let start = bits.as_ptr() as usize - bytes.as_ptr() as usize;
     let opts = BloomOptions {
       threshold,
@@ -449,6 +467,7 @@ impl LshBloom {
       probes,
       count,
       bits: Storage::Owned(Vec::new()),
+      family,
     };
     Ok((f, start, bits.len()))
   }

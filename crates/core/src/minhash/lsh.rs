@@ -10,6 +10,7 @@
 //! band index, identical on every platform, so external engines can group by them.
 
 use super::estimate::jaccard_unchecked;
+use super::family::{FamilySlot, FAMILY_SECTION};
 use crate::ids::{ExternalId, IdMap};
 use crate::io::{ByteReader, ByteWriter, Container, ContainerWriter, Kind};
 use crate::{parallel, validate, Error, Result};
@@ -193,6 +194,8 @@ pub struct MinHashLsh {
   /// `slots × num_perm` signatures when `keep_signatures`.
   sigs: Vec<u32>,
   tables: Vec<HashMap<u64, Vec<u32>>>,
+  /// The hasher family of the signatures inserted so far, when the callers said.
+  family: FamilySlot,
 }
 
 /// One query hit: the id and, when verified, the estimated Jaccard.
@@ -221,11 +224,19 @@ impl MinHashLsh {
       keys: Vec::new(),
       sigs: Vec::new(),
       tables: (0..bands).map(|_| HashMap::new()).collect(),
+      family: FamilySlot::default(),
     })
   }
 
   pub fn options(&self) -> &LshOptions {
     &self.opts
+  }
+  /// The hasher family of the held signatures (see [`FamilySlot`]).
+  pub fn family(&self) -> &FamilySlot {
+    &self.family
+  }
+  pub fn family_mut(&mut self) -> &mut FamilySlot {
+    &mut self.family
   }
   pub fn bands(&self) -> usize {
     self.bands
@@ -513,6 +524,9 @@ impl MinHashLsh {
       s.put_raw(&self.sigs);
       w.section(b"SIGS", s.into_bytes());
     }
+    if let Some(f) = self.family.section() {
+      w.section(FAMILY_SECTION, f);
+    }
     w.to_bytes()
   }
 
@@ -539,6 +553,7 @@ impl MinHashLsh {
       keep_signatures,
     };
     let mut idx = MinHashLsh::new(opts).map_err(|e| Error::corrupt(format!("invalid parameters: {e}")))?;
+    idx.family = FamilySlot::from_section(c.optional_section(FAMILY_SECTION))?;
     let mut r = ByteReader::new(c.section(b"IDS_")?);
     idx.ids = IdMap::read(&mut r)?;
     r.finish("ids")?;

@@ -6,6 +6,7 @@ mod bloom;
 mod cluster;
 mod estimate;
 mod exact;
+mod family;
 mod joined;
 mod lsh;
 mod numpy_rng;
@@ -16,6 +17,7 @@ pub use bloom::{blocked_fpr, size_filter, BloomOptions, LshBloom};
 pub use cluster::{DedupMode, DedupOptions, DedupResult, Deduper};
 pub use estimate::{bbit_bytes, bbit_compact, bbit_jaccard, jaccard, jaccard_unchecked};
 pub use exact::{exact_jaccard_sorted, exact_pairs, shingle_sets};
+pub use family::{FamilySlot, SignatureFamily};
 pub use joined::{JoinedSignatures, TOKEN_SEPARATOR};
 pub use lsh::{
   band_keys, band_keys_into, check_bands, check_threshold, collision_probability, fp_fn_areas,

@@ -499,6 +499,46 @@ fn bloom_first_seen_wins_merge_and_persistence() {
   std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn indexes_keep_their_signature_family_through_save_load_and_merge() {
+  let h = hasher(Scheme::Oph, 128, 9);
+  let fam = SignatureFamily::of(&h);
+  let other = SignatureFamily::of(&hasher(Scheme::Oph, 128, 10));
+  let sig = sign_hashes(&h, &[1, 2, 3, 4, 5]);
+  // MinHashLSH: an unknown family is not written; a known one survives the round trip.
+  let mut lsh = MinHashLsh::new(LshOptions::default()).unwrap();
+  lsh.insert(ExternalId::Int(0), &sig).unwrap();
+  let unknown = lsh.to_bytes();
+  assert_eq!(MinHashLsh::from_bytes(&unknown).unwrap().family().get(), None);
+  lsh.family_mut().adopt(Some(fam));
+  let known = lsh.to_bytes();
+  assert!(known.len() > unknown.len());
+  let back = MinHashLsh::from_bytes(&known).unwrap();
+  assert_eq!(back.family().get(), Some(fam));
+  assert!(back.family().check(Some(other)).is_err());
+  assert_eq!(back.to_bytes(), known);
+  // LSHBloom: the same, and merging keeps the known family or refuses a different one.
+  let opts = BloomOptions {
+    expected_items: 100,
+    ..Default::default()
+  };
+  let mut a = LshBloom::new(opts).unwrap();
+  a.insert(&sig).unwrap();
+  let mut b = LshBloom::new(opts).unwrap();
+  b.family_mut().adopt(Some(fam));
+  a.merge(&b).unwrap();
+  assert_eq!(a.family().get(), Some(fam));
+  let g = LshBloom::from_bytes(&a.to_bytes()).unwrap();
+  assert_eq!(g.family().get(), Some(fam));
+  assert!(g.has(&sig).unwrap());
+  let mut c = LshBloom::new(opts).unwrap();
+  c.family_mut().adopt(Some(other));
+  let before = a.to_bytes();
+  let err = a.merge(&c).unwrap_err();
+  assert_eq!(err.code(), "ERR_SLIMDEX_SIGNATURE_MISMATCH");
+  assert_eq!(a.to_bytes(), before, "a refused merge changes nothing");
+}
+
 fn exact_jaccard(a: &[String], b: &[String]) -> f64 {
   let sa: std::collections::HashSet<&String> = a.iter().collect();
   let sb: std::collections::HashSet<&String> = b.iter().collect();
