@@ -1,7 +1,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MinHasher, bBits, bBitsJaccard, bandKeys, collisionProbability, jaccard, optimalParams, packTokenSets } from '../index.ts'
+import { MinHasher, bBits, bBitsJaccard, bandKeys, collisionProbability, jaccard, optimalParams, packTokenSets, signatureFamily } from '../index.ts'
 import type { MinHashScheme } from '../index.ts'
 import { rng } from '../benches/lib/data.mjs'
 import * as native from '../binding'
@@ -254,6 +254,16 @@ test('b-bit compaction keeps the estimate unbiased after correction', (t) => {
     t.true(Math.abs(mean) < 0.03, `bits ${bits}: mean error ${mean}`)
   }
   t.throws(() => bBits(new Uint32Array(128), { numPerm: 128, bits: 17 }), { code: 'ERR_SLIMDEX_INVALID_ARG' })
+  // Packed bytes keep the hasher family: packed signatures of two seeds are not compared.
+  const texts = ['one two three four five six', 'one two three four five seven']
+  const h1 = new MinHasher({ numPerm: 64, seed: 1 })
+  const h2 = new MinHasher({ numPerm: 64, seed: 2 })
+  const p1 = bBits(h1.signSync(texts), { numPerm: 64, bits: 8 })
+  const p2 = bBits(h2.signSync(texts), { numPerm: 64, bits: 8 })
+  t.deepEqual(signatureFamily(p1.subarray(64)), h1.family)
+  t.is(signatureFamily(bBits(new Uint32Array(64), { numPerm: 64, bits: 8 })), undefined)
+  t.is(bBitsJaccard(p1.subarray(0, 64), p1.subarray(0, 64), { numPerm: 64, bits: 8 }), 1)
+  t.throws(() => bBitsJaccard(p1.subarray(0, 64), p2.subarray(0, 64), { numPerm: 64, bits: 8 }), { code: 'ERR_SLIMDEX_SIGNATURE_MISMATCH' })
 })
 
 test('optimalParams reproduces datasketch’s (bands, rows) table', (t) => {

@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import * as native from '../binding'
 import { callNative, callNativeAsync, invalidRange, invalidType, slimdexError } from './errors'
-import { checkSameFamily, tagSignatures } from './signature-family'
+import { checkSameFamily, signatureFamily, tagSignatures } from './signature-family'
 import type { SignatureFamily } from './signature-family'
 import type { AsyncOptions } from './types'
 import { checkSignal, parseOptions, positiveInt } from './validate'
@@ -436,12 +436,14 @@ const bbitSchema = z.strictObject({ numPerm: positiveInt(MAX_NUM_PERM), bits: po
 /**
  * b-bit compaction (Li & König): keeps the lowest `bits` bits of every slot. Returns the packed
  * bytes of every signature, `ceil(numPerm·bits/8)` bytes each, concatenated. Compare two packed
- * signatures with {@link bBitsJaccard}.
+ * signatures with {@link bBitsJaccard}; the bytes keep the signatures' family (see
+ * {@link signatureFamily}), and packed signatures of different hashers are refused there.
  */
 export function bBits(sigs: Uint32Array, options: BBitOptions): Uint8Array {
   const o = parseOptions(bbitSchema, options, 'bBits options')
   checkSignatures(sigs, o.numPerm)
-  return callNative(() => native.minhashBbitCompact(sigs, o.numPerm, o.bits))
+  // The packed bytes keep the signatures' family, so bBitsJaccard can refuse a mix.
+  return tagSignatures(callNative(() => native.minhashBbitCompact(sigs, o.numPerm, o.bits)), signatureFamily(sigs))
 }
 
 /**
@@ -451,6 +453,7 @@ export function bBits(sigs: Uint32Array, options: BBitOptions): Uint8Array {
 export function bBitsJaccard(a: Uint8Array, b: Uint8Array, options: BBitOptions): number {
   const o = parseOptions(bbitSchema, options, 'bBitsJaccard options')
   if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array)) throw invalidType('packed signatures must be Uint8Arrays')
+  checkSameFamily(a, b)
   return callNative(() => native.minhashBbitJaccard(a, b, o.numPerm, o.bits))
 }
 

@@ -24,22 +24,25 @@ export interface SignatureFamily {
 // Keyed by the backing buffer, so that every view of a result array carries its tag.
 const families = new WeakMap<ArrayBufferLike, SignatureFamily>()
 
+/** Signatures, or their b-bit packed bytes ({@link bBits}). */
+type Signatures = Uint32Array | Uint8Array
+
 /** Tags `sigs` (a fresh result array) as made by `family`; returns it. @internal */
-export function tagSignatures(sigs: Uint32Array, family: SignatureFamily): Uint32Array {
-  families.set(sigs.buffer, family)
+export function tagSignatures<T extends Signatures>(sigs: T, family: SignatureFamily | undefined): T {
+  if (family) families.set(sigs.buffer, family)
   return sigs
 }
 
 /**
- * The family of the hasher that made `signatures`, or `undefined` when unknown (the array
- * does not share its buffer with a {@link MinHasher} result).
+ * The family of the hasher that made `signatures` (or the b-bit bytes packed from them), or
+ * `undefined` when unknown (the array does not share its buffer with such a result).
  */
-export function signatureFamily(signatures: Uint32Array): SignatureFamily | undefined {
-  return signatures instanceof Uint32Array ? families.get(signatures.buffer) : undefined
+export function signatureFamily(signatures: Uint32Array | Uint8Array): SignatureFamily | undefined {
+  return signatures instanceof Uint32Array || signatures instanceof Uint8Array ? families.get(signatures.buffer) : undefined
 }
 
 /** `a` and `b` could be compared: either is unknown, or both are the same family. @internal */
-export function checkSameFamily(a: Uint32Array, b: Uint32Array): void {
+export function checkSameFamily(a: Signatures, b: Signatures): void {
   const fa = signatureFamily(a)
   const fb = signatureFamily(b)
   if (fa && fb && (fa.scheme !== fb.scheme || fa.seed !== fb.seed)) {
