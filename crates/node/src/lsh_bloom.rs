@@ -124,16 +124,26 @@ impl NativeLshBloom {
     family_to_js(read(&self.inner).family())
   }
 
-  #[napi]
-  pub fn insert_if_new(&self, sig: &[u32], family: Option<SignatureFamilyJs>) -> napi::Result<bool> {
+  /// Runs `insert` under the write lock: signatures of another family are refused before any
+  /// change, and the family is recorded only after the insert succeeded.
+  fn insert_checked<R>(
+    &self,
+    family: Option<SignatureFamilyJs>,
+    insert: impl FnOnce(&mut LshBloom) -> slimdex_core::Result<R>,
+  ) -> napi::Result<R> {
     let family = family_from_js(family)?;
     guard(|| {
       let mut f = write(&self.inner);
       f.family().check(family)?;
-      let new = f.insert_if_new(sig)?;
+      let r = insert(&mut f)?;
       f.family_mut().adopt(family);
-      Ok(new)
+      Ok(r)
     })
+  }
+
+  #[napi]
+  pub fn insert_if_new(&self, sig: &[u32], family: Option<SignatureFamilyJs>) -> napi::Result<bool> {
+    self.insert_checked(family, |f| f.insert_if_new(sig))
   }
 
   /// `insertIfNew` over a flat batch, in order; 1 = new (inserted), 0 = near-duplicate.
@@ -143,15 +153,9 @@ impl NativeLshBloom {
     sigs: &[u32],
     family: Option<SignatureFamilyJs>,
   ) -> napi::Result<Uint8Array> {
-    let family = family_from_js(family)?;
-    guard(|| {
-      let mut f = write(&self.inner);
-      f.family().check(family)?;
-      let new = f.insert_if_new_batch(sigs)?;
-      f.family_mut().adopt(family);
-      Ok(new)
-    })
-    .map(bools)
+    self
+      .insert_checked(family, |f| f.insert_if_new_batch(sigs))
+      .map(bools)
   }
 
   #[napi]

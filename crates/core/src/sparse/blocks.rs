@@ -817,30 +817,23 @@ impl<T: Impact> BlockIndex<T> {
       None
     };
     let forward = by_term.is_none();
-    let block_ptr: Vec<u32> = if forward {
-      arr(c, tag(b"BPT"), "block pointers")?
+    // The forward layout's sections; a term-major segment has none (and one group pointer).
+    let (block_ptr, group_term, group_ptr, post_off, post_imp): (
+      Vec<u32>,
+      Vec<u32>,
+      Vec<u32>,
+      Vec<u8>,
+      Vec<T>,
+    ) = if forward {
+      (
+        arr(c, tag(b"BPT"), "block pointers")?,
+        arr(c, tag(b"GTM"), "group terms")?,
+        arr(c, tag(b"GPT"), "group pointers")?,
+        c.section(&tag(b"POF"))?.to_vec(),
+        arr(c, tag(b"PIM"), "impacts")?,
+      )
     } else {
-      Vec::new()
-    };
-    let group_term: Vec<u32> = if forward {
-      arr(c, tag(b"GTM"), "group terms")?
-    } else {
-      Vec::new()
-    };
-    let group_ptr: Vec<u32> = if forward {
-      arr(c, tag(b"GPT"), "group pointers")?
-    } else {
-      vec![0]
-    };
-    let post_off = if forward {
-      c.section(&tag(b"POF"))?.to_vec()
-    } else {
-      Vec::new()
-    };
-    let post_imp: Vec<T> = if forward {
-      arr(c, tag(b"PIM"), "impacts")?
-    } else {
-      Vec::new()
+      (Vec::new(), Vec::new(), vec![0], Vec::new(), Vec::new())
     };
     let dense_slot: Vec<u32> = arr(c, tag(b"DSL"), "dense slots")?;
     let bm_dense = c.section(&tag(b"BMD"))?.to_vec();
