@@ -12,11 +12,11 @@
  * @module
  */
 import { slimdexError } from './errors'
+import type { MinHashScheme } from './minhash'
 
 /** The scheme and seed of the {@link MinHasher} that made some signatures. */
 export interface SignatureFamily {
-  /** `'oph'`, `'classic'` or `'datasketch'`. */
-  readonly scheme: 'oph' | 'classic' | 'datasketch'
+  readonly scheme: MinHashScheme
   /** The hasher's seed, an integer in [0, 2^53 − 1]. */
   readonly seed: number
 }
